@@ -1,0 +1,31 @@
+// Builds dist/: the CLI as ESM chunks (each command loaded on demand, for a fast cold start)
+// and the library entry points. Type declarations come from `tsc -p tsconfig.build.json`
+// when run with --types.
+import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+
+const shared = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  splitting: true,
+  sourcemap: false,
+  logLevel: "warning",
+  // pkijs reaches for require("crypto") in one place; give the ESM bundle a require.
+  banner: { js: "import { createRequire as __mtlskitCreateRequire } from 'node:module'; const require = __mtlskitCreateRequire(import.meta.url);" },
+};
+
+rmSync("dist", { recursive: true, force: true });
+await build({ ...shared, entryPoints: { "cli/main": "src/cli/main.ts" }, outdir: "dist", chunkNames: "cli/chunks/[name]-[hash]", minify: true });
+await build({
+  ...shared,
+  entryPoints: { "lib/index": "src/index.ts", "lib/testing/index": "src/testing/index.ts" },
+  outdir: "dist",
+  chunkNames: "lib/chunks/[name]-[hash]",
+  packages: "external",
+});
+if (process.argv.includes("--types")) {
+  execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+}

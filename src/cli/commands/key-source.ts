@@ -1,0 +1,28 @@
+import { MtlsError, parseKeyType, type HashName, type KeySource } from "../../index.js";
+
+/** Reads `--key FILE [--passphrase-file F]` or `--type T [--key-out FILE]` into a key source. */
+export function keySourceFrom(o: Record<string, unknown>, out: string): KeySource {
+  const keyFile = o["key"] as string | undefined;
+  const type = o["type"] as string | undefined;
+  if (keyFile && type) throw new MtlsError("USAGE", "give either --key FILE (an existing key) or --type TYPE (a new key), not both");
+  if (keyFile) {
+    if (o["keyOut"]) throw new MtlsError("USAGE", "--key-out goes with --type (a new key); with --key the existing key is used");
+    return { keyFile, ...(o["passphraseFile"] ? { passphraseFile: String(o["passphraseFile"]) } : {}) };
+  }
+  if (!type) throw new MtlsError("USAGE", "give --key FILE (an existing key) or --type TYPE (a new key: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-4096)");
+  const keyOut = (o["keyOut"] as string | undefined) ?? defaultKeyPath(out);
+  return { keyType: parseKeyType(type), keyOut };
+}
+
+/** `client.csr` -> `client.key`. */
+export function defaultKeyPath(out: string): string {
+  return /\.[A-Za-z0-9]+$/.test(out) ? out.replace(/\.[A-Za-z0-9]+$/, ".key") : `${out}.key`;
+}
+
+/** Parses `--hash`. */
+export function hashOption(v: unknown): HashName | undefined {
+  if (v === undefined) return undefined;
+  const h = String(v).toLowerCase().replace("-", "");
+  if (h !== "sha256" && h !== "sha384") throw new MtlsError("USAGE", `--hash must be sha256 or sha384, not '${String(v)}'`);
+  return h;
+}

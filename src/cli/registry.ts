@@ -1,0 +1,23 @@
+import type { Command } from "commander";
+import type { CliContext } from "./context.js";
+
+/** What each command file exports. */
+export interface CommandModule {
+  /** Adds arguments, options, description and help example to the command. */
+  define(cmd: Command): Command;
+  /** Does the work through the library and renders; returns the exit code. */
+  run(ctx: CliContext, options: Record<string, unknown>, args: string[]): Promise<number>;
+}
+
+/**
+ * Every command, loaded only when called: `mtlskit inspect` starts without loading the code
+ * that creates certificates. One file per command: `mtlskit csr create` is commands/csr/create.ts.
+ */
+export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; load: () => Promise<CommandModule> }> = [
+  { path: ["key", "create"], group: "private keys", load: () => import("./commands/key/create.js") },
+  { path: ["csr", "create"], group: "certificate signing requests (D1)", load: () => import("./commands/csr/create.js") },
+  { path: ["cert", "self-signed"], group: "certificates", load: () => import("./commands/cert/self-signed.js") },
+  { path: ["cert", "needs-renewal"], group: "certificates", load: () => import("./commands/cert/needs-renewal.js") },
+  { path: ["lint"], load: () => import("./commands/lint.js") },
+  { path: ["inspect"], load: () => import("./commands/inspect.js") },
+];

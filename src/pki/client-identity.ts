@@ -1,0 +1,108 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { MtlsError } from "../errors/index.js";
+import { assertKeyAccepted, deriveCommonName, getEnvironment, type EnvironmentPolicy, type HashName, type KeyType, type ProgramPolicy } from "../policy/index.js";
+import { exists, readPassphraseFile, writeFileAtomic } from "./files.js";
+import { describeKey, generateKey, privateKeyToPem } from "./keys.js";
+import { readPrivateKeyFile } from "./read-objects.js";
+import { getAttribute, parseSubject, type Rdn } from "./subject.js";
+import { promises as fs } from "node:fs";
+
+/**
+ * Shared steps of `csr create` and `cert self-signed`: resolve the environment, get the key
+ * (load and check it, or generate one), build the subject with the CN the program requires,
+ * and write outputs so that nothing is left half-done.
+ */
+
+/** Where the private key comes from. */
+export type KeySource = { keyFile: string; passphraseFile?: string } | { keyType: KeyType; keyOut: string };
+
+/** The key to use, checked against the program. */
+export interface ResolvedKey {
+  readonly privateKey: KeyObject;
+  readonly keyType: KeyType;
+  /** Set when the key was generated and must still be written. */
+  readonly generatedTo?: string;
+}
+
+/** Loads or generates the client key and checks the program accepts its type and hash. */
+export async function resolveClientKey(program: ProgramPolicy, source: KeySource, hash: HashName, force: boolean): Promise<ResolvedKey> {
+  if ("keyFile" in source) {
+    const passphrase = source.passphraseFile ? await readPassphraseFile(source.passphraseFile) : undefined;
+    const privateKey = await readPrivateKeyFile(source.keyFile, passphrase !== undefined ? { passphrase } : {});
+    const d = describeKey(privateKey);
+    if (!d.type) {
+      throw new MtlsError("KEY_UNSUPPORTED", `${source.keyFile}: a ${d.label} key cannot be used for a ${program.name} client certificate`, { subject: source.keyFile });
+    }
+    assertKeyAccepted(program, d.type, hash);
+    return { privateKey, keyType: d.type };
+  }
+  assertKeyAccepted(program, source.keyType, hash);
+  if (!force && (await exists(source.keyOut))) {
+    throw new MtlsError("FILE_EXISTS", `${source.keyOut}: already exists; mtlskit does not replace a private key without --force`, { subject: source.keyOut });
+  }
+  const pair = await generateKey(source.keyType);
+  return { privateKey: pair.privateKey, keyType: source.keyType, generatedTo: source.keyOut };
+}
+
+/**
+ * The subject: the user's attributes (openssl -subj syntax) followed by the required CN.
+ * A CN in the user's subject is accepted only when it equals the required one.
+ */
+export function buildClientSubject(program: ProgramPolicy, subjectText: string | undefined, commonName: string): Rdn[] {
+  const rdns = subjectText && subjectText.trim() !== "" ? parseSubject(subjectText) : [];
+  const given = getAttribute(rdns, "CN");
+  if (given.length > 1) throw new MtlsError("CN_MISMATCH", `the subject has ${given.length} CN attributes; a client certificate has exactly one`);
+  if (given.length === 1 && given[0] !== commonName) {
+    throw new MtlsError("CN_MISMATCH", `the subject's CN '${given[0]}' differs from the Common Name ${program.name} requires: '${commonName}'`);
+  }
+  const missing = program.clientCertificate.requiredSubjectAttributes.filter((a) => getAttribute(rdns, a).length === 0);
+  if (missing.length) {
+    throw new MtlsError("SUBJECT_INCOMPLETE", `the subject lacks ${missing.join(", ")}: ${program.name}'s DN policy requires ${program.clientCertificate.requiredSubjectAttributes.join(", ")} besides the CN`);
+  }
+  if (given.length === 1) return rdns;
+  return [...rdns, [{ type: "CN", oid: "2.5.4.3", value: commonName }]];
+}
+
+/** The CN, checked against an explicit `--cn` when one was given. */
+export function requiredCommonName(
+  program: ProgramPolicy,
+  environment: EnvironmentPolicy,
+  args: { customerId?: string; keyType: KeyType; cn?: string },
+): string {
+  const derived = deriveCommonName(program, {
+    environment,
+    keyType: args.keyType,
+    ...(args.customerId !== undefined ? { customerId: args.customerId } : {}),
+    ...(args.cn !== undefined ? { portalValue: args.cn } : {}),
+  });
+  if (program.clientCertificate.commonName.kind === "template" && args.cn !== undefined && args.cn !== derived) {
+    throw new MtlsError("CN_MISMATCH", `--cn '${args.cn}' differs from the Common Name ${program.name} requires for this key and environment: '${derived}'`);
+  }
+  return derived;
+}
+
+export { getEnvironment };
+
+/**
+ * Writes the generated key (0600) and then the main output; when the second write fails the
+ * key just written is removed again, so a failed command leaves nothing behind.
+ */
+export async function writeKeyThenOutput(key: ResolvedKey, out: string, content: string, force: boolean): Promise<void> {
+  if (!force && (await exists(out))) {
+    throw new MtlsError("FILE_EXISTS", `${out}: already exists`, { subject: out });
+  }
+  if (key.generatedTo) {
+    await writeFileAtomic(key.generatedTo, privateKeyToPem(key.privateKey), { mode: 0o600, overwrite: force });
+  }
+  try {
+    await writeFileAtomic(out, content, { overwrite: force });
+  } catch (e) {
+    if (key.generatedTo) await fs.unlink(key.generatedTo).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The public key of a private key. */
+export function publicOf(privateKey: KeyObject): KeyObject {
+  return createPublicKey(privateKey);
+}

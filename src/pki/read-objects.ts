@@ -1,0 +1,89 @@
+import type { KeyObject } from "node:crypto";
+import { MtlsError } from "../errors/index.js";
+import { loadPrivateKey } from "./keys.js";
+import { looksLikePem, parsePem } from "./pem.js";
+import { parseCertificate, parseCsr, type CertificateInfo, type CsrInfo } from "./x509-parse.js";
+import { readInputFile } from "./files.js";
+
+/** A private key found in a file. */
+export interface PrivateKeyItem {
+  readonly kind: "private-key";
+  readonly key: KeyObject;
+}
+
+/** One object found in a file, with where it was found. */
+export type PkiItem = (CertificateInfo | CsrInfo | PrivateKeyItem) & { readonly source: string; readonly index: number };
+
+/** Options of {@link readPkiObjects}. */
+export interface ReadObjectsOptions {
+  /** Passphrase for encrypted private keys. */
+  passphrase?: string;
+}
+
+const CERT_LABELS = new Set(["CERTIFICATE", "TRUSTED CERTIFICATE", "X509 CERTIFICATE"]);
+const CSR_LABELS = new Set(["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]);
+const KEY_LABELS = new Set(["PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"]);
+const IGNORED_LABELS = new Set(["EC PARAMETERS"]);
+
+/**
+ * Every certificate, CSR and private key in the bytes of one file, PEM (one or many blocks)
+ * or DER (one object). Anything unrecognised is a coded error naming the file and block.
+ */
+export function decodePkiObjects(data: Uint8Array, source: string, options: ReadObjectsOptions = {}): PkiItem[] {
+  if (looksLikePem(data)) {
+    const text = Buffer.from(data).toString("latin1");
+    const blocks = parsePem(text, source);
+    const items: PkiItem[] = [];
+    blocks.forEach((b, i) => {
+      const where = blocks.length > 1 ? `${source} (block ${i + 1})` : source;
+      if (CERT_LABELS.has(b.label)) items.push({ ...parseCertificate(b.der, where), source: where, index: i });
+      else if (CSR_LABELS.has(b.label)) items.push({ ...parseCsr(b.der, where), source: where, index: i });
+      else if (KEY_LABELS.has(b.label)) {
+        const key = loadPrivateKey(Buffer.from(b.text, "latin1"), { source: where, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
+        items.push({ kind: "private-key", key, source: where, index: i });
+      } else if (!IGNORED_LABELS.has(b.label)) {
+        throw new MtlsError("INPUT_NOT_RECOGNIZED", `${where}: a '${b.label}' block is not a certificate, CSR or private key`, { subject: source });
+      }
+    });
+    if (items.length === 0) throw new MtlsError("INPUT_NOT_RECOGNIZED", `${source}: holds no certificate, CSR or private key`, { subject: source });
+    return items;
+  }
+  return [{ ...decodeDer(data, source, options), source, index: 0 }];
+}
+
+function decodeDer(der: Uint8Array, source: string, options: ReadObjectsOptions): CertificateInfo | CsrInfo | PrivateKeyItem {
+  try {
+    return parseCertificate(der, source);
+  } catch {
+    // not a certificate
+  }
+  try {
+    return parseCsr(der, source);
+  } catch {
+    // not a CSR
+  }
+  try {
+    return { kind: "private-key", key: loadPrivateKey(der, { source, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) }) };
+  } catch (e) {
+    if (e instanceof MtlsError && (e.code === "KEY_ENCRYPTED" || e.code === "KEY_BAD_PASSPHRASE")) throw e;
+  }
+  throw new MtlsError("INPUT_NOT_RECOGNIZED", `${source}: is neither PEM nor a DER certificate, CSR or private key`, { subject: source });
+}
+
+/** Reads a file and decodes every object in it (see {@link decodePkiObjects}). */
+export async function readPkiObjects(file: string, options: ReadObjectsOptions = {}): Promise<PkiItem[]> {
+  return decodePkiObjects(await readInputFile(file), file, options);
+}
+
+/** Reads a file that must hold exactly one private key. */
+export async function readPrivateKeyFile(file: string, options: ReadObjectsOptions = {}): Promise<KeyObject> {
+  return loadPrivateKey(await readInputFile(file), { source: file, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
+}
+
+/** Reads a file of certificates (PEM chain or one DER certificate), in file order. */
+export async function readCertificates(file: string): Promise<CertificateInfo[]> {
+  const items = await readPkiObjects(file);
+  const certs = items.filter((i): i is PkiItem & CertificateInfo => i.kind === "certificate");
+  if (certs.length === 0) throw new MtlsError("CERTIFICATE_EXPECTED", `${file}: holds no certificate`, { subject: file });
+  return certs;
+}

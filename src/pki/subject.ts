@@ -1,0 +1,547 @@
+/**
+ * Subjects (X.501 Distinguished Names) written in `openssl req -subj` syntax, and their DER.
+ *
+ * The DER written here is byte-identical to what `openssl req -new -utf8 -subj S` writes with
+ * OpenSSL 3.0 and its stock `string_mask = utf8only`, for every subject openssl accepts. The
+ * rules, checked against the openssl CLI by `subject.test.ts`:
+ * - order kept; each attribute gets the string type of openssl's string table: C, jurisdictionC
+ *   and c3 PrintableString (exactly 2, 2 and 3 characters), serialNumber (at most 64) and
+ *   dnQualifier PrintableString, emailAddress and mail IA5String (at most 128), DC IA5String,
+ *   n3, INN, OGRN and SNILS NumericString, friendlyName and CSPName BMPString, every other type
+ *   (CN, O, OU, L, ST, UID, dotted OIDs...) UTF8String; CN, O and OU take at most 64
+ *   characters, L and ST at most 128 (characters, not bytes). A value that does not fit is
+ *   refused, as openssl refuses it.
+ * - the members of a multi-valued RDN (`/OU=B+OU=A`) are written in DER SET OF order, sorted by
+ *   their encodings (`OU=A` before `OU=B`, a shorter member before a longer one).
+ * - an attribute with an empty value (`/O=/CN=x`) is skipped, as openssl skips it (with a
+ *   warning through {@link ParseSubjectOptions.onWarning}).
+ * - spaces are part of the value; nothing is trimmed.
+ *
+ * Where mtlskit is stricter than openssl: an attribute type it does not know is refused
+ * (openssl skips it with a warning, silently losing a part of the subject), and so is an empty
+ * value whose removal would merge the next `+` member into the previous RDN. Any dotted OID is
+ * accepted and written as UTF8String (openssl writes the same bytes for the OIDs it knows and
+ * skips the others).
+ */
+import * as asn1js from "asn1js";
+import { AttributeTypeAndValue, RelativeDistinguishedNames, type AttributeValueType } from "pkijs";
+import { MtlsError } from "../errors/index.js";
+
+/** One attribute of a subject, such as `CN=example`. */
+export interface SubjectAttribute {
+  /** openssl's short name (`CN`, `O`, `emailAddress`, `DC`...), or the dotted OID when mtlskit has no name for it. */
+  type: string;
+  /** The attribute type's OID in dotted form, such as `2.5.4.3`. It decides how the attribute is encoded. */
+  oid: string;
+  /** The value, as Unicode text. */
+  value: string;
+}
+
+/** One Relative Distinguished Name: one attribute, or several for a multi-valued RDN (`OU=A+OU=B`). */
+export type Rdn = SubjectAttribute[];
+
+/** Options of {@link parseSubject}. */
+export interface ParseSubjectOptions {
+  /**
+   * Called with a one-line message for each attribute skipped because its value is empty
+   * (openssl prints the same warning). Default: nothing is reported.
+   */
+  onWarning?: (message: string) => void;
+}
+
+/** The ASN.1 string type openssl gives an attribute. */
+type StringKind = "utf8" | "printable" | "ia5" | "numeric" | "bmp";
+
+interface AttributeSpec {
+  /** openssl's short name, used as {@link SubjectAttribute.type}. */
+  readonly name: string;
+  /** openssl's long name, accepted as an alias when it differs from the short name. */
+  readonly longName?: string;
+  readonly oid: string;
+  readonly kind: StringKind;
+  /** Length limits in characters, from openssl's string table (crypto/asn1/a_strnid.c). */
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/**
+ * The attribute types mtlskit knows: openssl's names (case-sensitive, as in openssl) and the
+ * string type and length limits openssl applies with `-utf8` and `string_mask = utf8only`.
+ * Types absent from openssl's string table are UTF8String without limits.
+ */
+const ATTRIBUTES: readonly AttributeSpec[] = [
+  { name: "CN", longName: "commonName", oid: "2.5.4.3", kind: "utf8", max: 64 },
+  { name: "SN", longName: "surname", oid: "2.5.4.4", kind: "utf8", max: 32768 },
+  { name: "serialNumber", oid: "2.5.4.5", kind: "printable", max: 64 },
+  { name: "C", longName: "countryName", oid: "2.5.4.6", kind: "printable", min: 2, max: 2 },
+  { name: "L", longName: "localityName", oid: "2.5.4.7", kind: "utf8", max: 128 },
+  { name: "ST", longName: "stateOrProvinceName", oid: "2.5.4.8", kind: "utf8", max: 128 },
+  { name: "street", longName: "streetAddress", oid: "2.5.4.9", kind: "utf8" },
+  { name: "O", longName: "organizationName", oid: "2.5.4.10", kind: "utf8", max: 64 },
+  { name: "OU", longName: "organizationalUnitName", oid: "2.5.4.11", kind: "utf8", max: 64 },
+  { name: "title", oid: "2.5.4.12", kind: "utf8" },
+  { name: "description", oid: "2.5.4.13", kind: "utf8" },
+  { name: "businessCategory", oid: "2.5.4.15", kind: "utf8" },
+  { name: "postalCode", oid: "2.5.4.17", kind: "utf8" },
+  { name: "postOfficeBox", oid: "2.5.4.18", kind: "utf8" },
+  { name: "physicalDeliveryOfficeName", oid: "2.5.4.19", kind: "utf8" },
+  { name: "telephoneNumber", oid: "2.5.4.20", kind: "utf8" },
+  { name: "name", oid: "2.5.4.41", kind: "utf8", max: 32768 },
+  { name: "GN", longName: "givenName", oid: "2.5.4.42", kind: "utf8", max: 32768 },
+  { name: "initials", oid: "2.5.4.43", kind: "utf8", max: 32768 },
+  { name: "generationQualifier", oid: "2.5.4.44", kind: "utf8" },
+  { name: "dnQualifier", oid: "2.5.4.46", kind: "printable" },
+  { name: "houseIdentifier", oid: "2.5.4.51", kind: "utf8" },
+  { name: "dmdName", oid: "2.5.4.54", kind: "utf8" },
+  { name: "pseudonym", oid: "2.5.4.65", kind: "utf8" },
+  { name: "role", oid: "2.5.4.72", kind: "utf8" },
+  { name: "organizationIdentifier", oid: "2.5.4.97", kind: "utf8" },
+  { name: "c3", longName: "countryCode3c", oid: "2.5.4.98", kind: "printable", min: 3, max: 3 },
+  { name: "n3", longName: "countryCode3n", oid: "2.5.4.99", kind: "numeric", min: 3, max: 3 },
+  { name: "dnsName", oid: "2.5.4.100", kind: "utf8" },
+  { name: "emailAddress", oid: "1.2.840.113549.1.9.1", kind: "ia5", max: 128 },
+  { name: "unstructuredName", oid: "1.2.840.113549.1.9.2", kind: "utf8" },
+  { name: "challengePassword", oid: "1.2.840.113549.1.9.7", kind: "utf8" },
+  { name: "unstructuredAddress", oid: "1.2.840.113549.1.9.8", kind: "utf8" },
+  { name: "friendlyName", oid: "1.2.840.113549.1.9.20", kind: "bmp" },
+  { name: "UID", longName: "userId", oid: "0.9.2342.19200300.100.1.1", kind: "utf8" },
+  { name: "mail", longName: "rfc822Mailbox", oid: "0.9.2342.19200300.100.1.3", kind: "ia5", max: 128 },
+  { name: "DC", longName: "domainComponent", oid: "0.9.2342.19200300.100.1.25", kind: "ia5" },
+  // openssl's "uid" (lower case) is uniqueIdentifier, not userId ("UID").
+  { name: "uid", longName: "uniqueIdentifier", oid: "0.9.2342.19200300.100.1.44", kind: "utf8" },
+  { name: "jurisdictionL", longName: "jurisdictionLocalityName", oid: "1.3.6.1.4.1.311.60.2.1.1", kind: "utf8" },
+  { name: "jurisdictionST", longName: "jurisdictionStateOrProvinceName", oid: "1.3.6.1.4.1.311.60.2.1.2", kind: "utf8" },
+  { name: "jurisdictionC", longName: "jurisdictionCountryName", oid: "1.3.6.1.4.1.311.60.2.1.3", kind: "printable", min: 2, max: 2 },
+  { name: "CSPName", longName: "Microsoft CSP Name", oid: "1.3.6.1.4.1.311.17.1", kind: "bmp" },
+  { name: "INN", oid: "1.2.643.3.131.1.1", kind: "numeric", max: 12 },
+  { name: "OGRN", oid: "1.2.643.100.1", kind: "numeric", max: 13 },
+  { name: "SNILS", oid: "1.2.643.100.3", kind: "numeric", max: 11 },
+  { name: "OGRNIP", oid: "1.2.643.100.5", kind: "utf8" },
+];
+
+const BY_NAME = new Map<string, AttributeSpec>();
+const BY_OID = new Map<string, AttributeSpec>();
+for (const spec of ATTRIBUTES) {
+  BY_NAME.set(spec.name, spec);
+  if (spec.longName !== undefined) BY_NAME.set(spec.longName, spec);
+  BY_OID.set(spec.oid, spec);
+}
+
+const DOTTED_OID = /^[0-2](\.(0|[1-9][0-9]*))+$/;
+
+/** ASN.1 PrintableString's alphabet (X.680), the one openssl checks. */
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]$/;
+
+const KIND_LABEL: Record<StringKind, string> = {
+  utf8: "UTF8String",
+  printable: "PrintableString",
+  ia5: "IA5String",
+  numeric: "NumericString",
+  bmp: "BMPString",
+};
+
+const KIND_ALPHABET: Record<StringKind, string> = {
+  utf8: "any Unicode character",
+  printable: "only A-Z a-z 0-9 space ' ( ) + , - . / : = ?",
+  ia5: "only ASCII characters",
+  numeric: "only digits and spaces",
+  bmp: "only characters up to U+FFFF",
+};
+
+/** A value quoted for a one-line message: JSON quoting escapes line breaks; long values are cut. */
+function quote(text: string, max = 80): string {
+  const chars = [...text];
+  return JSON.stringify(chars.length > max ? `${chars.slice(0, max).join("")}…` : text);
+}
+
+function specForOid(oid: string): AttributeSpec {
+  return BY_OID.get(oid) ?? { name: oid, oid, kind: "utf8" };
+}
+
+/** The spec of a type written by a user (short name, long name or dotted OID), or undefined. */
+function lookupType(type: string): AttributeSpec | undefined {
+  const known = BY_NAME.get(type);
+  if (known !== undefined) return known;
+  return DOTTED_OID.test(type) ? specForOid(type) : undefined;
+}
+
+function unknownType(type: string, where: string, extra = ""): MtlsError {
+  const trimmed = type.trim();
+  let advice: string;
+  if (trimmed !== type && lookupType(trimmed) !== undefined) {
+    advice = `remove the spaces around ${quote(trimmed)}`;
+  } else {
+    const lower = trimmed.toLowerCase();
+    const near = ATTRIBUTES.find((s) => s.name.toLowerCase() === lower || s.longName?.toLowerCase() === lower);
+    advice = near === undefined
+      ? "use a short name such as CN, O, OU, L, ST, C, emailAddress, serialNumber, DC, UID, or a dotted OID such as 2.5.4.97"
+      : `names are case-sensitive: did you mean ${quote(near.name)}?`;
+  }
+  return new MtlsError("SUBJECT_ATTRIBUTE_UNKNOWN", `unknown attribute type ${quote(type)}${where}; ${advice}${extra}`);
+}
+
+/** The message of a value openssl would refuse for this type, or undefined when it fits. */
+function valueProblem(spec: AttributeSpec, value: string): string | undefined {
+  const label = `${spec.name}=${quote(value)}`;
+  if (value === "") return `${spec.name} has an empty value, which openssl never writes; give a value or leave the attribute out`;
+  const chars = [...value];
+  for (const ch of chars) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (cp >= 0xd800 && cp <= 0xdfff) return `${label} holds a lone UTF-16 surrogate, which is not valid Unicode; fix the text`;
+    if (cp === 0) return `${label} holds a NUL character, which openssl -subj cannot carry; remove it`;
+    const fits =
+      spec.kind === "utf8" ||
+      (spec.kind === "printable" && PRINTABLE.test(ch)) ||
+      (spec.kind === "ia5" && cp < 0x80) ||
+      (spec.kind === "numeric" && /^[0-9 ]$/.test(ch)) ||
+      (spec.kind === "bmp" && cp <= 0xffff);
+    if (!fits) {
+      return `${label} contains ${quote(ch)}, which a ${KIND_LABEL[spec.kind]} cannot hold (openssl refuses it: illegal characters); ${spec.name} takes ${KIND_ALPHABET[spec.kind]}`;
+    }
+  }
+  const { min, max } = spec;
+  if (min !== undefined && min === max && chars.length !== min) {
+    const what = spec.oid === "2.5.4.6" || spec.oid === "1.3.6.1.4.1.311.60.2.1.3" ? " (an ISO 3166 code such as FR)" : "";
+    return `${label} is ${chars.length} characters long; ${spec.name} takes exactly ${min}${what}`;
+  }
+  if (min !== undefined && chars.length < min) return `${label} is ${chars.length} characters long; ${spec.name} takes at least ${min}`;
+  if (max !== undefined && chars.length > max) return `${label} is ${chars.length} characters long; ${spec.name} takes at most ${max}`;
+  return undefined;
+}
+
+/**
+ * The spec of an attribute built by a caller: `oid` decides; `type` must name the same OID.
+ * Throws SUBJECT_SYNTAX or SUBJECT_ATTRIBUTE_UNKNOWN.
+ */
+function specOfAttribute(attribute: SubjectAttribute): AttributeSpec {
+  if (!DOTTED_OID.test(attribute.oid)) {
+    throw new MtlsError("SUBJECT_SYNTAX", `attribute ${quote(attribute.type)} has OID ${quote(attribute.oid)}, which is not a dotted OID; give it as digits and dots, such as 2.5.4.3`);
+  }
+  const byType = lookupType(attribute.type);
+  if (byType === undefined) throw unknownType(attribute.type, "");
+  if (byType.oid !== attribute.oid) {
+    throw new MtlsError("SUBJECT_SYNTAX", `attribute type ${quote(attribute.type)} is OID ${byType.oid}, not ${attribute.oid}; make type and oid agree`);
+  }
+  return byType;
+}
+
+function checkRdns(rdns: readonly Rdn[]): AttributeSpec[][] {
+  return rdns.map((rdn, index) => {
+    if (rdn.length === 0) {
+      throw new MtlsError("SUBJECT_SYNTAX", `RDN number ${index + 1} of the subject has no attribute; every RDN needs at least one TYPE=value`);
+    }
+    return rdn.map((attribute) => {
+      const spec = specOfAttribute(attribute);
+      const problem = valueProblem(spec, attribute.value);
+      if (problem !== undefined) throw new MtlsError("SUBJECT_SYNTAX", problem);
+      return spec;
+    });
+  });
+}
+
+/**
+ * Parses a subject written in `openssl req -subj` syntax, exactly as openssl 3.0 reads it:
+ * `/TYPE=value/TYPE=value...`, `\` escapes the next character (`\/`, `\+`, `\\`), an unescaped
+ * `+` starts another member of the same (multi-valued) RDN, types are openssl's case-sensitive
+ * short or long names or dotted OIDs, values are kept verbatim (spaces included), and an
+ * attribute with an empty value is skipped as openssl skips it. `/` alone is the empty subject.
+ *
+ * @param text - The subject, e.g. `/C=FR/O=Example SA/CN=TLSMA-ECDSA\/123456\/D1.PPR`.
+ * @param options - See {@link ParseSubjectOptions}.
+ * @returns The RDNs in order; each member keeps the order it was written in.
+ * @throws MtlsError SUBJECT_SYNTAX when the text is not in that syntax or a value does not fit
+ *   its type (C not 2 characters, CN over 64, a non-ASCII emailAddress...), and
+ *   SUBJECT_ATTRIBUTE_UNKNOWN for a type mtlskit does not know.
+ *
+ * @example
+ * parseSubject("/C=FR/O=Example SA/CN=TLSMA-ECDSA\\/123456\\/D1.PPR");
+ * // [[{ type: "C", oid: "2.5.4.6", value: "FR" }],
+ * //  [{ type: "O", oid: "2.5.4.10", value: "Example SA" }],
+ * //  [{ type: "CN", oid: "2.5.4.3", value: "TLSMA-ECDSA/123456/D1.PPR" }]]
+ * parseSubject("/O=Acme/OU=A+OU=B/CN=x"); // the second RDN holds OU=A and OU=B
+ */
+export function parseSubject(text: string, options: ParseSubjectOptions = {}): Rdn[] {
+  if (!text.startsWith("/")) {
+    throw new MtlsError("SUBJECT_SYNTAX", `subject ${quote(text)} does not start with "/"; write it as /TYPE=value/TYPE=value..., e.g. /C=FR/O=Example/CN=name`);
+  }
+  const rdns: Rdn[] = [];
+  let pos = 1;
+  let nextIsMulti = false;
+  while (pos < text.length) {
+    const isMulti = nextIsMulti;
+    nextIsMulti = false;
+    const start = pos;
+    const equals = text.indexOf("=", pos);
+    // openssl's hint too: a "+" meant inside a value starts a new RDN member unless escaped.
+    const plusAdvice = isMulti ? '; if the "+" before it belongs to the previous value, escape it as \\+' : "";
+    if (equals === -1) {
+      const type = text.slice(start);
+      throw new MtlsError("SUBJECT_SYNTAX", `subject ${quote(text)}: missing "=" after attribute type ${quote(type)}; write ${type}=value${plusAdvice}`);
+    }
+    const type = text.slice(start, equals);
+    const stray = /[/+]/.exec(type);
+    if (type === "" || stray !== null) {
+      const what = type === "" ? "an empty attribute type" : `${quote(type.slice(0, stray?.index))} followed by ${quote(stray?.[0] ?? "")} with no "="`;
+      throw new MtlsError("SUBJECT_SYNTAX", `subject ${quote(text)} has ${what} near ${quote(text.slice(start, equals + 1))}; every part must be TYPE=value, and a / or + inside a value must be escaped as \\/ or \\+`);
+    }
+    pos = equals + 1;
+    let value = "";
+    while (pos < text.length && text[pos] !== "/") {
+      if (text[pos] === "+") {
+        nextIsMulti = true;
+        break;
+      }
+      if (text[pos] === "\\") {
+        pos += 1;
+        if (pos === text.length) {
+          throw new MtlsError("SUBJECT_SYNTAX", `subject ${quote(text)} ends with a lone backslash; write \\\\ for a literal backslash`);
+        }
+      }
+      value += text[pos];
+      pos += 1;
+    }
+    if (pos < text.length) pos += 1;
+
+    const spec = lookupType(type);
+    if (spec === undefined) throw unknownType(type, ` in subject ${quote(text)}`, plusAdvice);
+    if (value === "") {
+      const last = rdns[rdns.length - 1];
+      if (!isMulti && nextIsMulti && last !== undefined) {
+        throw new MtlsError("SUBJECT_SYNTAX", `subject ${quote(text)}: ${type} has an empty value and is followed by "+"; openssl would drop it and merge the next attribute into the previous RDN, so give ${type} a value or remove "${type}=+"`);
+      }
+      options.onWarning?.(`no value provided for subject attribute ${quote(type)}, skipped (as openssl does)`);
+      continue;
+    }
+    const problem = valueProblem(spec, value);
+    if (problem !== undefined) throw new MtlsError("SUBJECT_SYNTAX", `subject ${quote(text)}: ${problem}`);
+    const attribute: SubjectAttribute = { type: spec.name, oid: spec.oid, value };
+    const last = rdns[rdns.length - 1];
+    if (isMulti && last !== undefined) last.push(attribute);
+    else rdns.push([attribute]);
+  }
+  return rdns;
+}
+
+function escapeValue(value: string): string {
+  return value.replace(/[\\/+]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Writes RDNs back in `openssl req -subj` syntax, escaping `/`, `+` and `\` in values and naming
+ * each type by openssl's short name (or its dotted OID). `parseSubject(formatSubject(r))` gives
+ * `r` back for every `r` that {@link parseSubject} returns.
+ *
+ * @throws MtlsError SUBJECT_SYNTAX for an RDN without attributes, an empty value (openssl would
+ *   skip it) or a type that does not match its OID; SUBJECT_ATTRIBUTE_UNKNOWN for an unknown type.
+ *
+ * @example
+ * formatSubject([[{ type: "O", oid: "2.5.4.10", value: "Acme" }],
+ *                [{ type: "CN", oid: "2.5.4.3", value: "TLSMA-ECDSA/1/D1.PPR" }]]);
+ * // "/O=Acme/CN=TLSMA-ECDSA\\/1\\/D1.PPR"
+ */
+export function formatSubject(rdns: Rdn[]): string {
+  return rdns
+    .map((rdn, index) => {
+      if (rdn.length === 0) {
+        throw new MtlsError("SUBJECT_SYNTAX", `RDN number ${index + 1} of the subject has no attribute; every RDN needs at least one TYPE=value`);
+      }
+      return "/" + rdn
+        .map((attribute) => {
+          const spec = specOfAttribute(attribute);
+          if (attribute.value === "") {
+            throw new MtlsError("SUBJECT_SYNTAX", `${spec.name} has an empty value, which openssl would skip; give a value or leave the attribute out`);
+          }
+          return `${spec.name}=${escapeValue(attribute.value)}`;
+        })
+        .join("+");
+    })
+    .join("");
+}
+
+/**
+ * A one-line, human-readable form: `C=FR, O=Example SA, CN=TLSMA-ECDSA/123456/D1.PPR`, in
+ * order, with `+` between the members of a multi-valued RDN. Nothing is escaped: it is for
+ * people, not for parsing (use {@link formatSubject} for that).
+ *
+ * @example
+ * formatSubjectOneLine(parseSubject("/O=Acme/OU=A+OU=B/CN=x")); // "O=Acme, OU=A+OU=B, CN=x"
+ */
+export function formatSubjectOneLine(rdns: Rdn[]): string {
+  return rdns.map((rdn) => rdn.map((a) => `${BY_OID.get(a.oid)?.name ?? a.type}=${a.value}`).join("+")).join(", ");
+}
+
+function stringBlock(kind: StringKind, value: string): AttributeValueType {
+  switch (kind) {
+    case "printable":
+      return new asn1js.PrintableString({ value });
+    case "ia5":
+      return new asn1js.IA5String({ value });
+    case "numeric":
+      return new asn1js.NumericString({ value });
+    case "bmp":
+      return new asn1js.BmpString({ value });
+    case "utf8":
+      return new asn1js.Utf8String({ value });
+  }
+}
+
+/** DER order of SET OF (X.690 11.6): by encoding, a prefix before the longer one, as openssl sorts. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i += 1) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+interface EncodedName {
+  der: Uint8Array;
+  /** Every attribute, RDN after RDN, each RDN's members in DER order. */
+  typesAndValues: AttributeTypeAndValue[];
+}
+
+function encode(rdns: Rdn[]): EncodedName {
+  const specs = checkRdns(rdns);
+  const typesAndValues: AttributeTypeAndValue[] = [];
+  const sets = rdns.map((rdn, i) => {
+    const members = rdn.map((attribute, j) => {
+      const spec = specs[i]?.[j] ?? specForOid(attribute.oid);
+      const atv = new AttributeTypeAndValue({ type: spec.oid, value: stringBlock(spec.kind, attribute.value) });
+      return { atv, der: new Uint8Array(atv.toSchema().toBER()) };
+    });
+    members.sort((a, b) => compareBytes(a.der, b.der));
+    typesAndValues.push(...members.map((m) => m.atv));
+    return new asn1js.Set({ value: members.map((m) => m.atv.toSchema()) });
+  });
+  const der = new Uint8Array(new asn1js.Sequence({ value: sets }).toBER());
+  return { der, typesAndValues };
+}
+
+/**
+ * The DER of the Name (SEQUENCE OF SET OF AttributeTypeAndValue), byte-identical to the subject
+ * `openssl req -new -utf8 -subj` writes: openssl's string type per attribute, order kept, the
+ * members of a multi-valued RDN in DER SET OF order.
+ *
+ * @throws MtlsError SUBJECT_SYNTAX when a value does not fit its type or an RDN is empty;
+ *   SUBJECT_ATTRIBUTE_UNKNOWN for an unknown type.
+ *
+ * @example
+ * const der = encodeSubject(parseSubject("/C=FR/O=Example SA/CN=TLSMA-ECDSA\\/123456\\/D1.PPR"));
+ * // 30 4c 31 0b 30 09 06 03 55 04 06 13 02 46 52 ... (C as PrintableString, the rest UTF8String)
+ */
+export function encodeSubject(rdns: Rdn[]): Uint8Array {
+  return encode(rdns).der;
+}
+
+/**
+ * The subject as a pkijs object, for building certificates and CSRs with pkijs. It carries the
+ * exact bytes of {@link encodeSubject} (pkijs's `valueBeforeDecode`), so `toSchema().toBER()`
+ * gives them back; pkijs would otherwise put every attribute in one multi-valued RDN.
+ * `typesAndValues` lists every attribute, RDN after RDN, for reading only.
+ *
+ * @example
+ * const csr = new CertificationRequest();
+ * csr.subject = encodeSubjectAsn1(parseSubject("/C=FR/O=Example SA/CN=TLSMA-ECDSA\\/123456\\/D1.PPR"));
+ */
+export function encodeSubjectAsn1(rdns: Rdn[]): RelativeDistinguishedNames {
+  const { der, typesAndValues } = encode(rdns);
+  return new RelativeDistinguishedNames({ typesAndValues, valueBeforeDecode: der.slice().buffer });
+}
+
+function notAName(reason: string): MtlsError {
+  return new MtlsError("INPUT_NOT_RECOGNIZED", `the bytes are not a DER-encoded X.501 Name: ${reason}`, {
+    hint: "Give the DER of a Name (SEQUENCE OF SET OF AttributeTypeAndValue), such as a certificate's subject or issuer.",
+  });
+}
+
+const latin1 = new TextDecoder("latin1");
+const utf8 = new TextDecoder("utf-8");
+const utf16be = new TextDecoder("utf-16be");
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The text of a string value; a value that is not a string becomes `#` and its DER in hex (RFC 4514). */
+function decodeValue(block: asn1js.BaseBlock): string {
+  const whole = block.valueBeforeDecodeView;
+  const { tagClass, tagNumber, isConstructed } = block.idBlock;
+  // asn1js keeps the content octets of every primitive string type in valueHexView.
+  const bytes = (block.valueBlock as { valueHexView?: Uint8Array }).valueHexView;
+  if (tagClass !== 1 || isConstructed || bytes === undefined) return `#${hex(whole)}`;
+  switch (tagNumber) {
+    case 12: // UTF8String
+      return utf8.decode(bytes);
+    case 18: // NumericString
+    case 19: // PrintableString
+    case 20: // TeletexString (T61), read as Latin-1 like most software
+    case 21: // VideotexString
+    case 22: // IA5String
+    case 25: // GraphicString
+    case 26: // VisibleString
+    case 27: // GeneralString
+      return latin1.decode(bytes);
+    case 28: {
+      // UniversalString: UTF-32BE
+      let text = "";
+      for (let i = 0; i + 3 < bytes.length; i += 4) {
+        const cp = (((bytes[i] ?? 0) << 24) | ((bytes[i + 1] ?? 0) << 16) | ((bytes[i + 2] ?? 0) << 8) | (bytes[i + 3] ?? 0)) >>> 0;
+        text += cp <= 0x10ffff ? String.fromCodePoint(cp) : "\ufffd";
+      }
+      return text;
+    }
+    case 30: // BMPString: UTF-16BE
+      return utf16be.decode(bytes);
+    default:
+      return `#${hex(whole)}`;
+  }
+}
+
+/**
+ * Reads a DER Name (a certificate's or CSR's subject or issuer) into RDNs, in the order encoded.
+ * Values of any string type are read: UTF8String, PrintableString, IA5String, NumericString,
+ * VisibleString, TeletexString/T61String (as Latin-1), BMPString and UniversalString; a value
+ * that is not a string is given as `#` followed by its DER in hex. Types mtlskit knows get
+ * openssl's short name, others their dotted OID.
+ *
+ * @param der - The Name's DER, e.g. `certificationRequest.subject.valueBeforeDecode`.
+ * @throws MtlsError INPUT_NOT_RECOGNIZED when the bytes are not a Name.
+ *
+ * @example
+ * formatSubjectOneLine(decodeName(encodeSubject(parseSubject("/C=FR/CN=x")))); // "C=FR, CN=x"
+ */
+export function decodeName(der: Uint8Array | ArrayBuffer): Rdn[] {
+  const bytes = der instanceof Uint8Array ? der : new Uint8Array(der);
+  const parsed = asn1js.fromBER(bytes);
+  if (parsed.offset === -1) throw notAName(parsed.result.error || "the DER is malformed");
+  if (parsed.offset !== bytes.byteLength) throw notAName(`${bytes.byteLength - parsed.offset} bytes follow the Name`);
+  if (!(parsed.result instanceof asn1js.Sequence)) throw notAName("it does not start with a SEQUENCE");
+  return parsed.result.valueBlock.value.map((set, i) => {
+    if (!(set instanceof asn1js.Set) || set.valueBlock.value.length === 0) throw notAName(`RDN number ${i + 1} is not a non-empty SET`);
+    return set.valueBlock.value.map((atv, j): SubjectAttribute => {
+      const parts = atv instanceof asn1js.Sequence ? atv.valueBlock.value : [];
+      const [type, value] = parts;
+      if (parts.length !== 2 || !(type instanceof asn1js.ObjectIdentifier) || value === undefined) {
+        throw notAName(`attribute ${j + 1} of RDN number ${i + 1} is not a SEQUENCE of an OID and a value`);
+      }
+      const oid = type.valueBlock.toString();
+      return { type: BY_OID.get(oid)?.name ?? oid, oid, value: decodeValue(value) };
+    });
+  });
+}
+
+/**
+ * All values of one attribute type, in order (RDN after RDN, then within a multi-valued RDN).
+ *
+ * @param type - A short name (`CN`), long name (`commonName`) or dotted OID (`2.5.4.3`).
+ * @throws MtlsError SUBJECT_ATTRIBUTE_UNKNOWN for a type mtlskit does not know.
+ *
+ * @example
+ * getAttribute(parseSubject("/O=Acme/OU=A+OU=B/CN=x"), "OU"); // ["A", "B"]
+ */
+export function getAttribute(rdns: Rdn[], type: string): string[] {
+  const spec = lookupType(type);
+  if (spec === undefined) throw unknownType(type, "");
+  return rdns.flatMap((rdn) => rdn.filter((a) => a.oid === spec.oid).map((a) => a.value));
+}
