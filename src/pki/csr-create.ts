@@ -71,6 +71,7 @@ export async function createClientCsr(options: CreateClientCsrOptions): Promise<
   const info = parseCsr(der);
   await writeKeyThenOutput(key, options.out, toPem("CERTIFICATE REQUEST", der), force);
   const keyFile = key.generatedTo;
+  const keyPath = "keyFile" in options.key ? options.key.keyFile : keyFile;
   return {
     csrFile: options.out,
     keyFile,
@@ -80,8 +81,8 @@ export async function createClientCsr(options: CreateClientCsrOptions): Promise<
     spkiPin: info.spkiPin,
     nextSteps: [
       `Send ${options.out} to your Thales representative for the D1 ${environment.label} environment (merchantGatewayId ${options.gatewayId}); Thales Business PKI signs it and returns a certificate valid 5 years.`,
-      `Keep ${keyFile ?? "the private key"} on this machine: it never leaves it and is never sent to Thales.`,
-      `When the certificate comes back, check it: mtlskit lint <certificate> --program d1 --env ${environment.id} --gateway-id ${options.gatewayId}${keyFile ? ` --key ${keyFile}` : ""}`,
+      `Keep ${keyPath ?? "the private key"} on this machine: it never leaves it and is never sent to Thales.`,
+      `When the certificate comes back, check it: mtlskit lint <certificate> --program d1 --env ${environment.id} --gateway-id ${options.gatewayId}${keyPath ? ` --key ${keyPath}` : ""}`,
     ],
   };
 }

@@ -24,7 +24,6 @@
  * skips the others).
  */
 import * as asn1js from "asn1js";
-import { AttributeTypeAndValue, RelativeDistinguishedNames, type AttributeValueType } from "pkijs";
 import { MtlsError } from "../errors/index.js";
 
 /** One attribute of a subject, such as `CN=example`. */
@@ -370,7 +369,7 @@ export function formatSubjectOneLine(rdns: Rdn[]): string {
   return rdns.map((rdn) => rdn.map((a) => `${BY_OID.get(a.oid)?.name ?? a.type}=${a.value}`).join("+")).join(", ");
 }
 
-function stringBlock(kind: StringKind, value: string): AttributeValueType {
+function stringBlock(kind: StringKind, value: string): asn1js.BaseBlock {
   switch (kind) {
     case "printable":
       return new asn1js.PrintableString({ value });
@@ -395,27 +394,18 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-interface EncodedName {
-  der: Uint8Array;
-  /** Every attribute, RDN after RDN, each RDN's members in DER order. */
-  typesAndValues: AttributeTypeAndValue[];
-}
-
-function encode(rdns: Rdn[]): EncodedName {
+function encode(rdns: Rdn[]): Uint8Array {
   const specs = checkRdns(rdns);
-  const typesAndValues: AttributeTypeAndValue[] = [];
   const sets = rdns.map((rdn, i) => {
     const members = rdn.map((attribute, j) => {
       const spec = specs[i]?.[j] ?? specForOid(attribute.oid);
-      const atv = new AttributeTypeAndValue({ type: spec.oid, value: stringBlock(spec.kind, attribute.value) });
-      return { atv, der: new Uint8Array(atv.toSchema().toBER()) };
+      const atv = new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: spec.oid }), stringBlock(spec.kind, attribute.value)] });
+      return { atv, der: new Uint8Array(atv.toBER()) };
     });
     members.sort((a, b) => compareBytes(a.der, b.der));
-    typesAndValues.push(...members.map((m) => m.atv));
-    return new asn1js.Set({ value: members.map((m) => m.atv.toSchema()) });
+    return new asn1js.Set({ value: members.map((m) => m.atv) });
   });
-  const der = new Uint8Array(new asn1js.Sequence({ value: sets }).toBER());
-  return { der, typesAndValues };
+  return new Uint8Array(new asn1js.Sequence({ value: sets }).toBER());
 }
 
 /**
@@ -431,22 +421,7 @@ function encode(rdns: Rdn[]): EncodedName {
  * // 30 4c 31 0b 30 09 06 03 55 04 06 13 02 46 52 ... (C as PrintableString, the rest UTF8String)
  */
 export function encodeSubject(rdns: Rdn[]): Uint8Array {
-  return encode(rdns).der;
-}
-
-/**
- * The subject as a pkijs object, for building certificates and CSRs with pkijs. It carries the
- * exact bytes of {@link encodeSubject} (pkijs's `valueBeforeDecode`), so `toSchema().toBER()`
- * gives them back; pkijs would otherwise put every attribute in one multi-valued RDN.
- * `typesAndValues` lists every attribute, RDN after RDN, for reading only.
- *
- * @example
- * const csr = new CertificationRequest();
- * csr.subject = encodeSubjectAsn1(parseSubject("/C=FR/O=Example SA/CN=TLSMA-ECDSA\\/123456\\/D1.PPR"));
- */
-export function encodeSubjectAsn1(rdns: Rdn[]): RelativeDistinguishedNames {
-  const { der, typesAndValues } = encode(rdns);
-  return new RelativeDistinguishedNames({ typesAndValues, valueBeforeDecode: der.slice().buffer });
+  return encode(rdns);
 }
 
 function notAName(reason: string): MtlsError {

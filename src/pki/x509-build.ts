@@ -78,6 +78,18 @@ function keyUsageBitString(names: KeyUsageName[]): asn1js.BitString {
   return new asn1js.BitString({ valueHex: bytes.slice(0, len), unusedBits: highest < 0 ? 0 : unused });
 }
 
+/**
+ * A validity time as RFC 5280 4.1.2.5 wants it: UTCTime through 2049, GeneralizedTime from
+ * 2050 (and before 1950), whole seconds. pkijs keeps the type a Time was created with (UTCTime)
+ * whatever date is set later, which would write 2051 as "51" (read back as 1951), and writes
+ * milliseconds into a GeneralizedTime, which DER forbids.
+ */
+function certificateTime(date: Date): pkijs.Time {
+  const value = new Date(Math.floor(date.getTime() / 1000) * 1000);
+  const year = value.getUTCFullYear();
+  return new pkijs.Time({ type: year >= 1950 && year < 2050 ? pkijs.TimeType.UTCTime : pkijs.TimeType.GeneralizedTime, value });
+}
+
 function ipBytes(ip: string): Uint8Array {
   if (ip.includes(":")) {
     const [head, tail] = ip.split("::") as [string, string | undefined];
@@ -145,8 +157,8 @@ export function createCertificate(params: CreateCertificateParams): Uint8Array {
   cert.serialNumber = new asn1js.Integer({ valueHex: params.serialNumber ?? randomSerial() });
   cert.subject = subject;
   cert.issuer = issuer;
-  cert.notBefore.value = params.notBefore ?? new Date(Date.now() - 60_000);
-  cert.notAfter.value = params.notAfter;
+  cert.notBefore = certificateTime(params.notBefore ?? new Date(Date.now() - 60_000));
+  cert.notAfter = certificateTime(params.notAfter);
   cert.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(params.publicKey.export({ type: "spki", format: "der" }));
   const exts = buildExtensions(params, ski);
   if (exts.length) cert.extensions = exts;
