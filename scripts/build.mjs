@@ -17,7 +17,7 @@ const shared = {
   banner: { js: "import { createRequire as __mtlskitCreateRequire } from 'node:module'; const require = __mtlskitCreateRequire(import.meta.url);" },
 };
 
-rmSync("dist", { recursive: true, force: true });
+if (process.argv.includes("--clean")) rmSync("dist", { recursive: true, force: true });
 await build({ ...shared, entryPoints: { "cli/main": "src/cli/main.ts" }, outdir: "dist", chunkNames: "cli/chunks/[name]-[hash]", minify: true });
 await build({
   ...shared,

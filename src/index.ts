@@ -6,3 +6,4 @@ export * from "./errors/index.js";
 export * from "./policy/index.js";
 export * from "./pki/index.js";
 export * from "./lint/index.js";
+export * from "./store/index.js";

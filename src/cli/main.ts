@@ -14,7 +14,6 @@ function rootProgram(): Command {
     .option("--no-color", "no colours in the output")
     .option("--quiet", "print only what was asked for")
     .addOption(new Option("--debug", "print stack traces of internal errors").hideHelp(false))
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   program.addHelpText("after", "\nExample:\n  mtlskit key create --type ecdsa-p256 --out client.key\n  mtlskit csr create --program d1 --env preprod --gateway-id 123456 --subject \"/C=FR/ST=Paris/L=Paris/O=Example/OU=Payments\" --type ecdsa-p256 --key-out client.key --out client.csr");
@@ -61,7 +60,14 @@ function install(program: Command, path: readonly string[], mod: CommandModule, 
 
 function reportError(e: unknown, ctx: CliContext, argv: string[]): number {
   if (e instanceof CommanderError) {
-    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EXIT.ok;
+    if (e.code === "commander.help") {
+      // A command group without its command (`mtlskit csr`): commander has shown the group's
+      // help on stderr; this is still a usage error.
+      if (e.exitCode === 0) return EXIT.ok;
+      if (ctx.json) printJson(ctx, { ok: false, error: new MtlsError("USAGE", "a command is missing after the group name").toJSON() });
+      return EXIT.usage;
+    }
     const message = e.message.replace(/^error: /, "");
     const err = new MtlsError("USAGE", message);
     return printError(ctx, err);

@@ -155,10 +155,306 @@ export const ERROR_CODES = {
     meaning: "The validity or renewal window given is not a valid duration.",
     hint: "Give days as a positive whole number (--days 365), a window as 30d or 20%.",
   },
+  KEY_MISMATCH: {
+    exit: 2,
+    meaning: "A private key does not belong to the certificate it is paired with.",
+    hint: "Pair each certificate with the key it was made from (the one its CSR was signed with).",
+  },
+  CERTIFICATE_NOT_CURRENT: {
+    exit: 2,
+    meaning: "A certificate has expired or is not yet valid.",
+    hint: "Renew it (mtlskit renew) or check the machine's clock.",
+  },
+  LEAF_AS_CA: {
+    exit: 2,
+    meaning: "A leaf certificate was given where a CA is needed: trusting it would pin a certificate that Thales may rotate without notice.",
+    hint: "Trust the issuing CA (the Thales Client CA), never the Thales client certificate itself; ask Thales for the CA if you only have the leaf.",
+  },
   TLS_CONNECT_FAILED: {
     exit: 1,
     meaning: "A TLS connection to the server could not be made (DNS, refused, timed out, or handshake failure).",
     hint: "Check the host name and port, that the server is up, and that it speaks TLS 1.2 or later.",
+  },
+  URL_INVALID: {
+    exit: 2,
+    meaning: "The URL is not an https:// URL with a host name and a port between 1 and 65535.",
+    hint: "Write it as https://HOST or https://HOST:PORT, e.g. https://tmg.dbp-stg.thalescloud.io:443.",
+  },
+  HOST_NOT_FOUND: {
+    exit: 1,
+    meaning: "The server's host name does not resolve in DNS.",
+    hint: "Check the spelling of the host name and that this machine's DNS resolver can reach it.",
+  },
+  CONNECTION_REFUSED: {
+    exit: 1,
+    meaning: "The server's address answered, but nothing accepts connections on that port.",
+    hint: "Check the port and that the server is running and listening on this address.",
+  },
+  CONNECT_TIMEOUT: {
+    exit: 1,
+    meaning: "No TLS session was set up within the time limit: the TCP connection or the TLS handshake did not finish.",
+    hint: "Check that a firewall does not drop the traffic and that the port speaks TLS; raise the limit with --timeout if the link is slow.",
+  },
+  TLS_HANDSHAKE_FAILED: {
+    exit: 1,
+    meaning: "A TCP connection was made but the TLS handshake failed: no common protocol version or cipher, not TLS on that port, or the server closed the connection.",
+    hint: "Check that the port speaks TLS 1.2 or 1.3 (not plain HTTP) and whether the server requires a client certificate.",
+  },
+  EMULATOR_STATE_INVALID: {
+    exit: 2,
+    meaning: "A file of the emulator's state folder (state.json, or a key or certificate under pki/) is damaged or not one the emulator wrote.",
+    hint: "Restore the file from a backup, or start the emulator on an empty --dir (its CAs are then new: fetch the assets again).",
+  },
+  CONFIG_INVALID: {
+    exit: 2,
+    meaning: "The workspace configuration (mtlskit.yaml) is not valid YAML or does not follow its schema; the message names the file, the bad field's path and what is expected.",
+    hint: "Fix the field named in mtlskit.yaml (see src/store/README.md for the format), or run mtlskit profile add to write a valid entry.",
+  },
+  PROFILE_NOT_FOUND: {
+    exit: 2,
+    meaning: "No profile of that name in the workspace's mtlskit.yaml.",
+    hint: "List the profiles with mtlskit profile list, or create one with mtlskit profile add.",
+  },
+  PROFILE_EXISTS: {
+    exit: 2,
+    meaning: "A profile of that name, or for the same program, environment and customer id, exists already.",
+    hint: "Choose another name, or use the existing profile (mtlskit profile show NAME).",
+  },
+  PROFILE_NAME_INVALID: {
+    exit: 2,
+    meaning: "The profile name has characters or a length mtlskit does not accept.",
+    hint: "Use up to 64 letters, digits, '.', '_' and '-', starting with a letter or digit.",
+  },
+  PROFILE_MISMATCH: {
+    exit: 2,
+    meaning: "The assets or certificate are for another program or another customer id than the profile.",
+    hint: "Import them into the profile of that program and customer id.",
+  },
+  WORKSPACE_LOCKED: {
+    exit: 2,
+    meaning: "Another mtlskit process is writing to the workspace; the message names its process id.",
+    hint: "Wait for it to finish and run the command again; if that process no longer runs, remove the .lock file named.",
+  },
+  CONFIRMATION_REQUIRED: {
+    exit: 2,
+    meaning: "The command removes or replaces something and needs a confirmation, but it does not run on a terminal.",
+    hint: "Add --yes to confirm in scripts.",
+  },
+  ENVIRONMENT_MISMATCH: {
+    exit: 2,
+    meaning: "A certificate, asset or host belongs to another environment than the profile (production versus sandbox or preprod): environments never mix.",
+    hint: "Use the certificates and assets Thales gave for the profile's environment.",
+  },
+  CERTIFICATE_REFUSED: {
+    exit: 2,
+    meaning: "The certificate was not installed because it fails the program's rules for this profile (key, CN, environment, validity, chain); the message lists the lint findings.",
+    hint: "Fix what the findings say, usually by getting the right certificate from Thales or making a new CSR.",
+  },
+  NO_CLIENT_KEY: {
+    exit: 2,
+    meaning: "The profile has no client key yet, so there is nothing a certificate could belong to.",
+    hint: "Create the key first: mtlskit csr create --profile NAME (D1) or mtlskit cert self-signed --profile NAME (MT).",
+  },
+  NOTHING_TO_RENEW: {
+    exit: 2,
+    meaning: "The profile has no client certificate, so there is nothing to renew.",
+    hint: "Create the first one: mtlskit csr create --profile NAME (D1) or mtlskit cert self-signed --profile NAME (MT).",
+  },
+  RENEWAL_PENDING: {
+    exit: 2,
+    meaning: "A renewal of the profile's client certificate is already waiting to become active.",
+    hint: "Finish it (mtlskit cert install for D1, mtlskit cert activate for MT), or add --force to start again.",
+  },
+  NOTHING_TO_ACTIVATE: {
+    exit: 2,
+    meaning: "The profile has no renewed certificate waiting to be activated.",
+    hint: "Start a renewal first: mtlskit renew --profile NAME.",
+  },
+  ASSETS_INVALID: {
+    exit: 2,
+    meaning: "The asset bundle cannot be read: no manifest.json, invalid JSON, a wrong format or direction, or a file name outside the bundle.",
+    hint: "Give the folder Thales (or the emulator) handed over, with its manifest.json, or a single PEM file.",
+  },
+  ASSET_INVALID: {
+    exit: 2,
+    meaning: "An asset from Thales fails its checks: it holds a key or CSR, a required CA is missing, a CA has expired, or the chain does not lead where the program requires.",
+    hint: "Ask Thales for the current assets of this environment.",
+  },
+  CA_CERTIFICATE_REQUIRED: {
+    exit: 2,
+    meaning: "A CA certificate is needed but only a leaf certificate was given; mtlskit never pins Thales's leaf certificates, which Thales rotates without notice.",
+    hint: "Ask Thales for the CA certificate (the Thales Client CA, or the server CA chain) and import it.",
+  },
+  CHAIN_INVALID: {
+    exit: 2,
+    meaning: "A certificate chain does not verify: a certificate names an issuer whose key did not sign it, or a self-signed certificate is damaged.",
+    hint: "Get the complete chain again from its source; one of the certificates is not the one that signed.",
+  },
+  HOST_INVALID: {
+    exit: 2,
+    meaning: "A host is not a DNS name (name.domain, optionally :port): an IP address, or not a name at all.",
+    hint: "Use the host name: Thales gives no static addresses, and names are resolved at every connection.",
+  },
+  SERVER_CERT_INVALID: {
+    exit: 2,
+    meaning: "The server certificate for the endpoint Thales calls fails its checks: chain incomplete or out of order, key mismatch, host name not covered, or a date.",
+    hint: "Give the server certificate first, then each issuer in order (--chain), with the private key made with it.",
+  },
+  // Outbound (customer -> Thales): each code names the layer that failed (src/client).
+  PROFILE_INCOMPLETE: {
+    exit: 2,
+    meaning: "The profile lacks something an outbound connection needs: the client key or certificate, or the Thales server trust.",
+    hint: "Run mtlskit status --profile NAME to see what is missing, then create or import it (mtlskit assets import, cert install).",
+  },
+  CERTIFICATE_RENEWAL_DUE: {
+    exit: 1,
+    meaning: "The client certificate is still valid but inside its renewal window.",
+    hint: "Renew it now, before it expires: mtlskit renew --profile NAME.",
+  },
+  DNS_NOT_FOUND: {
+    exit: 1,
+    meaning: "DNS layer: the host name does not exist or has no address record (NXDOMAIN or an empty answer) at the profile's resolvers.",
+    hint: "Check the host name (TSH_INBOUND_HOST / D1_API_HOST) and the profile's dns.servers; never put an IP address in its place.",
+  },
+  DNS_FAILED: {
+    exit: 1,
+    meaning: "DNS layer: the resolver did not answer in time, refused the query or failed (SERVFAIL).",
+    hint: "Check that the resolvers in the profile's dns.servers (or the system's) are reachable from this machine.",
+  },
+  TCP_CONNECTION_REFUSED: {
+    exit: 1,
+    meaning: "TCP layer: the address answered, but nothing accepts connections on that port.",
+    hint: "Check the port of the host and that the server listens on the address DNS gives.",
+  },
+  TCP_CONNECT_TIMEOUT: {
+    exit: 1,
+    meaning: "TCP layer: no connection (or no TLS session on it) was set up within the connect timeout.",
+    hint: "Check that no firewall drops the traffic (Thales uses no IP allow-listing) and that the port speaks TLS.",
+  },
+  TCP_CONNECTION_RESET: {
+    exit: 1,
+    meaning: "TCP layer: the server closed or reset the connection before answering.",
+    hint: "Try again; if it persists, check the server's logs or a proxy between you and Thales.",
+  },
+  TLS_PROTOCOL_VERSION: {
+    exit: 1,
+    meaning: "TLS layer: the server offers no TLS version of 1.2 or later; mtlskit never speaks TLS 1.1 or older.",
+    hint: "The server must be upgraded to TLS 1.2 or 1.3; Thales endpoints speak both, so check that the host is really Thales's.",
+  },
+  TLS_SERVER_NOT_TRUSTED: {
+    exit: 1,
+    meaning: "TLS layer: the server's certificate chain does not verify against the profile's Thales server trust (unknown CA, expired or self-signed).",
+    hint: "Import the current server CA chain of this environment (mtlskit assets import), and check that the host is Thales's.",
+  },
+  TLS_SERVER_WRONG_CA: {
+    exit: 1,
+    meaning: "TLS layer: the server's chain verifies but lacks the CA the program requires (MT: DigiCert SHA2 High Assurance Server CA; D1: an Amazon Trust Services root).",
+    hint: "The host is probably not Thales's endpoint for this environment (a proxy or a wrong host name); check the host and the assets.",
+  },
+  TLS_HOSTNAME_MISMATCH: {
+    exit: 1,
+    meaning: "TLS layer: the server's certificate does not name the host connected to.",
+    hint: "Use the host name exactly as Thales gave it (TSH_INBOUND_HOST / D1_API_HOST), not an alias or an IP address.",
+  },
+  TLS_CLIENT_CERT_REFUSED: {
+    exit: 1,
+    meaning: "TLS layer: the server refused the client certificate for a reason it did not detail.",
+    hint: "Check the client certificate with mtlskit lint and mtlskit status --profile NAME, and that Thales registered it for this environment.",
+  },
+  TLS_CLIENT_CERT_NOT_ENDORSED: {
+    exit: 1,
+    meaning: "TLS layer (MT): the server does not know the self-signed client certificate: it is not endorsed (pinned) for this environment.",
+    hint: "Register this exact certificate in the Thales portal for this environment (its SHA-256 fingerprint is in mtlskit status), or install the one registered.",
+  },
+  TLS_CLIENT_CERT_UNKNOWN_CA: {
+    exit: 1,
+    meaning: "TLS layer (D1): the client certificate was not issued by this environment's Thales CA.",
+    hint: "Install the certificate Thales signed for this environment (mtlskit cert install) with its chain; a certificate of another environment or CA is refused.",
+  },
+  TLS_CLIENT_CERT_EXPIRED: {
+    exit: 1,
+    meaning: "TLS layer: the server refused the client certificate because it (or a CA of its chain) has expired or is not yet valid.",
+    hint: "Renew the certificate (mtlskit renew --profile NAME) and check this machine's clock.",
+  },
+  TLS_CLIENT_CERT_WRONG_ENVIRONMENT: {
+    exit: 1,
+    meaning: "TLS layer: the server refused the client certificate as one of another environment or with a Common Name it does not accept.",
+    hint: "Use the certificate made for this environment (D1: CN ending in D1.PPR for preprod, D1.PRD for production; MT: the portal's CN).",
+  },
+  TLS_NOT_TLS: {
+    exit: 1,
+    meaning: "TLS layer: the port does not speak TLS (plain HTTP or another protocol answered).",
+    hint: "Check the port of the host: Thales endpoints speak HTTPS on 443.",
+  },
+  HTTP_HEADERS_TIMEOUT: {
+    exit: 1,
+    meaning: "HTTP layer: the server accepted the request but sent no response headers within the headers timeout.",
+    hint: "Try again later, or raise the timeout if the operation is known to be slow.",
+  },
+  HTTP_BODY_TIMEOUT: {
+    exit: 1,
+    meaning: "HTTP layer: the response body stalled for longer than the body timeout.",
+    hint: "Try again later, or raise the timeout if responses are known to be large or slow.",
+  },
+  HTTP_CONNECTION_CLOSED: {
+    exit: 1,
+    meaning: "HTTP layer: the connection closed before the whole response arrived.",
+    hint: "Try again; a request that is not idempotent (POST) is never retried automatically, so check whether it took effect first.",
+  },
+  HTTP_CORRELATION_ID_INVALID: {
+    exit: 2,
+    meaning: "HTTP layer: the x-correlation-id given does not match ^[A-Za-z0-9_-]{1,64}$.",
+    hint: "Use 1 to 64 letters, digits, '-' and '_', or leave it out and mtlskit generates one.",
+  },
+  HTTP_PATH_INVALID: {
+    exit: 2,
+    meaning: "HTTP layer: the path or URL given is not on the profile's Thales host.",
+    hint: "Give a path (/1/sandbox-v2/..., or relative to the base path) or a URL on the profile's host; environments never mix.",
+  },
+  HTTP_BASE_PATH_NOT_FOUND: {
+    exit: 1,
+    meaning: "HTTP layer: the TLS connection works, but the server answers 404 on the program's base path.",
+    hint: "Check the host and base path of this environment (MT sandbox: /1/sandbox-v2/, production: /1/mg/).",
+  },
+  HTTP_SERVER_ERROR: {
+    exit: 1,
+    meaning: "HTTP layer: the server answered with a 5xx status.",
+    hint: "Try again later; if it persists, contact Thales support with the x-correlation-id.",
+  },
+  OAUTH_NOT_USED: {
+    exit: 2,
+    meaning: "The profile's program does not use OAuth 2.0 (MT authenticates with the client certificate and an API key).",
+    hint: "Use a D1 profile for tokens and OAuth keys.",
+  },
+  OAUTH_KEY_MISSING: {
+    exit: 2,
+    meaning: "OAuth layer: the profile has no ES256 signing key or no kid for its JWT assertions.",
+    hint: "Create them with mtlskit oauth key create --profile NAME, then register the public key and kid with Thales (mtlskit assets export).",
+  },
+  OAUTH_KEY_INVALID: {
+    exit: 2,
+    meaning: "OAuth layer: the signing key is not an ECDSA P-256 private key, which ES256 requires.",
+    hint: "Create a new one with mtlskit oauth key create --profile NAME --force and register its public key with Thales.",
+  },
+  OAUTH_TOKEN_REFUSED: {
+    exit: 1,
+    meaning: "OAuth layer: the token endpoint refused the JWT bearer grant (bad signature, wrong issuer, invalid or missing field).",
+    hint: "Check that the public key registered with Thales is the one of the profile's key, and that iss is the merchantGatewayId.",
+  },
+  OAUTH_UNKNOWN_KID: {
+    exit: 1,
+    meaning: "OAuth layer: the token endpoint knows no key with the assertion's kid for this merchantGatewayId.",
+    hint: "Register the public key and kid with Thales (mtlskit assets export gives D1_OAUTH_PUBLIC_KEY and D1_OAUTH_KID), or set the kid Thales knows in the profile.",
+  },
+  OAUTH_CLOCK_SKEW: {
+    exit: 1,
+    meaning: "OAuth layer: the assertion was refused as expired or too far ahead: this machine's clock differs from the server's.",
+    hint: "Synchronise the clock (NTP); assertions live at most 15 minutes.",
+  },
+  OAUTH_TOKEN_RESPONSE_INVALID: {
+    exit: 1,
+    meaning: "OAuth layer: the token endpoint answered 2xx, but not with an access_token, token_type and expires_in.",
+    hint: "Check that the authz URL of the profile (D1_AUTHZ_URL) is the Thales one.",
   },
   INTERNAL: {
     exit: 3,

@@ -1,11 +1,12 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { MtlsError } from "../errors/index.js";
 import { assertKeyAccepted, deriveCommonName, getEnvironment, type EnvironmentPolicy, type HashName, type KeyType, type ProgramPolicy } from "../policy/index.js";
-import { exists, readPassphraseFile, writeFileAtomic } from "./files.js";
+import { checkOutputPath, readPassphraseFile, writeFileAtomic } from "./files.js";
 import { describeKey, generateKey, privateKeyToPem } from "./keys.js";
 import { readPrivateKeyFile } from "./read-objects.js";
 import { getAttribute, parseSubject, type Rdn } from "./subject.js";
 import { promises as fs } from "node:fs";
+import * as path from "node:path";
 
 /**
  * Shared steps of `csr create` and `cert self-signed`: resolve the environment, get the key
@@ -33,13 +34,16 @@ export async function resolveClientKey(program: ProgramPolicy, source: KeySource
     if (!d.type) {
       throw new MtlsError("KEY_UNSUPPORTED", `${source.keyFile}: a ${d.label} key cannot be used for a ${program.name} client certificate`, { subject: source.keyFile });
     }
-    assertKeyAccepted(program, d.type, hash);
+    try {
+      assertKeyAccepted(program, d.type, hash);
+    } catch (e) {
+      if (e instanceof MtlsError) throw new MtlsError(e.code, `${source.keyFile}: ${e.message}`, { hint: e.hint, subject: source.keyFile });
+      throw e;
+    }
     return { privateKey, keyType: d.type };
   }
   assertKeyAccepted(program, source.keyType, hash);
-  if (!force && (await exists(source.keyOut))) {
-    throw new MtlsError("FILE_EXISTS", `${source.keyOut}: already exists; mtlskit does not replace a private key without --force`, { subject: source.keyOut });
-  }
+  await checkOutputPath(source.keyOut, force);
   const pair = await generateKey(source.keyType);
   return { privateKey: pair.privateKey, keyType: source.keyType, generatedTo: source.keyOut };
 }
@@ -84,13 +88,31 @@ export function requiredCommonName(
 export { getEnvironment };
 
 /**
+ * Checks the output files before any key is generated or anything written: the output and a
+ * new key's file must be two different files, neither a directory, neither existing unless
+ * `force`, each in an existing directory; and the output must not replace the key it uses.
+ */
+export async function checkOutputs(source: KeySource, out: string, force: boolean): Promise<void> {
+  if ("keyOut" in source && path.resolve(source.keyOut) === path.resolve(out)) {
+    throw new MtlsError("USAGE", `${out}: the new private key would go to the same file as the output (--key-out, which defaults to --out with .key)`, {
+      hint: "Give --out and --key-out two different names, for example --out client.csr --key-out client.key.",
+    });
+  }
+  if ("keyFile" in source && path.resolve(source.keyFile) === path.resolve(out)) {
+    throw new MtlsError("USAGE", `${out}: --out names the private key file given with --key; writing there would destroy the key`, {
+      hint: "Give --out another name (for example client.csr or client.crt).",
+    });
+  }
+  await checkOutputPath(out, force);
+  if ("keyOut" in source) await checkOutputPath(source.keyOut, force);
+}
+
+/**
  * Writes the generated key (0600) and then the main output; when the second write fails the
  * key just written is removed again, so a failed command leaves nothing behind.
  */
 export async function writeKeyThenOutput(key: ResolvedKey, out: string, content: string, force: boolean): Promise<void> {
-  if (!force && (await exists(out))) {
-    throw new MtlsError("FILE_EXISTS", `${out}: already exists`, { subject: out });
-  }
+  await checkOutputPath(out, force);
   if (key.generatedTo) {
     await writeFileAtomic(key.generatedTo, privateKeyToPem(key.privateKey), { mode: 0o600, overwrite: force });
   }

@@ -1,6 +1,6 @@
 import { MtlsError } from "../errors/index.js";
 import { getEnvironment, getProgram, type HashName, type KeyType } from "../policy/index.js";
-import { buildClientSubject, requiredCommonName, resolveClientKey, writeKeyThenOutput, type KeySource } from "./client-identity.js";
+import { buildClientSubject, checkOutputs, requiredCommonName, resolveClientKey, writeKeyThenOutput, type KeySource } from "./client-identity.js";
 import { toPem } from "./pem.js";
 import { formatSubject } from "./subject.js";
 import { createCsr } from "./x509-build.js";
@@ -63,7 +63,13 @@ export async function createClientCsr(options: CreateClientCsrOptions): Promise<
   const environment = getEnvironment(program, options.environment);
   const hash = options.hash ?? program.clientCertificate.defaultHash;
   const force = !!options.force;
-  if ("keyType" in options.key) requiredCommonName(program, environment, { customerId: options.gatewayId, keyType: options.key.keyType, ...(options.cn !== undefined ? { cn: options.cn } : {}) });
+  // Everything that can be checked before a key is generated is checked first, so that a bad
+  // subject or output path fails at once and leaves nothing behind.
+  if ("keyType" in options.key) {
+    const cn = requiredCommonName(program, environment, { customerId: options.gatewayId, keyType: options.key.keyType, ...(options.cn !== undefined ? { cn: options.cn } : {}) });
+    buildClientSubject(program, options.subject, cn);
+  }
+  await checkOutputs(options.key, options.out, force);
   const key = await resolveClientKey(program, options.key, hash, force);
   const commonName = requiredCommonName(program, environment, { customerId: options.gatewayId, keyType: key.keyType, ...(options.cn !== undefined ? { cn: options.cn } : {}) });
   const subject = buildClientSubject(program, options.subject, commonName);

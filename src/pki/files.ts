@@ -54,10 +54,9 @@ export interface WriteOptions {
 export async function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
   const mode = options.mode ?? 0o644;
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
-  if (!options.overwrite && (await exists(file))) {
-    throw new MtlsError("FILE_EXISTS", `${file}: already exists`, { subject: file });
-  }
+  // The temporary name stays short enough for any final name the file system takes (255 bytes).
+  const tmp = path.join(dir, `.${path.basename(file).slice(0, 64)}.${randomBytes(6).toString("hex")}.tmp`);
+  await checkOutputPath(file, !!options.overwrite);
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
@@ -81,6 +80,34 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     throw new MtlsError("WRITE_FAILED", `${file}: could not be written (${code ?? String(e)})`, { subject: file, cause: e });
   }
   await syncDir(dir);
+}
+
+/**
+ * Checks, before anything is generated or written, that `file` can be written: it is not a
+ * directory, it does not exist unless `overwrite`, and its directory exists. Throws
+ * `FILE_IS_DIRECTORY`, `FILE_EXISTS` or `WRITE_FAILED`, naming the file.
+ */
+export async function checkOutputPath(file: string, overwrite = false): Promise<void> {
+  let st: Awaited<ReturnType<typeof fs.stat>> | undefined;
+  try {
+    st = await fs.lstat(file);
+    if (st.isSymbolicLink()) st = await fs.stat(file).catch(() => st);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT" && code !== "ENOTDIR") {
+      throw new MtlsError("WRITE_FAILED", `${file}: cannot be checked for writing (${code ?? String(e)})`, { subject: file, cause: e });
+    }
+  }
+  if (st?.isDirectory()) throw new MtlsError("FILE_IS_DIRECTORY", `${file}: is a directory, not a file to write`, { subject: file });
+  if (st && !overwrite) throw new MtlsError("FILE_EXISTS", `${file}: already exists`, { subject: file });
+  const dir = path.dirname(file);
+  let dst;
+  try {
+    dst = await fs.stat(dir);
+  } catch (e) {
+    throw new MtlsError("WRITE_FAILED", `${file}: the directory '${dir}' does not exist`, { subject: file, cause: e });
+  }
+  if (!dst.isDirectory()) throw new MtlsError("WRITE_FAILED", `${file}: '${dir}' is not a directory`, { subject: file });
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { generateKey, privateKeyToPem, describeKey } from "./keys.js";
-import { writeFileAtomic } from "./files.js";
+import { checkOutputPath, writeFileAtomic } from "./files.js";
 import { spkiPin } from "./x509-parse.js";
 import type { KeyType } from "../policy/index.js";
 
@@ -29,6 +29,8 @@ export interface CreateKeyFileResult {
  * await createKeyFile({ type: "ecdsa-p256", out: "client.key" });
  */
 export async function createKeyFile(options: CreateKeyFileOptions): Promise<CreateKeyFileResult> {
+  // Fail before the second or two an RSA key takes, not after.
+  await checkOutputPath(options.out, !!options.force);
   const pair = await generateKey(options.type);
   await writeFileAtomic(options.out, privateKeyToPem(pair.privateKey), { mode: 0o600, overwrite: !!options.force });
   return { file: options.out, type: options.type, label: describeKey(pair.publicKey).label, spkiPin: spkiPin(pair.publicKey) };

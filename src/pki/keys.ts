@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, X509Certificate, ty
 import { promisify } from "node:util";
 import { MtlsError } from "../errors/index.js";
 import type { KeyType } from "../policy/index.js";
+import { children, parseDer, universalTag } from "./asn1.js";
 import { looksLikePem, parsePem } from "./pem.js";
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -171,8 +172,14 @@ function isProbablyCertificateOrCsrDer(der: Buffer): boolean {
     new X509Certificate(der);
     return true;
   } catch {
-    // A CSR: SEQUENCE { SEQUENCE { INTEGER 0, Name, ... } ... } with a long-form length.
-    return der[0] === 0x30 && der[1] === 0x82 && der[4] === 0x30 && der.subarray(6, 12).includes(0x02);
+    // A CSR: SEQUENCE { SEQUENCE { INTEGER, Name, SubjectPublicKeyInfo, ... }, AlgorithmIdentifier, BIT STRING }.
+    try {
+      const parts = children(parseDer(der));
+      const info = children(parts[0]);
+      return parts.length === 3 && universalTag(parts[2]) === 3 && universalTag(info[0]) === 2 && universalTag(info[1]) === 16 && universalTag(info[2]) === 16;
+    } catch {
+      return false;
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { MtlsError } from "../errors/index.js";
 import { getEnvironment, getProgram, keyFamily, MT_MAX_VALIDITY_DAYS, type HashName, type KeyType } from "../policy/index.js";
-import { buildClientSubject, publicOf, requiredCommonName, resolveClientKey, writeKeyThenOutput, type KeySource } from "./client-identity.js";
+import { buildClientSubject, checkOutputs, publicOf, requiredCommonName, resolveClientKey, writeKeyThenOutput, type KeySource } from "./client-identity.js";
 import { OID } from "./oids.js";
 import { toPem } from "./pem.js";
 import { formatSubject } from "./subject.js";
@@ -67,6 +67,10 @@ export async function createSelfSignedClientCertificate(options: CreateSelfSigne
   }
   const hash = options.hash ?? program.clientCertificate.defaultHash;
   const force = !!options.force;
+  if ("keyType" in options.key) {
+    buildClientSubject(program, options.subject, requiredCommonName(program, environment, { keyType: options.key.keyType, cn: options.cn }));
+  }
+  await checkOutputs(options.key, options.out, force);
   const key = await resolveClientKey(program, options.key, hash, force);
   const commonName = requiredCommonName(program, environment, { keyType: key.keyType, cn: options.cn });
   const subject = buildClientSubject(program, options.subject, commonName);

@@ -25,6 +25,7 @@
  */
 import * as asn1js from "asn1js";
 import { MtlsError } from "../errors/index.js";
+import { children, contentBytes, oidOf, parseDer as readDer, rawBytes, universalTag, type Node } from "./asn1.js";
 
 /** One attribute of a subject, such as `CN=example`. */
 export interface SubjectAttribute {
@@ -439,13 +440,11 @@ function hex(bytes: Uint8Array): string {
 }
 
 /** The text of a string value; a value that is not a string becomes `#` and its DER in hex (RFC 4514). */
-function decodeValue(block: asn1js.BaseBlock): string {
-  const whole = block.valueBeforeDecodeView;
-  const { tagClass, tagNumber, isConstructed } = block.idBlock;
-  // asn1js keeps the content octets of every primitive string type in valueHexView.
-  const bytes = (block.valueBlock as { valueHexView?: Uint8Array }).valueHexView;
-  if (tagClass !== 1 || isConstructed || bytes === undefined) return `#${hex(whole)}`;
-  switch (tagNumber) {
+function decodeValue(block: Node): string {
+  const whole = rawBytes(block);
+  const bytes = contentBytes(block);
+  if (block.cls !== 0 || block.constructed) return `#${hex(whole)}`;
+  switch (block.tag) {
     case 12: // UTF8String
       return utf8.decode(bytes);
     case 18: // NumericString
@@ -488,19 +487,36 @@ function decodeValue(block: asn1js.BaseBlock): string {
  */
 export function decodeName(der: Uint8Array | ArrayBuffer): Rdn[] {
   const bytes = der instanceof Uint8Array ? der : new Uint8Array(der);
-  const parsed = asn1js.fromBER(bytes);
-  if (parsed.offset === -1) throw notAName(parsed.result.error || "the DER is malformed");
-  if (parsed.offset !== bytes.byteLength) throw notAName(`${bytes.byteLength - parsed.offset} bytes follow the Name`);
-  if (!(parsed.result instanceof asn1js.Sequence)) throw notAName("it does not start with a SEQUENCE");
-  return parsed.result.valueBlock.value.map((set, i) => {
-    if (!(set instanceof asn1js.Set) || set.valueBlock.value.length === 0) throw notAName(`RDN number ${i + 1} is not a non-empty SET`);
-    return set.valueBlock.value.map((atv, j): SubjectAttribute => {
-      const parts = atv instanceof asn1js.Sequence ? atv.valueBlock.value : [];
-      const [type, value] = parts;
-      if (parts.length !== 2 || !(type instanceof asn1js.ObjectIdentifier) || value === undefined) {
+  let name: Node;
+  let sets: Node[];
+  try {
+    name = readDer(bytes);
+    sets = children(name);
+  } catch (e) {
+    throw notAName((e as Error).message || "the DER is malformed");
+  }
+  if (universalTag(name) !== 16) throw notAName("it does not start with a SEQUENCE");
+  return sets.map((set, i) => {
+    let members: Node[];
+    try {
+      members = children(set);
+    } catch (e) {
+      throw notAName((e as Error).message);
+    }
+    if (universalTag(set) !== 17 || members.length === 0) throw notAName(`RDN number ${i + 1} is not a non-empty SET`);
+    return members.map((atv, j): SubjectAttribute => {
+      let parts: Node[] = [];
+      let oid = "";
+      try {
+        parts = universalTag(atv) === 16 ? children(atv) : [];
+        if (parts.length === 2) oid = oidOf(parts[0]);
+      } catch {
+        parts = [];
+      }
+      const value = parts[1];
+      if (parts.length !== 2 || oid === "" || value === undefined) {
         throw notAName(`attribute ${j + 1} of RDN number ${i + 1} is not a SEQUENCE of an OID and a value`);
       }
-      const oid = type.valueBlock.toString();
       return { type: BY_OID.get(oid)?.name ?? oid, oid, value: decodeValue(value) };
     });
   });

@@ -1,5 +1,4 @@
 import { createHash, createPublicKey, verify as cryptoVerify, X509Certificate, type KeyObject } from "node:crypto";
-import * as asn1js from "asn1js";
 import { MtlsError } from "../errors/index.js";
 import type { HashName, KeyType } from "../policy/index.js";
 import { bitsOf, boolOf, children, contentBytes, intOf, isContext, oidOf, parseDer, rawBytes, timeOf, universalTag, type Node } from "./asn1.js";
@@ -93,9 +92,8 @@ function sigAlg(algId: Node | undefined): SignatureAlgorithmInfo {
 }
 
 function generalNameText(g: Node): string {
-  const id = (g as asn1js.BaseBlock).idBlock;
   const bytes = contentBytes(g);
-  switch (id.tagNumber) {
+  switch (g.tag) {
     case 1:
       return `email:${Buffer.from(bytes).toString("latin1")}`;
     case 2:
@@ -114,7 +112,7 @@ function generalNameText(g: Node): string {
     case 4:
       return `DirName:${formatSubjectOneLine(decodeName(rawBytes(children(g)[0]!)))}`;
     default:
-      return `othername:<tag ${id.tagNumber}>`;
+      return `othername:<tag ${g.tag}>`;
   }
 }
 

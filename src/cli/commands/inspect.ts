@@ -1,11 +1,192 @@
-// Placeholder so the CLI builds while this command is being written; replace it whole.
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { MtlsError } from "../../index.js";
+import {
+  inspectFile,
+  inspectUrl,
+  isMtlsError,
+  MtlsError,
+  toPem,
+  type CertificateDescription,
+  type CsrDescription,
+  type ExtensionDescription,
+  type FileObjectDescription,
+  type UrlInspection,
+} from "../../index.js";
+import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {
-  return cmd.description("(being written)").allowUnknownOption().argument("[args...]");
+  return cmd
+    .description("show what a certificate, CSR, key or chain file holds, or the chain a TLS server presents")
+    .argument("<target>", "a file (PEM or DER; certificates, CSRs, keys, chains) or https://HOST[:PORT]")
+    .option("--servername <name>", "for a URL: SNI name, and the name checked against the certificate (default: the URL's host)")
+    .option("--ca <file>", "for a URL: verify the chain against these CA certificates (PEM) instead of Node's trust store")
+    .option("--timeout <ms>", "for a URL: give up after this many milliseconds", "10000")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  mtlskit inspect client.crt\n  mtlskit inspect d1-preprod.csr --json\n  mtlskit inspect https://tmg.dbp-stg.thalescloud.io:443",
+    );
 }
 
-export async function run(): Promise<number> {
-  throw new MtlsError("INTERNAL", "this command is being written");
+export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
+  const target = args[0] ?? "";
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return runUrl(ctx, o, target);
+  for (const flag of ["servername", "ca"] as const) {
+    if (o[flag] !== undefined) throw new MtlsError("USAGE", `--${flag} applies to an https:// URL, not to a file`);
+  }
+  const r = await inspectFile(target).catch((e: unknown) => {
+    if (isMtlsError(e, "FILE_NOT_FOUND") && /^[^/\\]+:\d+$/.test(target)) {
+      throw new MtlsError("FILE_NOT_FOUND", e.message, { subject: target, hint: `To inspect a TLS server, write the URL: mtlskit inspect https://${target}` });
+    }
+    throw e;
+  });
+  if (ctx.json) {
+    printJson(ctx, { ok: true, file: r.file, objects: r.objects.map(({ index: _index, ...rest }) => jsonSafe(rest)) });
+    return 0;
+  }
+  const counts = new Map<string, number>();
+  r.objects.forEach((obj) => counts.set(obj.kind, (counts.get(obj.kind) ?? 0) + 1));
+  const seen = new Map<string, number>();
+  r.objects.forEach((obj, i) => {
+    if (i > 0) say(ctx, "");
+    const n = (seen.get(obj.kind) ?? 0) + 1;
+    seen.set(obj.kind, n);
+    const total = counts.get(obj.kind) ?? 1;
+    say(ctx, paint(ctx, "bold", `${KIND_TITLES[obj.kind]}${total > 1 ? ` ${n} of ${total}` : ""}`) + paint(ctx, "dim", `: ${obj.source}`));
+    renderObject(ctx, obj);
+  });
+  return 0;
+}
+
+const KIND_TITLES: Record<FileObjectDescription["kind"], string> = {
+  certificate: "Certificate",
+  csr: "Certificate signing request",
+  "private-key": "Private key",
+  "public-key": "Public key",
+};
+
+async function runUrl(ctx: CliContext, o: Record<string, unknown>, url: string): Promise<number> {
+  const timeoutMs = positiveInt("--timeout", String(o["timeout"] ?? "10000"));
+  const caFile = o["ca"] as string | undefined;
+  const ca = caFile ? await readCaFile(caFile) : undefined;
+  const r = await withProgress(
+    ctx,
+    `connecting to ${url}`,
+    inspectUrl(url, { timeoutMs, ...(o["servername"] !== undefined ? { servername: String(o["servername"]) } : {}), ...(ca ? { ca } : {}) }),
+  );
+  if (ctx.json) {
+    const { certificates, chain, ...rest } = r;
+    printJson(ctx, { ok: true, ...rest, chain: chain.map((c, i) => ({ ...jsonSafe(c), pem: toPem("CERTIFICATE", certificates[i]!.der) })) });
+    return 0;
+  }
+  renderUrl(ctx, r, caFile);
+  return 0;
+}
+
+async function readCaFile(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new MtlsError("FILE_NOT_FOUND", `${file}: no such file`, { subject: file, cause: e });
+    throw new MtlsError("FILE_UNREADABLE", `${file}: cannot be read (${code ?? "error"})`, { subject: file, cause: e });
+  }
+}
+
+/** Drops the fields that only help rendering (finer time counters). */
+function jsonSafe<T extends object>(d: T): Omit<T, "msLeft" | "msUntilValid"> {
+  const { msLeft: _l, msUntilValid: _u, ...rest } = d as T & { msLeft?: number; msUntilValid?: number };
+  return rest;
+}
+
+const LABEL_WIDTH = 21;
+
+function line(ctx: CliContext, label: string, value: string): void {
+  say(ctx, `  ${`${label}:`.padEnd(LABEL_WIDTH)} ${value}`);
+}
+
+function renderObject(ctx: CliContext, obj: FileObjectDescription): void {
+  switch (obj.kind) {
+    case "certificate":
+      return renderCertificate(ctx, obj);
+    case "csr":
+      return renderCsr(ctx, obj);
+    case "private-key":
+      line(ctx, "Type", obj.encrypted ? "encrypted (its type shows once decrypted)" : `${obj.key?.label ?? "unknown"}`);
+      line(ctx, "Key material", "not shown");
+      return;
+    case "public-key":
+      line(ctx, "Type", obj.key.label);
+      line(ctx, "SPKI pin", obj.spkiPin);
+      return;
+  }
+}
+
+/** `in 23 hours`, `in 364 days`, `3 days ago`. */
+function relative(ms: number): string {
+  const abs = Math.abs(ms);
+  const text = abs < 2 * 86_400_000 ? plural(Math.floor(abs / 3_600_000), "hour") : plural(Math.floor(abs / 86_400_000), "day");
+  return ms >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+function plural(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
+
+function renderCertificate(ctx: CliContext, c: CertificateDescription): void {
+  line(ctx, "Subject", c.subject || "(empty)");
+  line(ctx, "Issuer", c.selfIssued ? `${c.issuer} (self-issued)` : c.issuer);
+  line(ctx, "Serial", c.serialNumber);
+  line(ctx, "Not before", c.notBefore + (c.validity === "not-yet-valid" ? ` ${paint(ctx, "yellow", `(not yet valid: starts ${relative(c.msUntilValid)})`)}` : ""));
+  const left =
+    c.validity === "expired"
+      ? paint(ctx, "red", `EXPIRED ${relative(c.msLeft)}`)
+      : c.validity === "not-yet-valid"
+        ? paint(ctx, "yellow", "not yet valid")
+        : `${relative(c.msLeft).replace(/^in /, "")} left`;
+  line(ctx, "Not after", `${c.notAfter} (${left})`);
+  line(ctx, "Key", c.key.label);
+  line(ctx, "Signature algorithm", c.signatureAlgorithm);
+  renderExtensions(ctx, c.extensions);
+  line(ctx, "SHA-256 fingerprint", c.sha256Fingerprint);
+  line(ctx, "SPKI pin", c.spkiPin);
+}
+
+function renderCsr(ctx: CliContext, c: CsrDescription): void {
+  line(ctx, "Subject", c.subject || "(empty)");
+  line(ctx, "Key", c.key.label);
+  line(ctx, "Signature algorithm", c.signatureAlgorithm);
+  line(ctx, "Signature", c.signatureValid ? paint(ctx, "green", "verifies with the CSR's public key") : paint(ctx, "red", "does NOT verify (the CSR was altered or is corrupt)"));
+  if (c.extensions.length > 0) renderExtensions(ctx, c.extensions, "Requested extensions");
+  line(ctx, "SPKI pin", c.spkiPin);
+}
+
+const MAX_VALUE = 100;
+
+function renderExtensions(ctx: CliContext, exts: readonly ExtensionDescription[], title = "Extensions"): void {
+  if (exts.length === 0) {
+    line(ctx, title, "none");
+    return;
+  }
+  say(ctx, `  ${title}:`);
+  for (const e of exts) {
+    const value = e.value.length > MAX_VALUE ? `${e.value.slice(0, MAX_VALUE)}... (${e.value.length} characters; --json has it all)` : e.value;
+    say(ctx, `    ${e.name}${e.critical ? paint(ctx, "yellow", " (critical)") : ""}: ${value}`);
+  }
+}
+
+function renderUrl(ctx: CliContext, r: UrlInspection, caFile: string | undefined): void {
+  say(ctx, paint(ctx, "bold", r.url));
+  line(ctx, "Connected to", `${r.remoteAddress ?? r.host}:${r.port}${r.servername ? ` (SNI ${r.servername})` : " (no SNI)"}`);
+  line(ctx, "Protocol", r.protocol);
+  line(ctx, "Cipher", r.cipher.standardName || r.cipher.name);
+  if (r.keyExchange) line(ctx, "Key exchange", r.keyExchange);
+  const against = caFile ? `the CA file ${caFile}` : "Node's trust store";
+  line(ctx, "Chain trusted", r.authorized ? paint(ctx, "green", `yes (against ${against})`) : paint(ctx, "red", `no: ${r.authorizationError ?? "not verified"} (against ${against})`));
+  line(ctx, "Host name", r.hostname.matches ? paint(ctx, "green", `${r.hostname.name} matches the certificate`) : paint(ctx, "red", `${r.hostname.name} does not match: ${r.hostname.error ?? ""}`));
+  line(ctx, "Chain presented", `${plural(r.chain.length, "certificate")}${r.chainOrdered ? "" : paint(ctx, "yellow", " (not in order: each certificate should be followed by its issuer)")}`);
+  r.chain.forEach((c, i) => {
+    say(ctx, "");
+    say(ctx, paint(ctx, "bold", `Certificate ${i + 1} of ${r.chain.length}`) + paint(ctx, "dim", i === 0 ? ": the server's own" : ": presented by the server"));
+    renderCertificate(ctx, c);
+  });
 }

@@ -1,14 +1,15 @@
 import type { Command } from "commander";
-import { createSelfSignedClientCertificate } from "../../../index.js";
-import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../../context.js";
+import { createProfileSelfSigned, createSelfSignedClientCertificate, MtlsError } from "../../../index.js";
+import { paint, printJson, say, withProgress, type CliContext } from "../../context.js";
 import { hashOption, keySourceFrom } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
     .description("create an MT self-signed client certificate for Thales to endorse (pin)")
-    .requiredOption("--program <program>", "mt (D1 certificates come from a CSR: mtlskit csr create)")
-    .requiredOption("--env <env>", "sandbox | production")
-    .requiredOption("--cn <cn>", "the exact Common Name the Thales portal gives for this environment")
+    .option("--program <program>", "mt (D1 certificates come from a CSR: mtlskit csr create)")
+    .option("--env <env>", "sandbox | production")
+    .option("--cn <cn>", "the exact Common Name the Thales portal gives for this environment")
+    .option("--profile <name>", "take program, environment, CN, subject and key type from this profile and write into its folder (instead of --program/--env/--out)")
     .option("--subject <dn>", "other subject attributes in openssl -subj syntax")
     .option("--key <file>", "an existing private key (PEM or DER)")
     .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
@@ -16,15 +17,65 @@ export function define(cmd: Command): Command {
     .option("--key-out <file>", "where to write the new key (default: --out with .key)")
     .option("--days <n>", "validity in days, at most 730 (default 730)")
     .option("--hash <hash>", "sha256 (default) or sha384 with ecdsa-p384")
-    .requiredOption("--out <file>", "where to write the certificate (PEM)")
+    .option("--out <file>", "where to write the certificate (PEM)")
     .option("--force", "replace existing output files")
     .addHelpText(
       "after",
-      '\nExample:\n  mtlskit cert self-signed --program mt --env sandbox --cn "<CN from the Thales portal>" \\\n    --subject "/C=FR/O=Example SA" --type ecdsa-p256 --days 730 --key-out mt-sandbox.key --out mt-sandbox.crt',
+      '\nExample:\n  mtlskit cert self-signed --program mt --env sandbox --cn "<CN from the Thales portal>" \\\n    --subject "/C=FR/O=Example SA" --type ecdsa-p256 --days 730 --key-out mt-sandbox.key --out mt-sandbox.crt\n  mtlskit cert self-signed --profile mt-sbx    # after: mtlskit profile add mt-sbx --program mt ... --cn "<CN>"',
     );
 }
 
+/** The options `--profile` replaces; without it they are required, in this order. */
+const PROFILE_REPLACES: Array<[string, string]> = [
+  ["program", "--program <program>"],
+  ["env", "--env <env>"],
+  ["cn", "--cn <cn>"],
+  ["out", "--out <file>"],
+];
+
+async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
+  const name = String(o["profile"]);
+  for (const [key, flag] of [["program", "--program"], ["env", "--env"], ["out", "--out"], ["keyOut", "--key-out"]]) {
+    if (o[key!] !== undefined) {
+      throw new MtlsError("USAGE", `${flag} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit cert self-signed --profile ${name} (see mtlskit profile show ${name}).` });
+    }
+  }
+  const hash = hashOption(o["hash"]);
+  const r = await withProgress(
+    ctx,
+    "creating key and certificate",
+    createProfileSelfSigned(ctx.dir, name, {
+      ...(o["cn"] !== undefined ? { cn: String(o["cn"]) } : {}),
+      ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
+      ...(o["key"] !== undefined ? { keyFile: String(o["key"]) } : {}),
+      ...(o["passphraseFile"] !== undefined ? { passphraseFile: String(o["passphraseFile"]) } : {}),
+      ...(o["subject"] !== undefined ? { subject: String(o["subject"]) } : {}),
+      ...(o["days"] !== undefined ? { days: parseDays(String(o["days"])) } : {}),
+      ...(hash ? { hash } : {}),
+      force: !!o["force"],
+    }),
+  );
+  if (ctx.json) {
+    printJson(ctx, { ok: true, ...r });
+    return 0;
+  }
+  say(ctx, `${paint(ctx, "green", "wrote")} ${r.certificateFile} (self-signed, ${r.keyType}, CN=${r.commonName})`);
+  if (r.reusedKey) say(ctx, `key: ${r.keyFileInProfile} (the profile's key)`);
+  else say(ctx, `${paint(ctx, "green", "wrote")} ${r.keyFileInProfile} (private key, mode 0600)`);
+  for (const b of r.backups) say(ctx, `backup: ${b}`);
+  say(ctx, `valid: ${r.notBefore} to ${r.notAfter}`);
+  say(ctx, `SHA-256 fingerprint: ${r.sha256Fingerprint}`);
+  say(ctx, `SPKI pin: ${r.spkiPin}`);
+  say(ctx, "\nNext:");
+  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  return 0;
+}
+
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
+  if (o["profile"] !== undefined) return runWithProfile(ctx, o);
+  for (const [key, flag] of PROFILE_REPLACES) {
+    if (o[key] === undefined) throw new MtlsError("USAGE", `required option '${flag}' not specified`, { hint: "Give it, or use --profile NAME (mtlskit profile add) to take it from a profile." });
+  }
   const out = String(o["out"]);
   const hash = hashOption(o["hash"]);
   const r = await withProgress(
@@ -38,7 +89,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
       out,
       force: !!o["force"],
       ...(o["subject"] !== undefined ? { subject: String(o["subject"]) } : {}),
-      ...(o["days"] !== undefined ? { days: positiveInt("--days", String(o["days"])) } : {}),
+      ...(o["days"] !== undefined ? { days: parseDays(String(o["days"])) } : {}),
       ...(hash ? { hash } : {}),
     }),
   );
@@ -54,4 +105,12 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   say(ctx, "\nNext:");
   r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
   return 0;
+}
+
+/** `--days N`: a whole number of days, at least 1 (the limit of 730 is the library's rule). */
+function parseDays(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) <= 0) {
+    throw new MtlsError("VALIDITY_INVALID", `--days must be a positive whole number of days, not '${value}'`);
+  }
+  return Number(value);
 }

@@ -1,30 +1,79 @@
 import type { Command } from "commander";
-import { createClientCsr } from "../../../index.js";
+import { createClientCsr, createProfileCsr, MtlsError } from "../../../index.js";
 import { paint, printJson, say, withProgress, type CliContext } from "../../context.js";
 import { hashOption, keySourceFrom } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
     .description("create the CSR of a D1 client certificate, with the Common Name Thales requires")
-    .requiredOption("--program <program>", "d1 (MT certificates are self-signed: mtlskit cert self-signed)")
-    .requiredOption("--env <env>", "preprod | production")
-    .requiredOption("--gateway-id <id>", "the merchantGatewayId Thales gave you")
-    .requiredOption("--subject <dn>", "C, ST, L, O, OU in openssl -subj syntax; the CN is added for you")
+    .option("--program <program>", "d1 (MT certificates are self-signed: mtlskit cert self-signed)")
+    .option("--env <env>", "preprod | production")
+    .option("--gateway-id <id>", "the merchantGatewayId Thales gave you")
+    .option("--subject <dn>", "C, ST, L, O, OU in openssl -subj syntax; the CN is added for you")
+    .option("--profile <name>", "take program, environment, id, subject and key type from this profile and write into its folder (instead of --program/--env/--gateway-id/--out)")
     .option("--key <file>", "an existing private key (PEM or DER)")
     .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
     .option("--type <type>", "create a new key: ecdsa-p256 (default for D1) | rsa-4096")
     .option("--key-out <file>", "where to write the new key (default: --out with .key)")
     .option("--cn <cn>", "accepted only if it equals the derived Common Name")
     .option("--hash <hash>", "signature hash (D1: sha256)")
-    .requiredOption("--out <file>", "where to write the CSR (PEM)")
+    .option("--out <file>", "where to write the CSR (PEM)")
     .option("--force", "replace existing output files")
     .addHelpText(
       "after",
-      '\nExample:\n  mtlskit csr create --program d1 --env preprod --gateway-id 123456 \\\n    --subject "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments" --type ecdsa-p256 \\\n    --key-out d1-preprod.key --out d1-preprod.csr',
+      '\nExample:\n  mtlskit csr create --program d1 --env preprod --gateway-id 123456 \\\n    --subject "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments" --type ecdsa-p256 \\\n    --key-out d1-preprod.key --out d1-preprod.csr\n  mtlskit csr create --profile d1-pp    # after: mtlskit profile add d1-pp --program d1 ...',
     );
 }
 
+/** The options `--profile` replaces; without it they are required, in this order. */
+const PROFILE_REPLACES: Array<[string, string]> = [
+  ["program", "--program <program>"],
+  ["env", "--env <env>"],
+  ["gatewayId", "--gateway-id <id>"],
+  ["subject", "--subject <dn>"],
+  ["out", "--out <file>"],
+];
+
+async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
+  const name = String(o["profile"]);
+  for (const [key, flag] of [...PROFILE_REPLACES.filter(([k]) => k !== "subject"), ["keyOut", "--key-out <file>"], ["cn", "--cn <cn>"]] as Array<[string, string]>) {
+    if (o[key] !== undefined) {
+      throw new MtlsError("USAGE", `${flag.split(" ")[0]} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit csr create --profile ${name} (see mtlskit profile show ${name}).` });
+    }
+  }
+  const hash = hashOption(o["hash"]);
+  const r = await withProgress(
+    ctx,
+    "creating key and CSR",
+    createProfileCsr(ctx.dir, name, {
+      ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
+      ...(o["key"] !== undefined ? { keyFile: String(o["key"]) } : {}),
+      ...(o["passphraseFile"] !== undefined ? { passphraseFile: String(o["passphraseFile"]) } : {}),
+      ...(o["subject"] !== undefined ? { subject: String(o["subject"]) } : {}),
+      ...(hash ? { hash } : {}),
+      force: !!o["force"],
+    }),
+  );
+  if (ctx.json) {
+    printJson(ctx, { ok: true, ...r });
+    return 0;
+  }
+  say(ctx, `${paint(ctx, "green", "wrote")} ${r.csrFile} (CSR, ${r.keyType}, CN=${r.commonName})`);
+  if (r.reusedKey) say(ctx, `key: ${r.keyFileInProfile} (the profile's key)`);
+  else say(ctx, `${paint(ctx, "green", "wrote")} ${r.keyFileInProfile} (private key, mode 0600)`);
+  for (const b of r.backups) say(ctx, `backup: ${b}`);
+  say(ctx, `subject: ${r.subject}`);
+  say(ctx, `public key pin: ${r.spkiPin}`);
+  say(ctx, "\nNext:");
+  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  return 0;
+}
+
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
+  if (o["profile"] !== undefined) return runWithProfile(ctx, o);
+  for (const [key, flag] of PROFILE_REPLACES) {
+    if (o[key] === undefined) throw new MtlsError("USAGE", `required option '${flag}' not specified`, { hint: "Give it, or use --profile NAME (mtlskit profile add) to take it from a profile." });
+  }
   const out = String(o["out"]);
   const hash = hashOption(o["hash"]);
   const r = await withProgress(

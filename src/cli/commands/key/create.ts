@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { createKeyFile, parseKeyType, exists, MtlsError } from "../../../index.js";
+import { createKeyFile, parseKeyType } from "../../../index.js";
 import { printJson, say, withProgress, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -14,9 +14,6 @@ export function define(cmd: Command): Command {
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
   const type = parseKeyType(String(o["type"]));
   const out = String(o["out"]);
-  if (!o["force"] && (await exists(out))) {
-    throw new MtlsError("FILE_EXISTS", `${out}: already exists; mtlskit does not replace a key without --force`, { subject: out });
-  }
   const r = await withProgress(ctx, `generating ${type} key`, createKeyFile({ type, out, force: !!o["force"] }));
   if (ctx.json) printJson(ctx, { ok: true, ...r });
   else {

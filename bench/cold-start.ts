@@ -1,0 +1,69 @@
+/**
+ * Cold start of `mtlskit inspect FILE` against `openssl x509 -noout -text -in FILE`, each a
+ * fresh process, interleaved so that machine noise hits both alike. Measured with the
+ * environment as it is and without NODE_EXTRA_CA_CERTS (which makes node load its whole root
+ * store at start-up, before any of mtlskit runs).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { median, msSince } from "./stats.js";
+
+/** Medians of one environment. */
+export interface ColdStartResult {
+  readonly label: string;
+  readonly runs: number;
+  readonly mtlskitMs: number;
+  readonly opensslMs: number | undefined;
+  /** `node -e 0`: the floor no node CLI goes under in this environment. */
+  readonly nodeFloorMs: number;
+}
+
+function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+  const ms = msSince(start);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited with ${r.status}: ${r.stderr?.toString() ?? ""}`);
+  return ms;
+}
+
+/** Runs each command `runs` times (after 2 warm-up runs), interleaved; returns the medians. */
+export function coldStart(root: string, certFile: string, env: NodeJS.ProcessEnv, label: string, runs: number, openssl: boolean): ColdStartResult {
+  const bin = path.join(root, "bin", "mtlskit.js");
+  const commands: Array<[string, string[]]> = [
+    [process.execPath, [bin, "inspect", certFile]],
+    [process.execPath, ["-e", "0"]],
+    ...(openssl ? ([["openssl", ["x509", "-noout", "-text", "-in", certFile]]] as Array<[string, string[]]>) : []),
+  ];
+  const times: number[][] = commands.map(() => []);
+  for (let i = 0; i < runs + 2; i++) {
+    commands.forEach(([cmd, args], c) => {
+      const ms = timeOnce(cmd, args, env);
+      if (i >= 2) times[c]!.push(ms);
+    });
+  }
+  return { label, runs, mtlskitMs: median(times[0]!), nodeFloorMs: median(times[1]!), opensslMs: openssl ? median(times[2]!) : undefined };
+}
+
+/**
+ * Whether pkijs is among the modules the built CLI loads for `inspect` (main.js plus the static
+ * imports of the inspect chunk, transitively).
+ */
+export function pkijsOnInspectPath(root: string): boolean | undefined {
+  const chunks = path.join(root, "dist", "cli", "chunks");
+  if (!existsSync(chunks)) return undefined;
+  const inspect = readdirSync(chunks).find((f) => f.startsWith("inspect-"));
+  if (!inspect) return undefined;
+  const seen = new Set<string>();
+  const todo = [path.join(root, "dist", "cli", "main.js"), path.join(chunks, inspect)];
+  let text = "";
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    if (seen.has(file) || !existsSync(file)) continue;
+    seen.add(file);
+    const src = readFileSync(file, "utf8");
+    text += src;
+    for (const m of src.matchAll(/(?:^|[;}\s])import\s*(?:[^"'();]*?from\s*)?["'](\.[^"']+)["']/g)) todo.push(path.join(path.dirname(file), m[1]!));
+  }
+  return /EnvelopedData|SignedAndUnsignedAttributes/.test(text);
+}

@@ -1,0 +1,91 @@
+/**
+ * `npm run bench`: figures printed side by side with a reference measured in the same run.
+ * (a) cold start of `mtlskit inspect FILE` vs `openssl x509 -noout -text`, target 150 ms;
+ * (b) lint throughput vs parse throughput over 1,000 certificates, target 5,000 certs/s.
+ * Expects dist/ built (`npm run bench` builds first); times a copy of bin/ and dist/cli/ in a
+ * temporary folder, removed at the end.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createTestPki } from "../src/testing/index.js";
+import { coldStart, pkijsOnInspectPath, type ColdStartResult } from "./cold-start.js";
+import { lintThroughput } from "./lint-throughput.js";
+import { printTable, thousands } from "./stats.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const COLD_RUNS = Number(process.env["MTLSKIT_BENCH_RUNS"] ?? 21);
+const COLD_TARGET_MS = 150;
+const LINT_CERTS = 1000;
+const LINT_TARGET = 5000;
+
+function hasOpenssl(): boolean {
+  return spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0;
+}
+
+const ms = (n: number | undefined): string => (n === undefined ? "n/a" : `${n.toFixed(1)} ms`);
+
+async function main(): Promise<void> {
+  if (!existsSync(path.join(ROOT, "dist", "cli", "main.js"))) {
+    console.error("dist/ is missing: run `node scripts/build.mjs` first (npm run bench does it).");
+    process.exitCode = 2;
+    return;
+  }
+  const openssl = hasOpenssl();
+  console.log(`mtlskit bench: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? "?"}), ${openssl ? spawnSync("openssl", ["version"], { encoding: "utf8" }).stdout.trim() : "no openssl"}`);
+  const dir = mkdtempSync(path.join(tmpdir(), "mtlskit-bench-"));
+  try {
+    // (a) cold start, on a snapshot of the built CLI: other builds may replace dist/ meanwhile.
+    const cli = path.join(dir, "cli");
+    cpSync(path.join(ROOT, "bin"), path.join(cli, "bin"), { recursive: true });
+    cpSync(path.join(ROOT, "dist", "cli"), path.join(cli, "dist", "cli"), { recursive: true });
+    writeFileSync(path.join(cli, "package.json"), JSON.stringify({ type: "module" }));
+    const pki = await createTestPki();
+    const leaf = await pki.issue({ cn: "bench.example.test", usage: "server", dns: ["bench.example.test"] });
+    const certFile = path.join(dir, "server.crt");
+    writeFileSync(certFile, leaf.certPem);
+    const extra = process.env["NODE_EXTRA_CA_CERTS"];
+    const results: ColdStartResult[] = [];
+    if (extra) results.push(coldStart(cli, certFile, process.env, `with NODE_EXTRA_CA_CERTS`, COLD_RUNS, openssl));
+    const { NODE_EXTRA_CA_CERTS: _drop, ...withoutExtra } = process.env;
+    results.push(coldStart(cli, certFile, withoutExtra, "without NODE_EXTRA_CA_CERTS", COLD_RUNS, openssl));
+
+    console.log(`\n(a) Cold start: \`mtlskit inspect FILE\` vs \`openssl x509 -noout -text -in FILE\`, median of ${COLD_RUNS} runs each`);
+    printTable([
+      ["environment", "mtlskit", "openssl", "ratio", "node -e 0", "mtlskit - node", `target ${COLD_TARGET_MS} ms`],
+      ...results.map((r) => [
+        r.label,
+        ms(r.mtlskitMs),
+        ms(r.opensslMs),
+        r.opensslMs ? `${(r.mtlskitMs / r.opensslMs).toFixed(1)}x` : "n/a",
+        ms(r.nodeFloorMs),
+        ms(r.mtlskitMs - r.nodeFloorMs),
+        r.mtlskitMs <= COLD_TARGET_MS ? "met" : "MISSED",
+      ]),
+    ]);
+    const pkijs = pkijsOnInspectPath(cli);
+    console.log(`  pkijs on the inspect start-up path: ${pkijs === undefined ? "unknown (no inspect chunk)" : pkijs ? "YES (see src/pki/index.ts)" : "no"}`);
+    if (extra) console.log(`  NODE_EXTRA_CA_CERTS=${extra}: node reads its root store at start-up, before any mtlskit code runs.`);
+
+    // (b) lint throughput
+    const t = await lintThroughput(LINT_CERTS);
+    console.log(`\n(b) Lint throughput over ${thousands(LINT_CERTS)} generated certificates (median round; reference: parse, same certificates, same run)`);
+    printTable([
+      ["what", "certs/s", "rounds", "vs parse"],
+      ["lintItems(items, { program: mt, environment: sandbox })", t.lint ? `${thousands(t.lint.certsPerSecond)}/s` : "n/a", t.lint ? String(t.lint.rounds) : "n/a", t.lint ? `${(t.lint.certsPerSecond / t.parse.certsPerSecond).toFixed(2)}x` : "n/a"],
+      ["parse: decodePkiObjects(PEM) -> CertificateInfo (reference)", `${thousands(t.parse.certsPerSecond)}/s`, String(t.parse.rounds), "1.00x"],
+    ]);
+    if (t.lint) {
+      console.log(`  target >= ${thousands(LINT_TARGET)} certs/s: ${t.lint.certsPerSecond >= LINT_TARGET ? "met" : "MISSED"} (${t.findings ?? "?"} findings per pass)`);
+      console.log(`  lint + parse end to end: ${thousands(1 / (1 / t.lint.certsPerSecond + 1 / t.parse.certsPerSecond))}/s`);
+    } else {
+      console.log("  lint: src/lint exports no lintItems yet; only the reference was measured.");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

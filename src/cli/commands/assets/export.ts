@@ -1,0 +1,28 @@
+import type { Command } from "commander";
+import { exportAssets } from "../../../index.js";
+import { paint, printJson, say, type CliContext } from "../../context.js";
+
+export function define(cmd: Command): Command {
+  return cmd
+    .description("write what goes to Thales (CSR or self-signed certificate with fingerprints, server chain, ISSUER_HOST...) into a folder, with a README")
+    .requiredOption("--profile <name>", "the profile")
+    .requiredOption("--out <dir>", "the folder to write (created; must be empty unless --force)")
+    .option("--force", "write into a folder that is not empty")
+    .addHelpText("after", "\nNo private key is ever written.\n\nExample:\n  mtlskit assets export --profile mt-sbx --out ./to-thales");
+}
+
+export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
+  const r = await exportAssets(ctx.dir, String(o["profile"]), String(o["out"]), { force: !!o["force"] });
+  if (ctx.json) {
+    printJson(ctx, { ok: true, ...r });
+    return 0;
+  }
+  for (const a of r.assets) say(ctx, `${paint(ctx, "green", "wrote")} ${a.name}: ${a.file ?? a.value}`);
+  if (r.fingerprints) say(ctx, `SHA-256 fingerprint for Thales: ${r.fingerprints.sha256}`);
+  say(ctx, `README: ${r.readme}`);
+  if (r.missing.length) {
+    say(ctx, "\nNot ready yet:");
+    for (const m of r.missing) say(ctx, `  - ${m.name}: ${m.hint}`);
+  }
+  return 0;
+}

@@ -1,0 +1,29 @@
+import type { Command } from "commander";
+import { installCertificate, type InstallResult } from "../../../index.js";
+import { paint, printJson, say, type CliContext } from "../../context.js";
+
+export function define(cmd: Command): Command {
+  return cmd
+    .description("install the certificate Thales returned, after checking it against the profile's key, CSR, program and environment (all lint rules)")
+    .argument("<file>", "the certificate (PEM or DER), optionally followed by its CA chain")
+    .requiredOption("--profile <name>", "the profile it is for")
+    .addHelpText("after", "\nThe previous certificate is kept as a dated backup. A certificate for a renewal's key makes the renewal active.\n\nExample:\n  mtlskit cert install signed-by-thales.pem --profile d1-pp");
+}
+
+/** Prints an install result (also used by `cert activate`). */
+export function renderInstall(ctx: CliContext, r: InstallResult, verb: string): void {
+  say(ctx, `${paint(ctx, "green", verb)} ${r.certificateFile}${r.slot === "pending" ? " (renewal, waiting for cert activate)" : ""}: CN=${r.commonName ?? ""}, until ${r.notAfter} (${r.daysLeft} days left)`);
+  if (r.chainFile) say(ctx, `chain: ${r.chainFile}`);
+  say(ctx, `SHA-256 fingerprint: ${r.sha256Fingerprint}`);
+  for (const b of r.backups) say(ctx, `backup: ${b}`);
+  for (const f of r.findings) say(ctx, `${paint(ctx, f.severity === "warning" ? "yellow" : "blue", f.severity)} [${f.code}] ${f.message}`);
+  say(ctx, "\nNext:");
+  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+}
+
+export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
+  const r = await installCertificate(ctx.dir, String(o["profile"]), args[0]!);
+  if (ctx.json) printJson(ctx, { ok: true, ...r });
+  else renderInstall(ctx, r, "installed");
+  return 0;
+}

@@ -1,0 +1,48 @@
+import type { Command } from "commander";
+import { addProfile } from "../../../index.js";
+import { paint, printJson, say, type CliContext } from "../../context.js";
+
+export function define(cmd: Command): Command {
+  return cmd
+    .description("add a profile: one (program, environment, customer id) connection to Thales, with its folder in the workspace")
+    .argument("<name>", "the profile's name, used with --profile (e.g. d1-preprod)")
+    .requiredOption("--program <program>", "d1 | mt")
+    .requiredOption("--env <env>", "d1: preprod | production; mt: sandbox | production")
+    .requiredOption("--id <id>", "merchantGatewayId (d1) or customer identifier (mt), as Thales gave it")
+    .option("--subject <dn>", "subject without CN, openssl -subj syntax (d1: /C=../ST=../L=../O=../OU=..)")
+    .option("--key-type <type>", "type of new client keys: ecdsa-p256 (default) | ecdsa-p384 | rsa-2048 | rsa-4096, as the program allows")
+    .option("--cn <cn>", "mt: the exact Common Name the Thales portal gives for this environment")
+    .option("--issuer-host <host>", "ISSUER_HOST: the host name Thales calls on your side")
+    .addHelpText(
+      "after",
+      '\nExamples:\n  mtlskit profile add d1-pp --program d1 --env preprod --id 123456 --subject "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments"\n  mtlskit profile add mt-sbx --program mt --env sandbox --id 654321 --cn "<CN from the Thales portal>"',
+    );
+}
+
+export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
+  const opt = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
+  const name = args[0]!;
+  const subject = opt("subject");
+  const keyType = opt("keyType");
+  const cn = opt("cn");
+  const issuerHost = opt("issuerHost");
+  const p = await addProfile(ctx.dir, name, {
+    program: String(o["program"]),
+    environment: String(o["env"]),
+    customerId: String(o["id"]),
+    ...(subject !== undefined ? { subject } : {}),
+    ...(keyType !== undefined ? { keyType } : {}),
+    ...(cn !== undefined ? { cn } : {}),
+    ...(issuerHost !== undefined ? { issuerHost } : {}),
+  });
+  const d1 = p.program.clientCertificate.issuance === "thales-signed-csr";
+  const next = d1 ? `mtlskit csr create --profile ${name}` : `mtlskit cert self-signed --profile ${name}${p.config.cn ? "" : ' --cn "<CN from the Thales portal>"'}`;
+  if (ctx.json) {
+    printJson(ctx, { ok: true, profile: name, program: p.program.id, environment: p.environment.id, customerId: p.customerId, folder: p.paths.folder, config: p.config, nextSteps: [next] });
+    return 0;
+  }
+  say(ctx, `${paint(ctx, "green", "added")} profile ${name}: ${p.program.name} ${p.environment.label}, ${p.program.customerIdLabel} ${p.customerId}`);
+  say(ctx, `folder: ${p.paths.folder}`);
+  say(ctx, `\nNext: ${next}`);
+  return 0;
+}

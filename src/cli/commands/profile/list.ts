@@ -1,0 +1,25 @@
+import type { Command } from "commander";
+import { listProfiles } from "../../../index.js";
+import { printJson, say, type CliContext } from "../../context.js";
+
+export function define(cmd: Command): Command {
+  return cmd.description("list the profiles of the workspace").addHelpText("after", "\nExample:\n  mtlskit profile list --json");
+}
+
+export async function run(ctx: CliContext): Promise<number> {
+  const profiles = await listProfiles(ctx.dir);
+  const rows = profiles.map((p) => ({ name: p.name, program: p.program.id, environment: p.environment.id, customerId: p.customerId, folder: p.paths.folder }));
+  if (ctx.json) {
+    printJson(ctx, { ok: true, profiles: rows });
+    return 0;
+  }
+  if (rows.length === 0) {
+    say(ctx, `no profiles in ${ctx.dir}; add one: mtlskit profile add NAME --program d1 --env preprod --id <merchantGatewayId>`);
+    return 0;
+  }
+  const head = { name: "NAME", program: "PROGRAM", environment: "ENV", customerId: "ID", folder: "FOLDER" };
+  const all = [head, ...rows];
+  const w = (k: keyof typeof head) => Math.max(...all.map((r) => r[k].length));
+  for (const r of all) say(ctx, `${r.name.padEnd(w("name"))}  ${r.program.padEnd(w("program"))}  ${r.environment.padEnd(w("environment"))}  ${r.customerId.padEnd(w("customerId"))}  ${r.folder}`, true);
+  return 0;
+}

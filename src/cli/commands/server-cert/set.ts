@@ -1,0 +1,43 @@
+import type { Command } from "commander";
+import { setServerCertificate } from "../../../index.js";
+import { paint, printJson, say, type CliContext } from "../../context.js";
+
+export function define(cmd: Command): Command {
+  return cmd
+    .description("set the server certificate of the endpoint Thales calls: checks chain order and completeness, key, host name, and whether it reaches a Mozilla root")
+    .requiredOption("--profile <name>", "the profile")
+    .requiredOption("--cert <file>", "the server certificate (optionally followed by its chain)")
+    .requiredOption("--key <file>", "its private key (copied into the profile, mode 0600)")
+    .option("--chain <file>", "the intermediates, in issuer order (and the root of a private CA)")
+    .option("--host <host>", "ISSUER_HOST: the host name Thales calls (port 443 or 8443); kept in the profile")
+    .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
+    .option("--force", "replace another server key already in the profile (kept as a dated backup)")
+    .addHelpText("after", "\nExample:\n  mtlskit server-cert set --profile d1-pp --cert notify.crt --key notify.key --chain intermediates.pem --host notify.example.com");
+}
+
+export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
+  const opt = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
+  const chainFile = opt("chain");
+  const host = opt("host");
+  const passphraseFile = opt("passphraseFile");
+  const r = await setServerCertificate(ctx.dir, String(o["profile"]), {
+    certFile: String(o["cert"]),
+    keyFile: String(o["key"]),
+    ...(chainFile ? { chainFile } : {}),
+    ...(host ? { host } : {}),
+    ...(passphraseFile ? { passphraseFile } : {}),
+    force: !!o["force"],
+  });
+  if (ctx.json) {
+    printJson(ctx, { ok: true, ...r });
+    return 0;
+  }
+  say(ctx, `${paint(ctx, "green", "set")} ${r.files.cert}: ${r.subject}, until ${r.notAfter} (${r.daysLeft} days left)`);
+  say(ctx, `names: ${r.dnsNames.join(", ") || "(none)"}${r.host ? `; covers ${r.host}` : ""}`);
+  say(ctx, `chain: ${r.chain.map((c) => c.subject).join(" <- ")}`);
+  say(ctx, r.mozillaRoot ? `reaches the Mozilla root ${r.mozillaRoot}` : `does not reach a Mozilla root: PEM trust store written to ${r.trustStoreFile}`);
+  for (const w of r.warnings) say(ctx, `${paint(ctx, "yellow", "warning")} ${w}`, true);
+  say(ctx, "\nNext:");
+  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  return 0;
+}

@@ -1,0 +1,60 @@
+import type { Command } from "commander";
+import { workspaceStatus, type ProfileStatus } from "../../index.js";
+import { paint, printJson, say, type CliContext } from "../context.js";
+
+export function define(cmd: Command): Command {
+  return cmd
+    .description("every profile, each certificate with its days left, what is wrong and what is missing before going live")
+    .option("--profile <name>", "only this profile")
+    .addHelpText(
+      "after",
+      "\nExit status: 0 all fine; 1 something expired, due within 30 days, not yet valid or mismatched, or a key file readable by group or others (for cron and monitoring); 2 bad input.\n" +
+        "\nExamples:\n  mtlskit status\n  mtlskit status --json --dir /etc/mtlskit",
+    );
+}
+
+const STATE_STYLE = { ok: "green", due: "yellow", expired: "red", "not-yet-valid": "red" } as const;
+const SEVERITY_STYLE = { error: "red", warning: "yellow", info: "blue" } as const;
+
+/** Renders one profile's status as text (also used by `profile show`). */
+export function renderProfileStatus(ctx: CliContext, s: ProfileStatus, header = true): void {
+  if (header) {
+    const verdict = s.ok ? paint(ctx, "green", "ok") : paint(ctx, "red", "attention");
+    say(ctx, `${paint(ctx, "bold", s.name)}  ${s.program} ${s.environment}  id ${s.customerId}  ${verdict}`, true);
+  }
+  if (s.certificates.length) {
+    say(ctx, "  certificates:", true);
+    for (const c of s.certificates) {
+      const days = c.daysLeft < 0 ? `expired ${-c.daysLeft} days ago` : `${c.daysLeft} days left`;
+      say(ctx, `    ${c.role.padEnd(20)} ${c.subject}  until ${c.notAfter.slice(0, 10)} (${days})  ${paint(ctx, STATE_STYLE[c.state], c.state)}`, true);
+    }
+  }
+  for (const p of s.problems) {
+    say(ctx, `  ${paint(ctx, SEVERITY_STYLE[p.severity], p.severity)} [${p.code}] ${p.message}`, true);
+    say(ctx, `    hint: ${p.hint}`, true);
+  }
+  if (s.pending) say(ctx, `  renewal waiting: ${s.pending.csrFile ?? s.pending.certificateFile ?? s.pending.keyFile}`, true);
+  if (s.missing.length) {
+    say(ctx, "  missing before going live:", true);
+    for (const m of s.missing) say(ctx, `    - ${m.item} (${m.side}): ${m.hint}`, true);
+  }
+  say(ctx, `  ready: outbound ${s.ready.outbound ? "yes" : "no"}, inbound ${s.ready.inbound ? "yes" : "no"}`, true);
+}
+
+export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
+  const s = await workspaceStatus(ctx.dir, o["profile"] !== undefined ? { profile: String(o["profile"]) } : {});
+  if (ctx.json) {
+    printJson(ctx, s);
+    return s.ok ? 0 : 1;
+  }
+  if (s.profiles.length === 0) {
+    say(ctx, `no profiles in ${s.workspace}; add one: mtlskit profile add NAME --program d1 --env preprod --id <merchantGatewayId>`, true);
+    return 0;
+  }
+  s.profiles.forEach((p, i) => {
+    if (i > 0) say(ctx, "", true);
+    renderProfileStatus(ctx, p);
+  });
+  say(ctx, `\n${s.summary.profiles} profile(s): ${s.summary.errors} error(s), ${s.summary.warnings} warning(s)${s.ok ? "" : " (exit 1)"}`, true);
+  return s.ok ? 0 : 1;
+}

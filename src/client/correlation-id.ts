@@ -1,0 +1,62 @@
+import { randomUUID } from "node:crypto";
+import type { Dispatcher } from "undici";
+import { MtlsError } from "../errors/index.js";
+import { PROGRAMS, type ProgramPolicy } from "../policy/index.js";
+import { getHeader, withHeader } from "./headers.js";
+
+/** The header every call to Thales carries. */
+export const CORRELATION_ID_HEADER = "x-correlation-id";
+
+/**
+ * The format of `x-correlation-id` for a program: its own rule when the policy has one (D1),
+ * else D1's (`^[A-Za-z0-9_-]{1,64}$`): the issue asks every call to carry one in that format,
+ * and a value of that shape is a valid header for any server.
+ */
+export function correlationIdPattern(program?: ProgramPolicy): RegExp {
+  return program?.auth.correlationIdPattern ?? PROGRAMS.d1.auth.correlationIdPattern ?? /^[A-Za-z0-9_-]{1,64}$/;
+}
+
+/** A new correlation id: a random UUID (36 characters of the allowed set). */
+export function newCorrelationId(): string {
+  return randomUUID();
+}
+
+/** Checks a correlation id given by the caller; `HTTP_CORRELATION_ID_INVALID` otherwise. */
+export function assertCorrelationId(id: string, pattern: RegExp = correlationIdPattern()): string {
+  if (!pattern.test(id)) {
+    const shown = id.length > 70 ? `${id.slice(0, 64)}...` : id;
+    throw new MtlsError("HTTP_CORRELATION_ID_INVALID", `x-correlation-id ${JSON.stringify(shown)} does not match ${String(pattern)}`);
+  }
+  return id;
+}
+
+/**
+ * An undici interceptor that puts `x-correlation-id` on every request: the caller's value,
+ * checked against `pattern`, or a new one. A request with an invalid value fails with
+ * `HTTP_CORRELATION_ID_INVALID` and is never sent.
+ */
+export function correlationIdInterceptor(options: { pattern?: RegExp; generate?: () => string } = {}): Dispatcher.DispatcherComposeInterceptor {
+  const pattern = options.pattern ?? correlationIdPattern();
+  const generate = options.generate ?? newCorrelationId;
+  return (dispatch) =>
+    function correlationId(opts, handler) {
+      const given = getHeader(opts.headers, CORRELATION_ID_HEADER);
+      if (given !== undefined) {
+        if (!pattern.test(given)) {
+          handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, assertCorrelationIdError(given, pattern));
+          return true;
+        }
+        return dispatch(opts, handler);
+      }
+      return dispatch({ ...opts, headers: withHeader(opts.headers, CORRELATION_ID_HEADER, generate()) }, handler);
+    };
+}
+
+function assertCorrelationIdError(id: string, pattern: RegExp): MtlsError {
+  try {
+    assertCorrelationId(id, pattern);
+  } catch (e) {
+    return e as MtlsError;
+  }
+  return new MtlsError("HTTP_CORRELATION_ID_INVALID", "x-correlation-id is invalid");
+}

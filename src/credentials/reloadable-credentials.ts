@@ -1,0 +1,167 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { MtlsError } from "../errors/index.js";
+import { isSignedBy, keysMatch, loadPrivateKey, readCertificates, readInputFile, readPassphraseFile, type CertificateInfo } from "../pki/index.js";
+
+/** Where a TLS identity's files are. Every path is read again at each reload. */
+export interface CredentialFiles {
+  /** PEM (or DER) certificate, optionally followed by its chain. */
+  certFile: string;
+  /** Private key (PKCS#8, PKCS#1 or SEC1, PEM or DER). */
+  keyFile: string;
+  /** Passphrase file of an encrypted key. */
+  passphraseFile?: string;
+  /** Extra chain certificates, when not in certFile. */
+  chainFile?: string;
+  /** CA certificates to trust for the peer (a client CA for a server, server CAs for a client). */
+  caFile?: string;
+}
+
+/** One complete, validated set of TLS material, ready for `tls.createSecureContext`. */
+export interface CredentialSet {
+  /** Leaf followed by its chain, PEM, in order. */
+  readonly certChainPem: string;
+  /** The private key as PKCS#8 PEM (memory only; never logged). */
+  readonly keyPem: string;
+  /** Trusted CA certificates, PEM; empty when no caFile. */
+  readonly caPem: string;
+  readonly leaf: CertificateInfo;
+  readonly chain: readonly CertificateInfo[];
+  readonly cas: readonly CertificateInfo[];
+  /** When it was loaded. */
+  readonly loadedAt: Date;
+  /** Increases by one at each successful load. */
+  readonly version: number;
+}
+
+/** The result of a reload. */
+export type ReloadResult = { ok: true; changed: boolean; set: CredentialSet } | { ok: false; error: MtlsError; kept: CredentialSet };
+
+/** Validation rules applied to a set before it is accepted. */
+export interface CredentialRules {
+  /** Refuse a leaf that has expired or is not yet valid. Default true. */
+  requireCurrentLeaf?: boolean;
+  /** Refuse a CA file containing a non-CA certificate (a leaf pinned as trust). Default true. */
+  refuseLeafAsCa?: boolean;
+}
+
+function pemOf(c: CertificateInfo): string {
+  const b64 = Buffer.from(c.der).toString("base64").match(/.{1,64}/g)?.join("\n") ?? "";
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+}
+
+/**
+ * Reads and validates a whole set: the key matches the leaf, each chain link is signed by the
+ * next, the leaf is current, the CA file holds CAs only. Throws a coded `MtlsError` naming the
+ * file at the first problem.
+ */
+export async function loadCredentialSet(files: CredentialFiles, rules: CredentialRules = {}, version = 1, now = new Date()): Promise<CredentialSet> {
+  const certs = await readCertificates(files.certFile);
+  const extra = files.chainFile ? await readCertificates(files.chainFile) : [];
+  const chain = [...certs, ...extra];
+  const leaf = chain[0]!;
+  const passphrase = files.passphraseFile ? await readPassphraseFile(files.passphraseFile) : undefined;
+  const key: KeyObject = loadPrivateKey(await readInputFile(files.keyFile), { source: files.keyFile, ...(passphrase !== undefined ? { passphrase } : {}) });
+  if (!keysMatch(key, leaf.publicKey)) {
+    throw new MtlsError("KEY_MISMATCH", `${files.keyFile}: the private key does not belong to the certificate in ${files.certFile}`, { subject: files.keyFile });
+  }
+  for (let i = 0; i + 1 < chain.length; i++) {
+    if (!isSignedBy(chain[i]!, chain[i + 1]!)) {
+      throw new MtlsError("CHAIN_INVALID", `${files.chainFile ?? files.certFile}: certificate ${i + 1} (${chain[i]!.subjectText}) is not signed by the next one (${chain[i + 1]!.subjectText})`, { subject: files.certFile });
+    }
+  }
+  if (rules.requireCurrentLeaf !== false) {
+    if (now < leaf.notBefore) throw new MtlsError("CERTIFICATE_NOT_CURRENT", `${files.certFile}: the certificate is not valid before ${leaf.notBefore.toISOString()}`, { subject: files.certFile });
+    if (now > leaf.notAfter) throw new MtlsError("CERTIFICATE_NOT_CURRENT", `${files.certFile}: the certificate expired on ${leaf.notAfter.toISOString()}`, { subject: files.certFile });
+  }
+  const cas = files.caFile ? await readCertificates(files.caFile) : [];
+  if (rules.refuseLeafAsCa !== false) {
+    const leafInCa = cas.find((c) => !c.basicConstraints?.ca);
+    if (leafInCa) {
+      throw new MtlsError("LEAF_AS_CA", `${files.caFile}: ${leafInCa.subjectText} is not a CA certificate; trusting it would pin a leaf, which Thales may rotate at any time`, { subject: files.caFile });
+    }
+  }
+  return {
+    certChainPem: chain.map(pemOf).join(""),
+    keyPem: key.export({ type: "pkcs8", format: "pem" }).toString(),
+    caPem: cas.map(pemOf).join(""),
+    leaf,
+    chain,
+    cas,
+    loadedAt: now,
+    version,
+  };
+}
+
+/**
+ * TLS material that can be reloaded while in use. The contract (as ghostunnel's): `reload()`
+ * validates the whole new set and swaps it in one step, or keeps the old set and says why.
+ * Readers call `current()` at each handshake; listeners hear of each successful swap.
+ *
+ * @example
+ * const creds = await ReloadableCredentials.load({ certFile: "server.crt", keyFile: "server.key", caFile: "thales-client-ca.pem" });
+ * const r = await creds.reload(); // after the files changed
+ * if (!r.ok) log.warn(r.error.message); // still serving with the old set
+ */
+export class ReloadableCredentials {
+  private set: CredentialSet;
+  private readonly listeners = new Set<(set: CredentialSet, previous: CredentialSet) => void>();
+  private reloading: Promise<ReloadResult> | undefined;
+
+  private constructor(
+    readonly files: CredentialFiles,
+    readonly rules: CredentialRules,
+    initial: CredentialSet,
+  ) {
+    this.set = initial;
+  }
+
+  /** Loads the first set; throws when it is not valid (there is no old set to keep). */
+  static async load(files: CredentialFiles, rules: CredentialRules = {}): Promise<ReloadableCredentials> {
+    return new ReloadableCredentials(files, rules, await loadCredentialSet(files, rules));
+  }
+
+  /** The set in force. */
+  current(): CredentialSet {
+    return this.set;
+  }
+
+  /** Calls `fn` after every successful swap; returns a function that removes it. */
+  onChange(fn: (set: CredentialSet, previous: CredentialSet) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * Reads the files again. A valid new set replaces the current one (listeners are called);
+   * an invalid one is refused and the current set stays. Concurrent calls share one reload.
+   */
+  reload(): Promise<ReloadResult> {
+    this.reloading ??= this.doReload().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadResult> {
+    let next: CredentialSet;
+    try {
+      next = await loadCredentialSet(this.files, this.rules, this.set.version + 1);
+    } catch (e) {
+      const error = e instanceof MtlsError ? e : new MtlsError("INTERNAL", `reload failed: ${(e as Error).message}`, { cause: e });
+      return { ok: false, error, kept: this.set };
+    }
+    const same = next.certChainPem === this.set.certChainPem && next.caPem === this.set.caPem && samePublicKey(next.keyPem, this.set.keyPem);
+    if (same) return { ok: true, changed: false, set: this.set };
+    const previous = this.set;
+    this.set = next;
+    for (const fn of this.listeners) fn(next, previous);
+    return { ok: true, changed: true, set: next };
+  }
+}
+
+function samePublicKey(a: string, b: string): boolean {
+  if (a === b) return true;
+  const pa = createPublicKey(a).export({ type: "spki", format: "der" });
+  const pb = createPublicKey(b).export({ type: "spki", format: "der" });
+  return Buffer.compare(pa, pb) === 0;
+}

@@ -1,0 +1,1131 @@
+/**
+ * The emulator's API endpoint (DESIGN.md, "The emulator"; issue 3, "API endpoint"): one HTTPS
+ * listener per (program, environment) playing the Thales API.
+ *
+ * - mTLS by the program's rules: TLS 1.2 or 1.3 only, a client certificate always required.
+ *   MT accepts only the endorsed (pinned) self-signed certificates of this environment; D1
+ *   accepts certificates issued by this environment's Business PKI CA whose CN matches the
+ *   policy's pattern with this environment's code (`TLSMA-ECDSA/<id>/D1.PPR` on preprod).
+ * - D1: the OAuth 2.0 JWT bearer token endpoint (RFC 7523) at `<authz path>/oauth2/token`.
+ * - An echo resource under the program's base path returning the authenticated identity.
+ *
+ * ## How a refusal happens in the handshake, with a precise reason
+ *
+ * Node offers two things, neither enough alone:
+ * - `rejectUnauthorized: true` only makes OpenSSL refuse in the handshake when the client sends
+ *   no certificate (`SSL_VERIFY_FAIL_IF_NO_PEER_CERT`). Node's verify callback accepts every
+ *   certificate and, for a chain that does not verify, simply destroys the socket once the
+ *   handshake has finished (no alert, and no event saying why: `tlsClientError` is not emitted).
+ *   And OpenSSL cannot apply our own rules (CN pattern, environment code, pins) at all.
+ * - `requestCert` with `rejectUnauthorized: false` gives everything needed for a precise
+ *   reason in `'secureConnection'` (`authorizationError`, the peer certificate), but by then
+ *   OpenSSL has already produced its last handshake flight; destroying the socket leaves the
+ *   client with a bare EOF.
+ *
+ * So the listener is a plain `net.Server`, and each connection goes through a small
+ * {@link HandshakeGate} (a Duplex between the TCP socket and a `tls.Server` that does not
+ * listen itself). The gate reads the TLS record headers (never any decrypted data): it notes
+ * the ClientHello (offered versions) and the ServerHello (negotiated version), and from the
+ * moment the client sends its last handshake flight (TLS 1.2: its ChangeCipherSpec; TLS 1.3:
+ * its first encrypted record) it holds back whatever the server writes. The decision is made
+ * in `'secureConnection'` from OpenSSL's verification result plus our rules, then:
+ * - accepted: the held bytes go out and the gate becomes a pass-through;
+ * - TLS 1.2 refused: the held ChangeCipherSpec/Finished are dropped and a fatal alert goes out
+ *   instead, in clear, as the handshake's last message. The client's handshake FAILS with that
+ *   alert (`sslv3 alert unknown ca`, `certificate expired`, `access denied`, ...), exactly as
+ *   when OpenSSL refuses by itself;
+ * - TLS 1.3 refused: by protocol the client has finished its handshake when it sends its
+ *   certificate, so every TLS 1.3 server (OpenSSL included) refuses with an alert the client
+ *   reads right after its handshake, on its first read. The gate does the same: it drops the
+ *   held NewSessionTickets and sends the fatal alert encrypted with the server's application
+ *   traffic key (obtained for that connection from the `'keylog'` event, kept in memory only
+ *   until the decision, never logged). The client sees `tlsv13 alert certificate required`,
+ *   `tlsv1 alert unknown ca`, ... instead of an HTTP response.
+ * Handshakes OpenSSL refuses by itself (TLS 1.1 and older, no shared cipher, a client that
+ * refuses our server certificate, not TLS at all) arrive in `'tlsClientError'` with OpenSSL's
+ * reason; the gate adds what the client offered (e.g. "offered at most TLSv1.1").
+ * Each connection is tied to its gate with an AsyncLocalStorage around `emit("connection")`:
+ * the TLS socket, its callbacks and events inherit that context (public API only).
+ * TLS session resumption is off (no tickets, no session cache), so every handshake presents
+ * a certificate and is judged against the trust in force at that moment.
+ *
+ * Every handshake, accepted or refused, lands in `onHandshake` with a stable code:
+ * {@link HANDSHAKE_CODES}.
+ */
+import { AsyncLocalStorage, AsyncResource } from "node:async_hooks";
+import { constants as cryptoConstants, createCipheriv, createHash, createHmac, randomBytes, type KeyObject } from "node:crypto";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import net from "node:net";
+import { Duplex } from "node:stream";
+import tls from "node:tls";
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from "jose";
+import { MtlsError } from "../errors/index.js";
+import { OID, parseCertificate, parsePem, type CertificateInfo } from "../pki/index.js";
+import { keyFamily, type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------------------------
+
+/** The certificate and key the endpoint presents. */
+export interface ServerCredential {
+  /** Leaf followed by its intermediates. */
+  chainPem: string;
+  keyPem: string;
+}
+
+/** Which client certificates the endpoint trusts. */
+export type ClientTrust =
+  /**
+   * D1: certificates issued by this environment's Business PKI CA. `caPem` holds the issuing
+   * CA certificate(s) (a leaf's direct issuer must be one of them) followed, when the issuing
+   * CA is an intermediate, by the certificates up to its root so that OpenSSL can verify the
+   * chain. A leaf issued by another CA under the same root is refused.
+   */
+  | { kind: "ca"; caPem: string }
+  /** MT: the endorsed self-signed certificates of this environment (exact certificates). */
+  | { kind: "pinned"; certificatesPem: string[] };
+
+/** One handshake, accepted or refused. */
+export interface HandshakeLogEntry {
+  /** ISO 8601. */
+  at: string;
+  program: string;
+  environment: string;
+  /** The client's IP address. */
+  remoteAddress: string;
+  result: "accepted" | "refused";
+  /** `OK` when accepted, else one of {@link HANDSHAKE_CODES}. */
+  code: string;
+  /** One sentence saying why, with what to do when refused. */
+  reason: string;
+  /** Negotiated version, or for a protocol refusal the highest version the client offered. */
+  tlsVersion?: string;
+  /** Client certificate subject (`CN=...`), when one was presented. */
+  subject?: string;
+  /** SHA-256 of the client certificate DER, lower-case hex, when one was presented. */
+  fingerprint?: string;
+}
+
+export interface ApiServerOptions {
+  program: ProgramPolicy;
+  environment: EnvironmentPolicy;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (a free port). */
+  port?: number;
+  credential: ServerCredential;
+  clientTrust: ClientTrust;
+  /** D1 only: the OAuth key registered for (merchantGatewayId, kid), or undefined. */
+  oauthKey?: (gatewayId: string, kid: string) => KeyObject | undefined;
+  /** D1 resource base path (default "/d1/v1/"). MT base paths come from the policy's baseUrl. */
+  d1ResourcePath?: string;
+  onHandshake?: (entry: HandshakeLogEntry) => void;
+}
+
+export interface ApiServer {
+  readonly port: number;
+  /** `127.0.0.1:PORT` */
+  readonly address: string;
+  /** Replaces the server certificate for new handshakes (validated first; the old one stays on error). */
+  setCredential(c: ServerCredential): void;
+  /** Replaces the client trust for new handshakes (validated first; the old one stays on error). */
+  setClientTrust(t: ClientTrust): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Stable codes of the handshake log, with the TLS alert the client receives for the refusals
+ * the endpoint decides itself (OpenSSL's own refusals carry OpenSSL's alert).
+ */
+export const HANDSHAKE_CODES = {
+  OK: "The handshake was accepted.",
+  NO_CLIENT_CERTIFICATE: "The client sent no certificate (alert handshake_failure in TLS 1.2, certificate_required in TLS 1.3).",
+  UNKNOWN_CA: "D1: the certificate was not issued by this environment's Business PKI CA (alert unknown_ca).",
+  NOT_ENDORSED: "MT: the certificate is not one of the endorsed (pinned) certificates of this environment (alert unknown_ca).",
+  CERTIFICATE_EXPIRED: "The client certificate (or a CA of its chain) has expired (alert certificate_expired).",
+  CERTIFICATE_NOT_YET_VALID: "The client certificate is not valid yet (alert bad_certificate).",
+  WRONG_ENVIRONMENT: "D1: the certificate's CN names another environment (D1.PRD at the preprod endpoint...) (alert access_denied).",
+  CN_PATTERN: "D1: the certificate's CN does not follow TLSMA-<ECDSA|RSA>/<merchantGatewayId>/D1.<env> for its key (alert access_denied).",
+  KEY_TYPE_REFUSED: "The program does not accept the certificate's key type (alert unsupported_certificate).",
+  WRONG_KEY_USAGE: "The certificate's extended key usage does not allow TLS client authentication (alert unsupported_certificate).",
+  BAD_CERTIFICATE: "The certificate cannot be read or fails verification for another reason (alert bad_certificate).",
+  PROTOCOL_VERSION: "The client offered no TLS version of 1.2 or later (OpenSSL's alert protocol_version).",
+  NO_SHARED_CIPHER: "The client offered no cipher suite or signature algorithm the endpoint accepts.",
+  SERVER_CERTIFICATE_REFUSED: "The client refused the endpoint's certificate (its trust store lacks the Thales server CA).",
+  CLIENT_ALERT: "The client aborted the handshake with an alert.",
+  NOT_TLS: "The client did not speak TLS (plain HTTP on the TLS port?).",
+  CLIENT_ABORTED: "The client closed the connection during the handshake.",
+  HANDSHAKE_TIMEOUT: "The handshake did not complete in time.",
+  HANDSHAKE_FAILED: "The handshake failed for another reason given by OpenSSL.",
+} as const;
+
+/** A code of the handshake log. */
+export type HandshakeCode = keyof typeof HANDSHAKE_CODES;
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+// ---------------------------------------------------------------------------------------------
+
+/** Largest request body accepted (413 beyond). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Clock skew tolerated on the assertion's `exp` limit, in seconds. */
+const ASSERTION_SKEW_SECONDS = 30;
+const HANDSHAKE_TIMEOUT_MS = 15_000;
+/** How long a closed or refused connection may linger (peer not closing) before it is cut. */
+const REFUSED_LINGER_MS = 5_000;
+const DEFAULT_D1_RESOURCE_PATH = "/d1/v1/";
+
+const ALERT = {
+  handshake_failure: 40,
+  bad_certificate: 42,
+  unsupported_certificate: 43,
+  certificate_expired: 45,
+  unknown_ca: 48,
+  access_denied: 49,
+  certificate_required: 116,
+} as const;
+
+const TLS_VERSION_NAMES: Record<number, string> = { 0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3" };
+const TLS13 = 0x0304;
+const TLS12 = 0x0303;
+
+const REC_CHANGE_CIPHER_SPEC = 20;
+const REC_ALERT = 21;
+const REC_HANDSHAKE = 22;
+const REC_APPLICATION_DATA = 23;
+
+// ---------------------------------------------------------------------------------------------
+// TLS record inspection (headers and hellos only)
+// ---------------------------------------------------------------------------------------------
+
+/** What the ClientHello says. */
+interface ClientHelloInfo {
+  /** Highest version offered (supported_versions, else legacy_version). */
+  maxVersion: number | undefined;
+  serverName: string | undefined;
+}
+
+/** Splits a byte stream into TLS records; `onRecord` returns false to stop. */
+class RecordSplitter {
+  private buffer: Buffer = Buffer.alloc(0);
+  private stopped = false;
+
+  constructor(private readonly onRecord: (type: number, body: Buffer) => boolean) {}
+
+  get active(): boolean {
+    return !this.stopped;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.buffer = Buffer.alloc(0);
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.stopped) return;
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    while (!this.stopped && this.buffer.length >= 5) {
+      const type = this.buffer[0]!;
+      // Not a TLS record (SSLv2 hello, plain HTTP...): OpenSSL will say what it is.
+      if (type < 20 || type > 24 || this.buffer[1] !== 3) return this.stop();
+      const length = this.buffer.readUInt16BE(3);
+      if (length > 18_432) return this.stop();
+      if (this.buffer.length < 5 + length) return;
+      const body = this.buffer.subarray(5, 5 + length);
+      this.buffer = this.buffer.subarray(5 + length);
+      if (!this.onRecord(type, body)) return this.stop();
+    }
+  }
+}
+
+/** Reads a ClientHello (handshake body of the first record); tolerant of truncation. */
+function parseClientHello(body: Buffer): ClientHelloInfo | undefined {
+  if (body[0] !== 1 || body.length < 4 + 2 + 32 + 1) return undefined;
+  const info: ClientHelloInfo = { maxVersion: body.readUInt16BE(4), serverName: undefined };
+  try {
+    let p = 4 + 2 + 32;
+    p += 1 + body[p]!; // session id
+    p += 2 + body.readUInt16BE(p); // cipher suites
+    p += 1 + body[p]!; // compression methods
+    if (p + 2 > body.length) return info;
+    const end = Math.min(body.length, p + 2 + body.readUInt16BE(p));
+    p += 2;
+    while (p + 4 <= end) {
+      const type = body.readUInt16BE(p);
+      const len = body.readUInt16BE(p + 2);
+      const data = body.subarray(p + 4, p + 4 + len);
+      p += 4 + len;
+      if (type === 43 && data.length >= 1) {
+        // supported_versions: highest real (non-GREASE) version
+        let max = 0;
+        const listEnd = Math.min(data.length, 1 + data[0]!);
+        for (let i = 1; i + 2 <= listEnd; i += 2) {
+          const v = data.readUInt16BE(i);
+          if ((v & 0x0f0f) !== 0x0a0a && v > max) max = v;
+        }
+        if (max) info.maxVersion = max;
+      } else if (type === 0 && data.length >= 5) {
+        const nameLength = data.readUInt16BE(3);
+        info.serverName = data.subarray(5, 5 + nameLength).toString("latin1");
+      }
+    }
+  } catch {
+    // truncated: keep what was read
+  }
+  return info;
+}
+
+/** The version a ServerHello selects (supported_versions, else legacy_version). */
+function parseServerHelloVersion(body: Buffer): number | undefined {
+  if (body[0] !== 2 || body.length < 4 + 2 + 32 + 1) return undefined;
+  let version = body.readUInt16BE(4);
+  try {
+    let p = 4 + 2 + 32;
+    p += 1 + body[p]!; // session id
+    p += 2 + 1; // cipher suite, compression
+    if (p + 2 > body.length) return version;
+    const end = Math.min(body.length, p + 2 + body.readUInt16BE(p));
+    p += 2;
+    while (p + 4 <= end) {
+      const type = body.readUInt16BE(p);
+      const len = body.readUInt16BE(p + 2);
+      if (type === 43 && len === 2) version = body.readUInt16BE(p + 4);
+      p += 4 + len;
+    }
+  } catch {
+    // truncated
+  }
+  return version;
+}
+
+/** HKDF-Expand-Label of TLS 1.3 (RFC 8446 §7.1), for lengths up to one hash block. */
+function hkdfExpandLabel(hash: string, secret: Buffer, label: string, length: number): Buffer {
+  const fullLabel = Buffer.from(`tls13 ${label}`, "ascii");
+  const info = Buffer.concat([Buffer.from([length >> 8, length & 0xff, fullLabel.length]), fullLabel, Buffer.from([0])]);
+  return createHmac(hash, secret).update(Buffer.concat([info, Buffer.from([1])])).digest().subarray(0, length);
+}
+
+const TLS13_SUITES: Record<string, { hash: string; keyLength: number; cipher: "aes-128-gcm" | "aes-256-gcm" | "chacha20-poly1305" }> = {
+  TLS_AES_128_GCM_SHA256: { hash: "sha256", keyLength: 16, cipher: "aes-128-gcm" },
+  TLS_AES_256_GCM_SHA384: { hash: "sha384", keyLength: 32, cipher: "aes-256-gcm" },
+  TLS_CHACHA20_POLY1305_SHA256: { hash: "sha256", keyLength: 32, cipher: "chacha20-poly1305" },
+};
+
+/**
+ * A fatal alert as the first record protected with the server's application traffic secret
+ * (sequence number 0: the gate has let no record under that key through).
+ */
+function tls13AlertRecord(suiteName: string, secret: Buffer, description: number): Buffer | undefined {
+  const suite = TLS13_SUITES[suiteName];
+  if (!suite) return undefined;
+  const key = hkdfExpandLabel(suite.hash, secret, "key", suite.keyLength);
+  const iv = hkdfExpandLabel(suite.hash, secret, "iv", 12); // nonce = iv XOR seq(0)
+  const inner = Buffer.from([2, description, REC_ALERT]);
+  const header = Buffer.from([REC_APPLICATION_DATA, 3, 3, 0, inner.length + 16]);
+  // chacha20-poly1305 has the same AEAD interface as the GCM ciphers.
+  const cipher = createCipheriv(suite.cipher as "aes-128-gcm", key, iv, { authTagLength: 16 });
+  cipher.setAAD(header, { plaintextLength: inner.length });
+  const body = Buffer.concat([cipher.update(inner), cipher.final(), cipher.getAuthTag()]);
+  return Buffer.concat([header, body]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gate between the TCP socket and OpenSSL
+// ---------------------------------------------------------------------------------------------
+
+type GateState = "watching" | "holding" | "open" | "refused";
+
+/**
+ * Sits between a TCP socket and the TLS server; see the file comment. Reads record headers
+ * only; after the decision it is a plain pass-through (or drops everything, once refused).
+ */
+class HandshakeGate extends Duplex {
+  readonly remoteAddress: string;
+  clientHello: ClientHelloInfo | undefined;
+  serverVersion: number | undefined;
+  /** SERVER_TRAFFIC_SECRET_0 of this connection (TLS 1.3), until the decision. */
+  serverTrafficSecret: Buffer | undefined;
+  /** Bytes received from the client so far (up to the decision). */
+  bytesFromClient = 0;
+  private state: GateState = "watching";
+  private held: Buffer[] = [];
+  private readonly fromClient: RecordSplitter;
+  private readonly fromServer: RecordSplitter;
+
+  constructor(private readonly raw: net.Socket) {
+    super({ allowHalfOpen: true });
+    this.remoteAddress = raw.remoteAddress ?? "unknown";
+    this.fromClient = new RecordSplitter((type, body) => this.onClientRecord(type, body));
+    this.fromServer = new RecordSplitter((type, body) => this.onServerRecord(type, body));
+  }
+
+  /**
+   * Starts reading the TCP socket. The handlers are bound to the caller's async context, so
+   * that what they trigger in the TLS socket (even its errors on EOF) runs in that context too.
+   */
+  start(): void {
+    const raw = this.raw;
+    raw.on(
+      "data",
+      AsyncResource.bind((chunk: Buffer) => {
+        if (this.state === "refused") return;
+        this.bytesFromClient += chunk.length;
+        this.fromClient.feed(chunk);
+        if (!this.push(chunk)) raw.pause();
+      }),
+    );
+    raw.on(
+      "end",
+      AsyncResource.bind(() => this.push(null)),
+    );
+    raw.on("error", () => undefined); // 'close' follows
+    raw.on(
+      "close",
+      AsyncResource.bind(() => {
+        if (!this.destroyed) this.destroy();
+      }),
+    );
+  }
+
+  private onClientRecord(type: number, body: Buffer): boolean {
+    if (!this.clientHello && type === REC_HANDSHAKE) this.clientHello = parseClientHello(body);
+    const lastFlight = this.serverVersion === TLS13 ? type === REC_APPLICATION_DATA : this.serverVersion === TLS12 && type === REC_CHANGE_CIPHER_SPEC;
+    if (lastFlight) {
+      if (this.state === "watching") this.state = "holding";
+      return false;
+    }
+    return true;
+  }
+
+  private onServerRecord(type: number, body: Buffer): boolean {
+    if (type !== REC_HANDSHAKE) return true;
+    const version = parseServerHelloVersion(body);
+    if (version === undefined) return true;
+    this.serverVersion = version;
+    return false;
+  }
+
+  override _read(): void {
+    this.raw.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.fromServer.feed(chunk);
+    if (this.state === "holding") {
+      this.held.push(chunk);
+      callback();
+    } else if (this.state === "refused" || this.raw.destroyed) {
+      callback();
+    } else {
+      this.raw.write(chunk, () => callback());
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (this.state !== "refused") {
+      this.open();
+      this.raw.end();
+    }
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.state !== "refused") {
+      this.open();
+      // Let what was written go out (end, not destroy), and cut the socket if the peer lingers.
+      this.raw.end();
+      this.raw.setTimeout(REFUSED_LINGER_MS, () => this.raw.destroy());
+    }
+    callback(error);
+  }
+
+  /** Lets the held bytes and everything after them through. */
+  open(): void {
+    this.forget();
+    if (this.state === "open" || this.state === "refused") return;
+    this.state = "open";
+    const held = this.held;
+    this.held = [];
+    for (const b of held) this.raw.write(b);
+  }
+
+  /**
+   * Drops what the server holds back, sends a fatal alert in its place and closes. `version`
+   * and `suite` are the negotiated ones.
+   */
+  refuse(description: number, version: string | null, suite: string | undefined): void {
+    if (this.state === "refused") return;
+    const secret = this.serverTrafficSecret;
+    let record: Buffer | undefined;
+    if (version === "TLSv1.3") {
+      // Without the secret (not expected) the client just sees the connection close.
+      if (secret && suite) record = tls13AlertRecord(suite, secret, description);
+    } else {
+      record = Buffer.from([REC_ALERT, 3, 3, 0, 2, 2, description]);
+    }
+    this.forget();
+    this.state = "refused";
+    this.held = [];
+    this.raw.setTimeout(REFUSED_LINGER_MS, () => this.raw.destroy());
+    if (record) this.raw.end(record);
+    else this.raw.end();
+  }
+
+  private forget(): void {
+    this.fromClient.stop();
+    this.fromServer.stop();
+    this.serverTrafficSecret?.fill(0);
+    this.serverTrafficSecret = undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client certificate verdict
+// ---------------------------------------------------------------------------------------------
+
+/** The authenticated client, attached to its connection. */
+interface ClientIdentity {
+  subject: string;
+  fingerprint: string;
+  serialNumber: string;
+  /** D1: the merchantGatewayId of the CN. */
+  gatewayId: string | undefined;
+}
+
+type Verdict = { ok: true; identity: ClientIdentity; cert: CertificateInfo } | { ok: false; code: HandshakeCode; reason: string; alert: number; cert?: CertificateInfo };
+
+/** Trust in force, parsed once per {@link ApiServer.setClientTrust}. */
+type ParsedTrust = { kind: "ca"; anchors: CertificateInfo[]; pems: string[] } | { kind: "pinned"; pins: Map<string, CertificateInfo>; pems: string[] };
+
+function sha256Hex(der: Uint8Array): string {
+  return createHash("sha256").update(der).digest("hex");
+}
+
+function certificatesOf(pem: string, source: string): CertificateInfo[] {
+  const blocks = parsePem(pem, source).filter((b) => b.label === "CERTIFICATE" || b.label === "TRUSTED CERTIFICATE");
+  return blocks.map((b, i) => parseCertificate(b.der, blocks.length > 1 ? `${source} (certificate ${i + 1})` : source));
+}
+
+function parseTrust(t: ClientTrust): ParsedTrust {
+  if (t.kind === "ca") {
+    const anchors = certificatesOf(t.caPem, "client CA");
+    if (anchors.length === 0) throw new MtlsError("CA_CERTIFICATE_REQUIRED", "the client trust holds no CA certificate");
+    return { kind: "ca", anchors, pems: anchors.map((a) => pemOf(a)) };
+  }
+  const pins = new Map<string, CertificateInfo>();
+  t.certificatesPem.forEach((pem, i) => {
+    for (const c of certificatesOf(pem, `pinned certificate ${i + 1}`)) pins.set(sha256Hex(c.der), c);
+  });
+  return { kind: "pinned", pins, pems: [...pins.values()].map((c) => pemOf(c)) };
+}
+
+function pemOf(c: CertificateInfo): string {
+  return c.x509.toString();
+}
+
+/** OpenSSL's verification error (Node's `authorizationError`) as a code, alert and sentence. */
+function opensslVerdict(error: string): { code: HandshakeCode; alert: number; text: string } {
+  switch (error) {
+    case "CERT_HAS_EXPIRED":
+      return { code: "CERTIFICATE_EXPIRED", alert: ALERT.certificate_expired, text: "a certificate of the chain has expired" };
+    case "CERT_NOT_YET_VALID":
+      return { code: "CERTIFICATE_NOT_YET_VALID", alert: ALERT.bad_certificate, text: "a certificate of the chain is not valid yet" };
+    case "INVALID_PURPOSE":
+      return { code: "WRONG_KEY_USAGE", alert: ALERT.unsupported_certificate, text: "a certificate of the chain may not be used for TLS client authentication" };
+    case "UNABLE_TO_GET_ISSUER_CERT":
+    case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
+    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
+    case "DEPTH_ZERO_SELF_SIGNED_CERT":
+    case "SELF_SIGNED_CERT_IN_CHAIN":
+    case "CERT_UNTRUSTED":
+    case "INVALID_CA":
+    case "CERT_CHAIN_TOO_LONG":
+    case "PATH_LENGTH_EXCEEDED":
+      return { code: "UNKNOWN_CA", alert: ALERT.unknown_ca, text: "the chain does not lead to a trusted root" };
+    default:
+      return { code: "BAD_CERTIFICATE", alert: ALERT.bad_certificate, text: "the certificate fails verification" };
+  }
+}
+
+function iso(d: Date): string {
+  return d.toISOString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP helpers
+// ---------------------------------------------------------------------------------------------
+
+interface ApiErrorItem {
+  code: string;
+  message: string;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: ApiErrorItem[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(errors.map((e) => e.message).join("; "));
+  }
+}
+
+function fieldError(code: "MISSING_FIELD" | "INVALID_FIELD", message: string): HttpError {
+  return new HttpError(400, [{ code, message }]);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(text)),
+    "cache-control": "no-store",
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Reads the body up to {@link MAX_BODY_BYTES}; 413 beyond. */
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+    throw new HttpError(413, [{ code: "PAYLOAD_TOO_LARGE", message: `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted` }], { connection: "close" });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      throw new HttpError(413, [{ code: "PAYLOAD_TOO_LARGE", message: `the body exceeds ${MAX_BODY_BYTES} bytes` }], { connection: "close" });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The fields of a JSON or form-urlencoded body, as strings (other JSON values are kept as-is). */
+function parseFields(req: IncomingMessage, body: Buffer): Record<string, unknown> {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  const text = body.toString("utf8");
+  const asJson = type === "application/json" || type.endsWith("+json") || (type === "" && text.trimStart().startsWith("{"));
+  const asForm = type === "application/x-www-form-urlencoded" || (type === "" && !asJson);
+  if (asJson) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw fieldError("INVALID_FIELD", "the body is not valid JSON");
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) throw fieldError("INVALID_FIELD", "the body must be a JSON object");
+    return value as Record<string, unknown>;
+  }
+  if (asForm) {
+    const fields: Record<string, unknown> = {};
+    for (const [k, v] of new URLSearchParams(text)) if (!(k in fields)) fields[k] = v;
+    return fields;
+  }
+  throw new HttpError(415, [{ code: "UNSUPPORTED_MEDIA_TYPE", message: `content-type '${type}' is not accepted: send application/json or application/x-www-form-urlencoded` }]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server
+// ---------------------------------------------------------------------------------------------
+
+interface IssuedToken {
+  gatewayId: string;
+  fingerprint: string;
+  expiresAt: number;
+}
+
+const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+class ApiServerImpl implements ApiServer {
+  private readonly program: ProgramPolicy;
+  private readonly environment: EnvironmentPolicy;
+  private readonly host: string;
+  private readonly net: net.Server;
+  private readonly tls: tls.Server;
+  private readonly http: http.Server;
+  private readonly gates = new AsyncLocalStorage<HandshakeGate>();
+  private readonly sockets = new Set<net.Socket>();
+  private readonly identities = new WeakMap<object, ClientIdentity>();
+  private readonly tokens = new Map<string, IssuedToken>();
+  private credential: ServerCredential;
+  private trust: ParsedTrust;
+  private readonly basePath: string;
+  private readonly tokenPath: string | undefined;
+  private listeningPort = 0;
+
+  constructor(private readonly options: ApiServerOptions) {
+    const { program, environment } = options;
+    if (!program.environments.some((e) => e.id === environment.id)) {
+      throw new MtlsError("UNKNOWN_ENVIRONMENT", `environment '${environment.id}' is not an environment of ${program.name}`);
+    }
+    this.program = program;
+    this.environment = environment;
+    this.host = options.host ?? "127.0.0.1";
+    if (program.auth.kind === "oauth2-jwt-bearer") {
+      this.basePath = normalizeBase(options.d1ResourcePath ?? DEFAULT_D1_RESOURCE_PATH);
+      const authz = environment.authzUrl ? new URL(environment.authzUrl).pathname.replace(/\/+$/, "") : "/authz/v1";
+      this.tokenPath = `${authz}/oauth2/token`;
+    } else {
+      this.basePath = normalizeBase(environment.baseUrl ? new URL(environment.baseUrl).pathname : "/");
+      this.tokenPath = undefined;
+    }
+    this.credential = options.credential;
+    this.trust = parseTrust(options.clientTrust);
+    this.tls = tls.createServer({
+      ...this.contextOptions(this.credential, this.trust),
+      requestCert: true,
+      // Decided in 'secureConnection' (see the file comment), never by Node on its own.
+      rejectUnauthorized: false,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      ALPNProtocols: ["http/1.1"],
+    });
+    this.tls.on("keylog", (line: Buffer) => this.onKeylog(line));
+    this.tls.on("secureConnection", (socket: tls.TLSSocket) => this.onSecureConnection(socket));
+    this.tls.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => this.onTlsClientError(error, socket));
+    this.http = http.createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
+      this.handle(req, res).catch((e: unknown) => {
+        if (e instanceof HttpError) sendJson(res, e.status, { errors: e.errors }, e.headers);
+        else sendJson(res, 500, { errors: [{ code: "INTERNAL", message: "the emulator failed to handle the request" }] });
+      });
+    });
+    this.net = net.createServer((raw) => this.onConnection(raw));
+  }
+
+  get port(): number {
+    return this.listeningPort;
+  }
+
+  get address(): string {
+    return `${net.isIPv6(this.host) ? `[${this.host}]` : this.host}:${this.listeningPort}`;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.net.once("error", reject);
+      this.net.listen(this.options.port ?? 0, this.host, () => {
+        this.net.off("error", reject);
+        resolve();
+      });
+    });
+    this.listeningPort = (this.net.address() as net.AddressInfo).port;
+  }
+
+  setCredential(c: ServerCredential): void {
+    this.apply(c, this.trust);
+    this.credential = c;
+  }
+
+  setClientTrust(t: ClientTrust): void {
+    const parsed = parseTrust(t);
+    this.apply(this.credential, parsed);
+    this.trust = parsed;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    this.tokens.clear();
+    await closed;
+  }
+
+  // --- TLS ----------------------------------------------------------------------------------
+
+  private contextOptions(c: ServerCredential, t: ParsedTrust): tls.SecureContextOptions {
+    return {
+      key: c.keyPem,
+      cert: c.chainPem,
+      // Always an explicit list (never Node's default root store); also sent to the client as
+      // the acceptable CAs of the CertificateRequest.
+      ca: t.pems,
+      minVersion: this.program.tls.minVersion,
+      maxVersion: this.program.tls.maxVersion,
+      // No resumption: every handshake shows a certificate judged by the current trust.
+      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+    };
+  }
+
+  private apply(c: ServerCredential, t: ParsedTrust): void {
+    try {
+      this.tls.setSecureContext(this.contextOptions(c, t));
+    } catch (e) {
+      throw new MtlsError("SERVER_CERT_INVALID", `the API endpoint's credential was not changed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private onConnection(raw: net.Socket): void {
+    this.sockets.add(raw);
+    raw.on("close", () => this.sockets.delete(raw));
+    const gate = new HandshakeGate(raw);
+    // The TLS socket created by emit(), its callbacks and the gate's handlers run in this context.
+    this.gates.run(gate, () => {
+      gate.start();
+      this.tls.emit("connection", gate);
+    });
+  }
+
+  private onKeylog(line: Buffer): void {
+    const gate = this.gates.getStore();
+    if (!gate) return;
+    const text = line.toString("latin1");
+    if (!text.startsWith("SERVER_TRAFFIC_SECRET_0 ")) return;
+    const secretHex = text.trim().split(" ")[2];
+    if (secretHex) gate.serverTrafficSecret = Buffer.from(secretHex, "hex");
+  }
+
+  private log(gate: HandshakeGate | undefined, entry: Omit<HandshakeLogEntry, "at" | "program" | "environment" | "remoteAddress">): void {
+    const full: HandshakeLogEntry = {
+      at: new Date().toISOString(),
+      program: this.program.id,
+      environment: this.environment.id,
+      remoteAddress: gate?.remoteAddress ?? "unknown",
+      ...entry,
+    };
+    try {
+      this.options.onHandshake?.(full);
+    } catch {
+      // a failing log consumer must not break the endpoint
+    }
+  }
+
+  private onSecureConnection(socket: tls.TLSSocket): void {
+    const gate = this.gates.getStore();
+    const version = socket.getProtocol();
+    let verdict: Verdict;
+    try {
+      verdict = this.judge(socket, version);
+    } catch (e) {
+      verdict = { ok: false, code: "BAD_CERTIFICATE", reason: `the client certificate could not be examined: ${(e as Error).message}`, alert: ALERT.bad_certificate };
+    }
+    const cert = verdict.cert;
+    const who = cert ? { subject: cert.subjectText, fingerprint: sha256Hex(cert.der) } : {};
+    if (verdict.ok) {
+      this.log(gate, { result: "accepted", code: "OK", reason: `accepted ${cert ? `'${cert.subjectText}'` : ""} for ${this.program.name} ${this.environment.label}`, ...(version ? { tlsVersion: version } : {}), ...who });
+      this.identities.set(socket, verdict.identity);
+      gate?.open();
+      this.http.emit("connection", socket);
+      return;
+    }
+    this.log(gate, { result: "refused", code: verdict.code, reason: verdict.reason, ...(version ? { tlsVersion: version } : {}), ...who });
+    gate?.refuse(verdict.alert, version, socket.getCipher()?.standardName);
+    socket.destroy();
+  }
+
+  private onTlsClientError(error: Error & { code?: string }, socket: tls.TLSSocket): void {
+    const gate = this.gates.getStore();
+    gate?.open(); // let OpenSSL's own alert reach the client
+    const offered = gate?.clientHello?.maxVersion;
+    const offeredName = offered !== undefined ? (TLS_VERSION_NAMES[offered] ?? `0x${offered.toString(16)}`) : undefined;
+    const { code, reason } = classifyTlsError(error, offeredName);
+    // A connection closed before saying anything (a port probe) is not a handshake.
+    if (code === "CLIENT_ABORTED" && gate?.bytesFromClient === 0) {
+      if (!socket.destroyed) socket.destroy();
+      return;
+    }
+    this.log(gate, { result: "refused", code, reason, ...(code === "PROTOCOL_VERSION" && offeredName ? { tlsVersion: offeredName } : {}) });
+    if (!socket.destroyed) socket.destroy();
+  }
+
+  /** Applies the program's rules to the client certificate of a finished handshake. */
+  private judge(socket: tls.TLSSocket, version: string | null): Verdict {
+    const programEnv = `${this.program.name} ${this.environment.label}`;
+    const peer = socket.getPeerX509Certificate();
+    if (!peer) {
+      const expected = this.trust.kind === "pinned" ? "the self-signed certificate endorsed for this environment" : "the certificate signed by the Thales Business PKI CA for this environment";
+      return {
+        ok: false,
+        code: "NO_CLIENT_CERTIFICATE",
+        reason: `the client sent no certificate; ${programEnv} requires mutual TLS: present ${expected}`,
+        alert: version === "TLSv1.3" ? ALERT.certificate_required : ALERT.handshake_failure,
+      };
+    }
+    const cert = parseCertificate(new Uint8Array(peer.raw), "client certificate");
+    const fingerprint = sha256Hex(cert.der);
+    const refuse = (code: HandshakeCode, reason: string, alert: number): Verdict => ({ ok: false, code, reason, alert, cert });
+    const cnRule = this.program.clientCertificate.commonName;
+    const cn = cert.commonName ?? "";
+    const cnMatch = cnRule.kind === "template" ? cnRule.pattern.exec(cn) : null;
+    const now = Date.now();
+
+    // 1. A certificate of another environment: the most useful thing to say, whatever else is wrong.
+    if (cnRule.kind === "template" && cnMatch?.groups) {
+      const code = cnMatch.groups.envCode;
+      const other = this.program.environments.find((e) => e.cnCode === code && e.id !== this.environment.id);
+      if (other) {
+        return refuse(
+          "WRONG_ENVIRONMENT",
+          `the certificate '${cn}' is for ${this.program.name} ${other.label} (D1.${code}); this is the ${this.environment.label} endpoint, which requires D1.${this.environment.cnCode ?? "?"}: environments are isolated, use the ${this.environment.label} certificate`,
+          ALERT.access_denied,
+        );
+      }
+    }
+
+    // 2. Trust: pinned certificate (MT) or issuing CA (D1).
+    if (this.trust.kind === "pinned") {
+      if (!this.trust.pins.has(fingerprint)) {
+        const notSelfSigned = cert.selfIssued ? "" : " (and it is not self-signed: MT expects a self-signed certificate)";
+        return refuse(
+          "NOT_ENDORSED",
+          `the certificate '${cert.subjectText}' (sha256 ${fingerprint}) is not endorsed for ${programEnv}${notSelfSigned}: endorse it in the Thales portal for this environment first`,
+          ALERT.unknown_ca,
+        );
+      }
+    } else {
+      const issuer = this.trust.anchors.find((a) => cert.x509.checkIssued(a.x509) && cert.x509.verify(a.publicKey));
+      if (!issuer) {
+        const openssl = socket.authorizationError ? ` (OpenSSL: ${String(socket.authorizationError)})` : "";
+        const expected = this.trust.anchors.map((a) => `'${a.subjectText}'`).join(" or ");
+        return refuse(
+          "UNKNOWN_CA",
+          `the certificate '${cert.subjectText}' is issued by '${cert.issuerText}', not by ${expected}, the CA of ${programEnv}${openssl}: use the certificate Thales signed for this environment`,
+          ALERT.unknown_ca,
+        );
+      }
+    }
+
+    // 3. Dates of the leaf.
+    if (cert.notAfter.getTime() < now) {
+      return refuse("CERTIFICATE_EXPIRED", `the certificate '${cert.subjectText}' expired on ${iso(cert.notAfter)}: renew it`, ALERT.certificate_expired);
+    }
+    if (cert.notBefore.getTime() > now) {
+      return refuse("CERTIFICATE_NOT_YET_VALID", `the certificate '${cert.subjectText}' is valid only from ${iso(cert.notBefore)}: check the clocks`, ALERT.bad_certificate);
+    }
+
+    // 4. The rest of OpenSSL's verification of a CA-issued chain (a CA expired, purpose...).
+    if (this.trust.kind === "ca" && socket.authorizationError) {
+      const v = opensslVerdict(String(socket.authorizationError));
+      return refuse(v.code, `the certificate '${cert.subjectText}' was refused: ${v.text} (OpenSSL: ${String(socket.authorizationError)})`, v.alert);
+    }
+
+    // 5. Usage and key type.
+    const eku = cert.extKeyUsage;
+    if (eku && !eku.includes(OID.clientAuth) && !eku.includes("2.5.29.37.0")) {
+      return refuse("WRONG_KEY_USAGE", `the certificate '${cert.subjectText}' has no clientAuth extended key usage: it cannot authenticate a TLS client`, ALERT.unsupported_certificate);
+    }
+    const accepted = this.program.clientCertificate.accepted.map((a) => a.keyType);
+    if (!cert.keyType || !accepted.includes(cert.keyType)) {
+      const rule = this.program.clientCertificate.refused.find((r) => r.keyType === cert.keyType)?.rule;
+      return refuse(
+        "KEY_TYPE_REFUSED",
+        rule ?? `${this.program.name} does not accept ${cert.keyType ?? "this"} client keys; use one of ${accepted.join(", ")}`,
+        ALERT.unsupported_certificate,
+      );
+    }
+
+    // 6. The CN rule (D1).
+    let gatewayId: string | undefined;
+    if (cnRule.kind === "template") {
+      const expected = cnRule.template.replace("{envCode}", this.environment.cnCode ?? "");
+      if (!cnMatch?.groups) {
+        return refuse("CN_PATTERN", `the certificate CN '${cn}' does not follow ${expected}`, ALERT.access_denied);
+      }
+      const { keyAlg, id, envCode } = cnMatch.groups;
+      if (envCode !== this.environment.cnCode) {
+        return refuse("CN_PATTERN", `the certificate CN '${cn}' has environment code D1.${envCode ?? ""}; ${programEnv} requires D1.${this.environment.cnCode ?? ""}`, ALERT.access_denied);
+      }
+      const label = cnRule.keyAlgLabels[keyFamily(cert.keyType)];
+      if (keyAlg !== label) {
+        return refuse("CN_PATTERN", `the certificate CN '${cn}' says ${keyAlg ?? ""} but its key is ${cert.keyType}: the CN must start with TLSMA-${label}/`, ALERT.access_denied);
+      }
+      gatewayId = id;
+    }
+
+    return { ok: true, cert, identity: { subject: cert.subjectText, fingerprint, serialNumber: cert.serialNumber, gatewayId } };
+  }
+
+  // --- HTTP -----------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const identity = this.identities.get(req.socket);
+    if (!identity) throw new HttpError(403, [{ code: "FORBIDDEN", message: "no authenticated client certificate on this connection" }]);
+    const url = new URL(req.url ?? "/", "https://emulator.invalid");
+    const path = url.pathname;
+    const correlationId = headerValue(req, "x-correlation-id");
+    const pattern = this.program.auth.correlationIdPattern;
+    // Echoed only when well formed (never reflect arbitrary bytes into a header).
+    const echoable = correlationId !== undefined && (pattern ? pattern.test(correlationId) : /^[\x21-\x7e]{1,256}$/.test(correlationId));
+    if (echoable) res.setHeader("x-correlation-id", correlationId);
+
+    const body = await readBody(req);
+
+    if (this.tokenPath && path === this.tokenPath) {
+      if (req.method !== "POST") throw new HttpError(405, [{ code: "METHOD_NOT_ALLOWED", message: `${req.method ?? ""} is not allowed on ${path}; use POST` }], { allow: "POST" });
+      const answer = await this.issueToken(req, body, identity);
+      sendJson(res, 200, answer, { pragma: "no-cache" });
+      return;
+    }
+    if (path.startsWith(this.basePath) || `${path}/` === this.basePath) {
+      if (req.method !== "GET" && req.method !== "POST") {
+        throw new HttpError(405, [{ code: "METHOD_NOT_ALLOWED", message: `${req.method ?? ""} is not allowed on ${path}; use GET or POST` }], { allow: "GET, POST" });
+      }
+      let token: IssuedToken | undefined;
+      if (this.tokenPath) {
+        token = this.bearer(req, identity);
+        if (correlationId === undefined) throw fieldError("MISSING_FIELD", "the x-correlation-id header is required");
+        if (!echoable) throw fieldError("INVALID_FIELD", `the x-correlation-id header must match ${String(pattern)}`);
+      }
+      sendJson(res, 200, {
+        program: this.program.id,
+        environment: this.environment.id,
+        identity: { subject: identity.subject, fingerprint: identity.fingerprint, serialNumber: identity.serialNumber },
+        correlationId: echoable ? correlationId : null,
+        method: req.method,
+        path,
+        ...(token ? { token: { sub: token.gatewayId, expiresAt: new Date(token.expiresAt).toISOString() } } : {}),
+      });
+      return;
+    }
+    const where = this.tokenPath ? `the token endpoint is ${this.tokenPath} and resources are under ${this.basePath}` : `resources are under ${this.basePath}`;
+    throw new HttpError(404, [{ code: "NOT_FOUND", message: `no resource at ${path} on the ${this.program.name} ${this.environment.label} endpoint: ${where}` }]);
+  }
+
+  /** `POST <authz>/oauth2/token`: the JWT bearer grant of RFC 7523, by the D1 rules. */
+  private async issueToken(req: IncomingMessage, body: Buffer, identity: ClientIdentity): Promise<{ access_token: string; token_type: "Bearer"; expires_in: number }> {
+    const auth = this.program.auth;
+    const fields = parseFields(req, body);
+    const problems: ApiErrorItem[] = [];
+    const grantType = fields.grant_type;
+    if (grantType === undefined || grantType === "") problems.push({ code: "MISSING_FIELD", message: "grant_type is required" });
+    else if (grantType !== JWT_BEARER_GRANT) problems.push({ code: "INVALID_FIELD", message: `grant_type must be ${JWT_BEARER_GRANT}` });
+    const assertion = fields.assertion;
+    if (assertion === undefined || assertion === "") problems.push({ code: "MISSING_FIELD", message: "assertion is required" });
+    else if (typeof assertion !== "string") problems.push({ code: "INVALID_FIELD", message: "assertion must be a string (a compact JWT)" });
+    if (problems.length > 0) throw new HttpError(400, problems);
+    const jwt = assertion as string;
+
+    let header: ProtectedHeaderParameters;
+    let claims: JWTPayload;
+    try {
+      header = decodeProtectedHeader(jwt);
+      claims = decodeJwt(jwt);
+    } catch {
+      throw fieldError("INVALID_FIELD", "assertion is not a compact JWT (header.payload.signature, base64url)");
+    }
+    const alg = auth.assertionAlg ?? "ES256";
+    if (header.alg !== alg) throw fieldError("INVALID_FIELD", `assertion must be signed with ${alg}, not ${String(header.alg)}`);
+    if (typeof header.kid !== "string" || header.kid === "") throw fieldError("MISSING_FIELD", "assertion header has no kid (the key id registered at onboarding)");
+    if (claims.iss === undefined || claims.iss === "") throw fieldError("MISSING_FIELD", "assertion has no iss claim (the merchantGatewayId)");
+    if (typeof claims.iss !== "string") throw fieldError("INVALID_FIELD", "assertion iss must be a string (the merchantGatewayId)");
+    if (claims.exp === undefined) throw fieldError("MISSING_FIELD", "assertion has no exp claim");
+    if (typeof claims.exp !== "number" || !Number.isFinite(claims.exp)) throw fieldError("INVALID_FIELD", "assertion exp must be a NumericDate (seconds)");
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    const maxLifetime = auth.assertionMaxLifetimeSeconds ?? 900;
+    if (claims.exp - nowSeconds > maxLifetime + ASSERTION_SKEW_SECONDS) {
+      throw fieldError("INVALID_FIELD", `assertion exp is ${claims.exp - nowSeconds} s ahead; it may be at most ${maxLifetime} s ahead`);
+    }
+
+    const unauthorized = (code: string, message: string): HttpError => new HttpError(401, [{ code, message }]);
+    if (claims.iss !== identity.gatewayId) {
+      throw unauthorized("ISSUER_MISMATCH", `assertion iss '${claims.iss}' is not the merchantGatewayId of the client certificate ('${identity.gatewayId ?? ""}'): a token can only be obtained for your own gateway`);
+    }
+    const key = this.options.oauthKey?.(claims.iss, header.kid);
+    if (!key) throw unauthorized("UNKNOWN_KID", `no OAuth key is registered with kid '${header.kid}' for merchantGatewayId '${claims.iss}'`);
+    try {
+      await jwtVerify(jwt, key, { algorithms: [alg], issuer: identity.gatewayId, requiredClaims: ["exp"] });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === "ERR_JWT_EXPIRED") throw unauthorized("ASSERTION_EXPIRED", `assertion expired at ${new Date(claims.exp * 1000).toISOString()}: sign a fresh one`);
+      if (code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") {
+        throw unauthorized("INVALID_SIGNATURE", `assertion signature does not verify with the key registered as kid '${header.kid}': sign with its private key`);
+      }
+      if (code === "ERR_JWT_CLAIM_VALIDATION_FAILED") throw unauthorized("INVALID_ASSERTION", `assertion refused: ${(e as Error).message}`);
+      throw unauthorized("INVALID_ASSERTION", `assertion refused: ${(e as Error).message}`);
+    }
+
+    this.sweepTokens();
+    const lifetime = auth.tokenLifetimeSeconds ?? 900;
+    const accessToken = randomBytes(32).toString("base64url");
+    this.tokens.set(accessToken, { gatewayId: identity.gatewayId ?? "", fingerprint: identity.fingerprint, expiresAt: Date.now() + lifetime * 1000 });
+    return { access_token: accessToken, token_type: "Bearer", expires_in: lifetime };
+  }
+
+  /** The valid bearer token of the request, bound to the same gateway; 401 otherwise. */
+  private bearer(req: IncomingMessage, identity: ClientIdentity): IssuedToken {
+    const challenge = (error?: string, description?: string): Record<string, string> => ({
+      "www-authenticate": `Bearer realm="${this.program.id}-${this.environment.id}"${error ? `, error="${error}"` : ""}${description ? `, error_description="${description}"` : ""}`,
+    });
+    const authorization = headerValue(req, "authorization");
+    if (!authorization) {
+      throw new HttpError(401, [{ code: "MISSING_TOKEN", message: `an Authorization: Bearer <token> header is required; get a token at ${this.tokenPath ?? ""}` }], challenge());
+    }
+    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization.trim());
+    if (!match) throw new HttpError(401, [{ code: "INVALID_TOKEN", message: "the Authorization header must be 'Bearer <token>'" }], challenge("invalid_request", "malformed Authorization header"));
+    const token = this.tokens.get(match[1]!);
+    if (!token) throw new HttpError(401, [{ code: "INVALID_TOKEN", message: "the access token is unknown to this environment" }], challenge("invalid_token", "unknown token"));
+    if (token.expiresAt <= Date.now()) {
+      this.tokens.delete(match[1]!);
+      throw new HttpError(401, [{ code: "TOKEN_EXPIRED", message: `the access token expired at ${new Date(token.expiresAt).toISOString()}: get a new one` }], challenge("invalid_token", "token expired"));
+    }
+    if (token.gatewayId !== identity.gatewayId) {
+      throw new HttpError(
+        401,
+        [{ code: "TOKEN_GATEWAY_MISMATCH", message: `the access token was issued to merchantGatewayId '${token.gatewayId}', not to the gateway of this client certificate` }],
+        challenge("invalid_token", "token of another gateway"),
+      );
+    }
+    return token;
+  }
+
+  private sweepTokens(): void {
+    const now = Date.now();
+    for (const [k, t] of this.tokens) if (t.expiresAt <= now) this.tokens.delete(k);
+  }
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function normalizeBase(path: string): string {
+  let p = path.startsWith("/") ? path : `/${path}`;
+  if (!p.endsWith("/")) p += "/";
+  return p;
+}
+
+/** A `tlsClientError` as a handshake log code and sentence. */
+function classifyTlsError(error: Error & { code?: string }, offered: string | undefined): { code: HandshakeCode; reason: string } {
+  const code = error.code ?? "";
+  // "...:error:0A000102:SSL routines:<function>:<reason>:<file>:<line>:" -> <reason>
+  const openssl = /error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:]+)/.exec(error.message)?.[1]?.trim() ?? error.message.trim();
+  if (code === "ERR_SSL_UNSUPPORTED_PROTOCOL" || code === "ERR_SSL_NO_PROTOCOLS_AVAILABLE" || /unsupported protocol|version too low/i.test(error.message)) {
+    return { code: "PROTOCOL_VERSION", reason: `the client offered ${offered ? `at most ${offered}` : "no acceptable TLS version"}; this endpoint accepts TLS 1.2 and 1.3 only (OpenSSL: ${openssl})` };
+  }
+  if (code === "ERR_SSL_NO_SHARED_CIPHER" || /no shared (cipher|signature)/i.test(error.message)) {
+    return { code: "NO_SHARED_CIPHER", reason: `the client offered no cipher suite or signature algorithm this endpoint accepts (OpenSSL: ${openssl})` };
+  }
+  if (code === "ERR_SSL_HTTP_REQUEST" || code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
+    return { code: "NOT_TLS", reason: `the client did not start a TLS handshake (OpenSSL: ${openssl}); use https://` };
+  }
+  const alert = /alert (.+)$/i.exec(openssl)?.[1];
+  if (alert) {
+    if (/unknown ca|bad certificate|certificate unknown|unsupported certificate|certificate expired/i.test(alert)) {
+      return { code: "SERVER_CERTIFICATE_REFUSED", reason: `the client refused the endpoint's certificate (it sent alert '${alert}'): its trust store must hold the Thales server CA chain of this environment` };
+    }
+    return { code: "CLIENT_ALERT", reason: `the client aborted the handshake with alert '${alert}'` };
+  }
+  if (code === "ERR_TLS_HANDSHAKE_TIMEOUT") return { code: "HANDSHAKE_TIMEOUT", reason: `the handshake did not complete within ${HANDSHAKE_TIMEOUT_MS / 1000} s` };
+  if (code === "ECONNRESET" || code === "EPIPE" || /socket hang up|disconnected/i.test(error.message)) {
+    return { code: "CLIENT_ABORTED", reason: "the client closed the connection during the handshake" };
+  }
+  return { code: "HANDSHAKE_FAILED", reason: `the handshake failed (OpenSSL: ${openssl})` };
+}
+
+/**
+ * Starts the HTTPS listener of one (program, environment): see the file comment for the rules
+ * and how refusals reach the client and the handshake log.
+ *
+ * @example
+ * const api = await startApiServer({ program: d1, environment: getEnvironment(d1, "preprod"),
+ *   credential: { chainPem, keyPem }, clientTrust: { kind: "ca", caPem }, oauthKey, onHandshake: (e) => log.push(e) });
+ * // https://api.d1-stg.thalescloud.test:<api.port>/authz/v1/oauth2/token
+ */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const server = new ApiServerImpl(options);
+  await server.listen();
+  return server;
+}

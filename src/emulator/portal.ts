@@ -1,0 +1,788 @@
+/**
+ * The emulator's portal (DESIGN.md, "The emulator's face"): JSON over HTTP on loopback, where
+ * the customer does what it would do in the Thales portal or by mail with the Thales team, and
+ * where tests drive the emulator.
+ *
+ * | route | body | answer |
+ * | --- | --- | --- |
+ * | `POST /v1/d1/{env}/csr` | `{ customerId, csr }` | 201 `{ certificate, chain, subject, serialNumber, fingerprint, notBefore, notAfter, warnings }`, 422 every broken rule |
+ * | `POST /v1/mt/{env}/endorsements` | `{ customerId, certificate }` | 201 `{ fingerprint, customerId, commonName, notAfter, endorsedAt, created, warnings }` (200 when already endorsed), 422 |
+ * | `DELETE /v1/mt/{env}/endorsements/{sha256hex}` | | 200 `{ fingerprint, removed: true }`, 404 |
+ * | `PUT /v1/{program}/{env}/customers/{customerId}` | `{ issuerHost, serverChain, oauthPublicKey?, kid?, apiKey? }` | 201 new / 200 replaced, 422 |
+ * | `GET /v1/{program}/{env}/assets?customerId=...` | | 200 the manifest + `files` (PEM by asset name) + `directory` |
+ * | `POST /v1/{program}/{env}/rotate-client-certificate` | none or `{}` | 200 the new certificate |
+ * | `POST /v1/{program}/{env}/notifications` | `{ customerId, count? }` | 202 `{ ids }` |
+ * | `GET /v1/{program}/{env}/deliveries` | | 200 `{ deliveries: [...] }` |
+ * | `GET /v1/{program}/{env}/handshakes` | | 200 `{ handshakes: [...] }` |
+ *
+ * `chain` in a CSR answer is the signed certificate followed by the Business PKI CA that signed
+ * it (the same content as the `D1_CLIENT_CERTIFICATE` asset).
+ *
+ * Every error is `{ "errors": [ { "code", "message" } ] }` with a 4xx status: 400 malformed
+ * JSON or a missing / mistyped field, 404 unknown route, program or environment (or an
+ * environment this emulator does not serve), 405 wrong method, 413 body over the limit (1 MiB
+ * by default: the portal stops reading, answers and closes the connection), 415 a body that is
+ * not JSON, 422 a rule violation (every broken rule listed, each with its stable code: the
+ * lint codes of `LINT_RULES` for certificates and CSRs, and {@link PORTAL_ERROR_CODES}). A bug
+ * answers 500 `INTERNAL` without any detail; nothing ever answers a stack trace.
+ *
+ * What the portal cannot do itself comes in as callbacks ({@link PortalOptions}).
+ *
+ * @module
+ */
+import { createPublicKey } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { isIP, type AddressInfo } from "node:net";
+import { ERROR_CODES, isMtlsError, MtlsError } from "../errors/index.js";
+import { lintItems, type Finding } from "../lint/index.js";
+import { decodePkiObjects, isSignedBy, looksLikePem, parsePem, toPem, type CertificateInfo, type PemBlock, type PkiItem } from "../pki/index.js";
+import { assertCustomerId, getEnvironment, getProgram, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
+import { writeAssetBundle } from "./assets.js";
+import type { EmulatorPki } from "./emulator-pki.js";
+import { mtPortalCommonName, type CustomerFields, type EmulatorState } from "./state.js";
+
+/** Codes of portal errors besides the lint codes (`LINT_RULES`) and `MtlsError` codes. */
+export const PORTAL_ERROR_CODES = {
+  NOT_FOUND: "No such route.",
+  MALFORMED_REQUEST: "The request is not valid HTTP/1.1.",
+  METHOD_NOT_ALLOWED: "The route exists, but not with this method (see the Allow header).",
+  UNKNOWN_PROGRAM: "The program in the path is not d1 or mt.",
+  UNKNOWN_ENVIRONMENT: "The environment in the path is not one of the program's, or this emulator does not serve it.",
+  MALFORMED_JSON: "The body is not a JSON object.",
+  MISSING_FIELD: "A required field is missing.",
+  INVALID_FIELD: "A field has the wrong type or syntax, or does not apply to this program.",
+  BODY_TOO_LARGE: "The body is over the portal's limit.",
+  UNSUPPORTED_MEDIA_TYPE: "The body is not sent as application/json.",
+  PEM_MALFORMED: "A PEM field holds no PEM block, or a broken one.",
+  CSR_EXPECTED: "The csr field must hold exactly one CSR and nothing else.",
+  CERTIFICATE_EXPECTED: "The certificate field must hold exactly one certificate and nothing else.",
+  PRIVATE_KEY_SUBMITTED: "A private key was sent; it is never accepted, stored or echoed. Treat it as exposed.",
+  GATEWAY_ID_INVALID: "The customer identifier / merchantGatewayId is empty, has characters a CN cannot carry, or is too long.",
+  ISSUER_HOST_INVALID: "issuerHost is not a DNS host name with an optional port (host or host:port, no scheme, no path).",
+  ISSUER_HOST_IP: "issuerHost is an IP address: Thales calls a DNS name, never an address.",
+  ISSUER_PORT_NOT_ALLOWED: "issuerHost's port is not 443 or 8443 (refused only when the portal is strict about ports; else a warning).",
+  SERVER_CHAIN_INVALID: "serverChain does not parse as PEM certificates.",
+  CHAIN_ORDER: "serverChain is not in order: the server certificate first, each certificate followed by its issuer.",
+  EXPIRED: "A certificate has expired.",
+  NOT_YET_VALID: "A certificate is not valid yet.",
+  OAUTH_KEY_INVALID: "oauthPublicKey is not an EC P-256 public key in PEM (BEGIN PUBLIC KEY).",
+  API_KEY_INVALID: "apiKey is empty or holds characters an HTTP header cannot carry.",
+  CUSTOMER_NOT_REGISTERED: "The customer has no registration (PUT .../customers/{id}) with an issuerHost for this environment.",
+  ENDORSEMENT_NOT_FOUND: "No certificate with this SHA-256 fingerprint is endorsed for this environment.",
+  NOT_AVAILABLE: "This emulator was started without the part that serves this route.",
+  INTERNAL: "The emulator hit a bug; nothing about it is sent back.",
+} as const;
+
+/** One error of an answer. */
+export interface PortalErrorEntry {
+  code: string;
+  message: string;
+}
+
+/** Where the emulator listens for one environment; the assets carry these URLs. */
+export interface PortalEnvironment {
+  program: ProgramId;
+  /** Environment id (`preprod`, `production`, `sandbox`). */
+  environment: string;
+  /** `https://<.test host>:<port>` (MT with its base path). */
+  apiUrl: string;
+  /** D1: `https://<.test host>:<port>/authz/v1`. */
+  authzUrl?: string;
+  /** `127.0.0.1:<port>`, where the listener really is. */
+  address: string;
+  /** The `.test` host name. */
+  host: string;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** Options of {@link startPortal}. */
+export interface PortalOptions {
+  pki: EmulatorPki;
+  state: EmulatorState;
+  /** Folder where asset bundles are written (`<assetsDir>/<program>-<env>[-<customerId>]`). */
+  assetsDir: string;
+  /** The environments this emulator serves; others answer 404 UNKNOWN_ENVIRONMENT. */
+  environments: readonly PortalEnvironment[];
+  /** The DNS stand-in's `address:port`, written into bundles. Default none. */
+  dnsServers?: readonly string[];
+  /** Loopback address to listen on. Default `127.0.0.1`; anything but loopback is refused. */
+  host?: string;
+  /** Port. Default 0 (a free one). */
+  port?: number;
+  /** Largest body read, in bytes. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Refuse an issuerHost port other than 443 and 8443 (Thales's rule). Default false: warn. */
+  strictIssuerPort?: boolean;
+  /** The time rules are checked against. Default: now. */
+  now?: () => Date;
+  /** After an MT endorsement is added or removed (the API listener reloads its pins). */
+  onEndorsementsChanged?: (program: ProgramId, environment: string) => MaybePromise<void>;
+  /** After a customer registration changed (the notifier and API listener reload it). */
+  onCustomerChanged?: (program: ProgramId, environment: string, customerId: string) => MaybePromise<void>;
+  /**
+   * Rotates the emulator's client certificate (and whatever uses it). Default:
+   * `pki.rotateClientCertificate`. The answer shows `pki.clientCredential` afterwards.
+   */
+  rotateClientCertificate?: (program: ProgramId, environment: string) => MaybePromise<unknown>;
+  /** Queues `count` notifications to a customer; returns their ids. An MtlsError becomes a 4xx. */
+  notify?: (program: ProgramId, environment: string, customerId: string, count: number) => MaybePromise<string[]>;
+  /** The delivery log of an environment. Default: empty. */
+  deliveries?: (program: ProgramId, environment: string) => MaybePromise<unknown[]>;
+  /** The handshake log of an environment. Default: empty. */
+  handshakes?: (program: ProgramId, environment: string) => MaybePromise<unknown[]>;
+  /** Told about bugs (the answer says only INTERNAL). Default: printed to stderr. */
+  onInternalError?: (error: unknown) => void;
+}
+
+/** A running portal. */
+export interface Portal {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** Stops listening and closes every connection. */
+  close(): Promise<void>;
+}
+
+/** Default of {@link PortalOptions.maxBodyBytes}. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const MAX_NOTIFICATIONS = 100;
+
+/** An answer with a 4xx status and its errors. */
+class PortalError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: PortalErrorEntry[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(errors.map((e) => e.code).join(", "));
+  }
+}
+
+function fail(status: number, code: string, message: string, headers?: Record<string, string>): never {
+  throw new PortalError(status, [{ code, message }], headers);
+}
+
+/** The HTTP status of an MtlsError thrown by a callback. */
+function statusOf(e: MtlsError): number {
+  if (e.code === "UNKNOWN_PROGRAM" || e.code === "UNKNOWN_ENVIRONMENT" || e.code === "FILE_NOT_FOUND") return 404;
+  if (e.code === "USAGE") return 400;
+  return ERROR_CODES[e.code].exit === 3 ? 500 : 422;
+}
+
+function isLoopback(host: string): boolean {
+  if (isIP(host) === 4) return host.startsWith("127.");
+  if (isIP(host) === 6) return host === "::1" || host === "0:0:0:0:0:0:0:1";
+  return false;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(text)),
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Reads the whole body up to `limit` bytes; over it, the answer is 413 and the connection closes. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"]);
+    const tooLarge = (): PortalError =>
+      new PortalError(413, [{ code: "BODY_TOO_LARGE", message: `the body is over the portal's limit of ${limit} bytes` }], { connection: "close" });
+    if (Number.isFinite(declared) && declared > limit) {
+      req.pause();
+      reject(tooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off("data", onData);
+        req.pause();
+        chunks.length = 0;
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => resolve(Buffer.concat(chunks)));
+    req.once("error", reject);
+  });
+}
+
+/** A JSON object body, or 400 / 415. An empty body is `{}`. */
+function parseJsonObject(req: IncomingMessage, body: Buffer): Record<string, unknown> {
+  if (body.length === 0) return {};
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json" && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
+    fail(415, "UNSUPPORTED_MEDIA_TYPE", `the body must be JSON sent as content-type application/json, not ${type ? `'${type}'` : "without a content-type"}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+  } catch (e) {
+    fail(400, "MALFORMED_JSON", `the body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(400, "MALFORMED_JSON", "the body must be a JSON object");
+  return value as Record<string, unknown>;
+}
+
+/** Structural checks of a body: every problem collected, then one 400 answer. */
+class Fields {
+  readonly problems: PortalErrorEntry[] = [];
+  constructor(private readonly body: Record<string, unknown>) {}
+
+  string(name: string, required: true): string;
+  string(name: string, required: false): string | undefined;
+  string(name: string, required: boolean): string | undefined {
+    const v = this.body[name];
+    if (v === undefined || v === null) {
+      if (required) this.problems.push({ code: "MISSING_FIELD", message: `the field '${name}' is required` });
+      return undefined;
+    }
+    if (typeof v !== "string") {
+      this.problems.push({ code: "INVALID_FIELD", message: `the field '${name}' must be a string` });
+      return undefined;
+    }
+    return v;
+  }
+
+  absent(name: string, why: string): void {
+    if (this.body[name] !== undefined && this.body[name] !== null) this.problems.push({ code: "INVALID_FIELD", message: `the field '${name}' ${why}` });
+  }
+
+  done(): void {
+    if (this.problems.length > 0) throw new PortalError(400, this.problems);
+  }
+}
+
+/** Checks a customer id for the program (422 GATEWAY_ID_INVALID). */
+function checkCustomerId(program: ProgramPolicy, environment: string, customerId: string): void {
+  try {
+    assertCustomerId(program, customerId);
+    if (program.id === "mt") mtPortalCommonName(environment, customerId);
+  } catch (e) {
+    if (isMtlsError(e)) fail(422, e.code, e.message);
+    throw e;
+  }
+}
+
+/** The PEM blocks of a field; 422 when there is none, a block is broken, or a private key is in it. */
+function pemBlocks(text: string, field: string): PemBlock[] {
+  if (!looksLikePem(Buffer.from(text, "utf8"))) fail(422, "PEM_MALFORMED", `the field '${field}' holds no PEM block (-----BEGIN ...-----)`);
+  let blocks: PemBlock[];
+  try {
+    blocks = parsePem(text, field);
+  } catch (e) {
+    if (isMtlsError(e)) fail(422, "PEM_MALFORMED", e.message);
+    throw e;
+  }
+  if (blocks.some((b) => b.label.includes("PRIVATE KEY"))) {
+    fail(422, "PRIVATE_KEY_SUBMITTED", `the field '${field}' holds a private key: it was not stored. Never send a private key; consider this one exposed and make a new one`);
+  }
+  return blocks;
+}
+
+/** Parsed objects of PEM text with no private key in it; 422 on anything unreadable. */
+function pkiObjects(text: string, field: string, unreadable: string): PkiItem[] {
+  const blocks = pemBlocks(text, field);
+  try {
+    return decodePkiObjects(Buffer.from(blocks.map((b) => b.text).join("\n"), "utf8"), field);
+  } catch (e) {
+    if (isMtlsError(e)) fail(422, e.code === "PEM_MALFORMED" ? "PEM_MALFORMED" : unreadable, e.message);
+    throw e;
+  }
+}
+
+function findingEntries(findings: Finding[], severity: Finding["severity"] = "error"): PortalErrorEntry[] {
+  return findings.filter((f) => f.severity === severity).map((f) => ({ code: f.code, message: `${f.message} ${f.hint}`.trim() }));
+}
+
+const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+
+/** Checks `host[:port]` (ISSUER_HOST): a DNS name, never an IP address. */
+function checkIssuerHost(value: string, strictPort: boolean): { errors: PortalErrorEntry[]; warnings: PortalErrorEntry[] } {
+  const errors: PortalErrorEntry[] = [];
+  const warnings: PortalErrorEntry[] = [];
+  const bad = (message: string): { errors: PortalErrorEntry[]; warnings: PortalErrorEntry[] } => ({ errors: [{ code: "ISSUER_HOST_INVALID", message }], warnings });
+  const v = value.trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return bad(`issuerHost '${value}' is a URL: give host or host:port, without the scheme (Thales always uses https)`);
+  if (/[/?#@\s]/.test(v)) return bad(`issuerHost '${value}' must be host or host:port, with no path, query, user or spaces`);
+  let host = v;
+  let port: string | undefined;
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(v);
+  if (bracketed) {
+    host = bracketed[1] ?? "";
+    port = bracketed[2];
+  } else if ((v.match(/:/g) ?? []).length === 1) {
+    [host, port] = v.split(":") as [string, string];
+  }
+  const ipError = { errors: [{ code: "ISSUER_HOST_IP", message: `issuerHost '${value}' is an IP address: Thales calls a DNS name and resolves it on every connection (no IP allow-listing)` }], warnings };
+  if (isIP(host) !== 0 || isIP(v) !== 0) return ipError;
+  if (bracketed) return bad(`issuerHost '${value}': brackets are for IPv6 addresses, and issuerHost must be a DNS name`);
+  // What an HTTP client would connect to: the URL parser reads 2130706433 or 0x7f.1 as IPv4 addresses.
+  let parsed: string | undefined;
+  try {
+    parsed = new URL(`https://${host}/`).hostname;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed !== undefined && isIP(parsed) !== 0) return ipError;
+  const bare = host.replace(/\.$/, "");
+  if (/^\d+$/.test(bare.split(".").pop() ?? "")) return bad(`issuerHost '${value}' is not a DNS host name: its last label is all digits`);
+  if (bare.length === 0 || bare.length > 253 || !bare.split(".").every((l) => DNS_LABEL.test(l))) {
+    return bad(`issuerHost '${value}' is not a DNS host name (labels of letters, digits and '-', at most 63 characters each)`);
+  }
+  if (port !== undefined) {
+    const n = Number(port);
+    if (!/^\d{1,5}$/.test(port) || n < 1 || n > 65535) return bad(`issuerHost '${value}' has an invalid port '${port}'`);
+    if (n !== 443 && n !== 8443) {
+      const entry = { code: "ISSUER_PORT_NOT_ALLOWED", message: `issuerHost '${value}' uses port ${n}; Thales calls port 443 (preferred) or 8443 only` };
+      (strictPort ? errors : warnings).push(entry);
+    }
+  }
+  return { errors, warnings };
+}
+
+/**
+ * Checks the customer's server chain: certificates only, in order, in date. `pem` receives the
+ * certificates as plain PEM (text around the blocks dropped), which is what gets pinned.
+ */
+function checkServerChain(text: string, now: Date, pem: { value?: string }): PortalErrorEntry[] {
+  const items = pkiObjects(text, "serverChain", "SERVER_CHAIN_INVALID");
+  const certs = items.filter((i): i is PkiItem & CertificateInfo => i.kind === "certificate");
+  if (certs.length === 0 || certs.length !== items.length) {
+    return [{ code: "SERVER_CHAIN_INVALID", message: "the field 'serverChain' must hold certificates only (PEM, the server certificate first)" }];
+  }
+  pem.value = certs.map((c) => toPem("CERTIFICATE", c.der)).join("");
+  const errors: PortalErrorEntry[] = [];
+  for (let i = 0; i + 1 < certs.length; i++) {
+    const c = certs[i]!;
+    if (c.selfIssued) break; // a root ends the chain
+    if (!isSignedBy(c, certs[i + 1]!)) {
+      errors.push({ code: "CHAIN_ORDER", message: `serverChain certificate ${i + 1} (${c.subjectText}) is not issued by certificate ${i + 2} (${certs[i + 1]!.subjectText}): put the server certificate first, then each issuer` });
+      break;
+    }
+  }
+  certs.forEach((c, i) => {
+    if (c.notAfter.getTime() < now.getTime()) errors.push({ code: "EXPIRED", message: `serverChain certificate ${i + 1} (${c.subjectText}) expired on ${c.notAfter.toISOString()}` });
+    else if (c.notBefore.getTime() > now.getTime()) errors.push({ code: "NOT_YET_VALID", message: `serverChain certificate ${i + 1} (${c.subjectText}) is not valid before ${c.notBefore.toISOString()}` });
+  });
+  return errors;
+}
+
+/** Checks a D1 OAuth public key: EC P-256, PEM `PUBLIC KEY`. */
+function checkOauthKey(text: string): PortalErrorEntry[] {
+  const blocks = pemBlocks(text, "oauthPublicKey");
+  const bad = (why: string): PortalErrorEntry[] => [{ code: "OAUTH_KEY_INVALID", message: `the field 'oauthPublicKey' ${why}; give the EC P-256 public key of your ES256 assertions (openssl ec -in key.pem -pubout)` }];
+  if (blocks.length !== 1 || blocks[0]!.label !== "PUBLIC KEY") return bad(`must hold exactly one 'PUBLIC KEY' PEM block, not ${blocks.map((b) => `'${b.label}'`).join(", ")}`);
+  try {
+    const key = createPublicKey({ key: blocks[0]!.text, format: "pem" });
+    if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+      return bad(`is a ${key.asymmetricKeyType?.toUpperCase() ?? "unknown"} ${key.asymmetricKeyDetails?.namedCurve ?? key.asymmetricKeyDetails?.modulusLength ?? ""} key; ES256 needs EC P-256`);
+    }
+  } catch {
+    return bad("cannot be read as a public key");
+  }
+  return [];
+}
+
+function fingerprintParam(raw: string): string {
+  const fp = raw.replace(/:/g, "").toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(fp)) fail(400, "INVALID_FIELD", `'${raw.slice(0, 100)}' is not a SHA-256 fingerprint (64 hexadecimal digits)`);
+  return fp;
+}
+
+type Handler = (ctx: RouteContext) => Promise<{ status: number; body: unknown }>;
+
+interface RouteContext {
+  req: IncomingMessage;
+  program: ProgramPolicy;
+  environment: string;
+  endpoint: PortalEnvironment;
+  /** The path segments matched by the route's `*` parts, decoded. */
+  params: string[];
+  query: URLSearchParams;
+  body: () => Promise<Record<string, unknown>>;
+}
+
+interface Route {
+  /** Path after `/v1/{program}/{env}/`, with `*` for one parameter segment. */
+  path: string[];
+  method: string;
+  /** Programs this route exists for. */
+  programs: readonly ProgramId[];
+  handler: Handler;
+}
+
+/**
+ * Starts the portal on loopback.
+ *
+ * @throws MtlsError USAGE when `host` is not a loopback address.
+ *
+ * @example
+ * const portal = await startPortal({ pki, state, assetsDir, environments });
+ * await fetch(`${portal.url}/v1/d1/preprod/csr`, { method: "POST", headers: { "content-type": "application/json" },
+ *   body: JSON.stringify({ customerId: "123456", csr: pem }) });
+ * await portal.close();
+ */
+export async function startPortal(options: PortalOptions): Promise<Portal> {
+  const host = options.host === undefined || options.host === "localhost" ? "127.0.0.1" : options.host;
+  if (!isLoopback(host)) {
+    throw new MtlsError("USAGE", `the portal listens on loopback only, not on '${options.host}'`, { hint: "Use --host 127.0.0.1 (or another 127.x.x.x address, or ::1)." });
+  }
+  const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const now = options.now ?? (() => new Date());
+  const { pki, state } = options;
+  const onInternalError = options.onInternalError ?? ((e: unknown) => console.error("mtlskit emulator portal: internal error:", e));
+
+  const routes: Route[] = [
+    {
+      path: ["csr"],
+      method: "POST",
+      programs: ["d1"],
+      handler: async ({ program, environment, body }) => {
+        const f = new Fields(await body());
+        const customerId = f.string("customerId", true);
+        const csr = f.string("csr", true);
+        f.done();
+        checkCustomerId(program, environment, customerId);
+        const items = pkiObjects(csr, "csr", "CSR_EXPECTED");
+        if (items.length !== 1 || items[0]!.kind !== "csr") {
+          fail(422, "CSR_EXPECTED", `the field 'csr' must hold exactly one certificate signing request (BEGIN CERTIFICATE REQUEST), not ${items.length} object(s) of kind ${[...new Set(items.map((i) => i.kind))].join(", ")}`);
+        }
+        const { findings } = lintItems(items, { program: program.id, environment, gatewayId: customerId, now: now() });
+        const errors = findingEntries(findings);
+        if (errors.length > 0) throw new PortalError(422, errors);
+        const signed = pki.signD1Csr(environment, items[0]!.der, customerId);
+        const info = signed.info;
+        await state.recordIssued({
+          program: "d1",
+          environment,
+          customerId,
+          serialNumber: info.serialNumber,
+          fingerprint: info.sha256Fingerprint.replace(/:/g, "").toLowerCase(),
+          subject: info.subjectText,
+          notBefore: info.notBefore.toISOString(),
+          notAfter: info.notAfter.toISOString(),
+          issuedAt: new Date().toISOString(),
+          certificatePem: signed.certificatePem,
+          chainPem: signed.chainPem,
+        });
+        return {
+          status: 201,
+          body: {
+            certificate: signed.certificatePem,
+            chain: signed.chainPem,
+            subject: info.subjectText,
+            serialNumber: info.serialNumber,
+            fingerprint: info.sha256Fingerprint.replace(/:/g, "").toLowerCase(),
+            notBefore: info.notBefore.toISOString(),
+            notAfter: info.notAfter.toISOString(),
+            warnings: findingEntries(findings, "warning"),
+          },
+        };
+      },
+    },
+    {
+      path: ["endorsements"],
+      method: "POST",
+      programs: ["mt"],
+      handler: async ({ program, environment, body }) => {
+        const f = new Fields(await body());
+        const customerId = f.string("customerId", true);
+        const certificate = f.string("certificate", true);
+        f.done();
+        checkCustomerId(program, environment, customerId);
+        const items = pkiObjects(certificate, "certificate", "CERTIFICATE_EXPECTED");
+        if (items.length !== 1 || items[0]!.kind !== "certificate") {
+          fail(422, "CERTIFICATE_EXPECTED", `the field 'certificate' must hold exactly one certificate (your self-signed client certificate), not ${items.length} object(s) of kind ${[...new Set(items.map((i) => i.kind))].join(", ")}`);
+        }
+        const cert = items[0] as PkiItem & CertificateInfo;
+        const cn = state.portalCommonName(environment, customerId);
+        const { findings } = lintItems(items, { program: program.id, environment, cn, now: now() });
+        const errors = findingEntries(findings);
+        if (errors.length > 0) throw new PortalError(422, errors);
+        const { endorsement, created } = await state.endorse(environment, customerId, cert.der, toPem("CERTIFICATE", cert.der));
+        if (created) await options.onEndorsementsChanged?.(program.id, environment);
+        return {
+          status: created ? 201 : 200,
+          body: { fingerprint: endorsement.fingerprint, customerId: endorsement.customerId, commonName: cn, notAfter: cert.notAfter.toISOString(), endorsedAt: endorsement.endorsedAt, created, warnings: findingEntries(findings, "warning") },
+        };
+      },
+    },
+    {
+      path: ["endorsements", "*"],
+      method: "DELETE",
+      programs: ["mt"],
+      handler: async ({ program, environment, params }) => {
+        const fp = fingerprintParam(params[0]!);
+        const removed = await state.removeEndorsement(environment, fp);
+        if (!removed) fail(404, "ENDORSEMENT_NOT_FOUND", `no certificate with SHA-256 fingerprint ${fp} is endorsed for ${program.name} ${environment}`);
+        await options.onEndorsementsChanged?.(program.id, environment);
+        return { status: 200, body: { fingerprint: fp, customerId: removed.customerId, removed: true } };
+      },
+    },
+    {
+      path: ["customers", "*"],
+      method: "PUT",
+      programs: ["d1", "mt"],
+      handler: async ({ program, environment, params, body }) => {
+        const customerId = params[0]!;
+        const raw = await body();
+        const f = new Fields(raw);
+        const issuerHost = f.string("issuerHost", true);
+        const serverChain = f.string("serverChain", true);
+        let oauthPublicKey: string | undefined;
+        let kid: string | undefined;
+        let apiKey: string | undefined;
+        if (program.id === "d1") {
+          oauthPublicKey = f.string("oauthPublicKey", false);
+          kid = f.string("kid", false);
+          const given = (name: string): boolean => raw[name] !== undefined && raw[name] !== null;
+          if (given("oauthPublicKey") && !given("kid")) f.problems.push({ code: "MISSING_FIELD", message: "the field 'kid' is required with 'oauthPublicKey': it selects the key of your assertions" });
+          if (given("kid") && !given("oauthPublicKey")) f.problems.push({ code: "MISSING_FIELD", message: "the field 'oauthPublicKey' is required with 'kid'" });
+          f.absent("apiKey", "does not apply to D1 (its inbound calls use OAuth 2.0; give oauthPublicKey and kid)");
+        } else {
+          apiKey = f.string("apiKey", false);
+          f.absent("oauthPublicKey", "does not apply to MT (it sends an API key on notifications; give apiKey)");
+          f.absent("kid", "does not apply to MT");
+        }
+        f.done();
+        checkCustomerId(program, environment, customerId);
+        const errors: PortalErrorEntry[] = [];
+        const host = checkIssuerHost(issuerHost, options.strictIssuerPort === true);
+        errors.push(...host.errors);
+        const chainPem: { value?: string } = {};
+        errors.push(...collect(() => checkServerChain(serverChain, now(), chainPem)));
+        if (oauthPublicKey !== undefined) errors.push(...collect(() => checkOauthKey(oauthPublicKey)));
+        if (kid !== undefined && !/^[\x21-\x7e]{1,256}$/.test(kid)) errors.push({ code: "INVALID_FIELD", message: "the field 'kid' must be 1 to 256 printable ASCII characters without spaces" });
+        if (apiKey !== undefined && (apiKey.trim() === "" || !/^[\x20-\x7e]+$/.test(apiKey))) {
+          errors.push({ code: "API_KEY_INVALID", message: "the field 'apiKey' must be a non-empty string of printable ASCII characters (it is sent in the authorization header)" });
+        }
+        if (errors.length > 0) throw new PortalError(422, errors);
+        const existed = state.getCustomer(program.id, environment, customerId) !== undefined;
+        const fields: CustomerFields = {
+          issuerHost: issuerHost.trim(),
+          serverChainPem: chainPem.value ?? serverChain,
+          ...(oauthPublicKey !== undefined ? { oauthPublicKeyPem: oauthPublicKey } : {}),
+          ...(kid !== undefined ? { kid } : {}),
+          ...(apiKey !== undefined ? { apiKey } : {}),
+          ...(program.id === "mt" ? { portalCn: state.portalCommonName(environment, customerId) } : {}),
+        };
+        const record = await state.putCustomer(program.id, environment, customerId, fields);
+        await options.onCustomerChanged?.(program.id, environment, customerId);
+        return {
+          status: existed ? 200 : 201,
+          body: {
+            program: program.id,
+            environment,
+            customerId,
+            issuerHost: record.issuerHost,
+            ...(record.kid !== undefined ? { kid: record.kid } : {}),
+            ...(record.oauthPublicKeyPem !== undefined ? { oauthPublicKey: true } : {}),
+            ...(record.apiKey !== undefined ? { apiKey: "set" } : {}),
+            ...(record.portalCn !== undefined ? { portalCn: record.portalCn } : {}),
+            warnings: host.warnings,
+          },
+        };
+      },
+    },
+    {
+      path: ["assets"],
+      method: "GET",
+      programs: ["d1", "mt"],
+      handler: async ({ program, environment, endpoint, query }) => {
+        const customerId = query.get("customerId") ?? undefined;
+        if (customerId !== undefined) checkCustomerId(program, environment, customerId);
+        const bundle = await writeAssetBundle(options.assetsDir, program.id, environment, customerId, {
+          pki,
+          state,
+          endpoint: { apiUrl: endpoint.apiUrl, ...(endpoint.authzUrl !== undefined ? { authzUrl: endpoint.authzUrl } : {}) },
+          dnsServers: options.dnsServers ?? [],
+        });
+        return { status: 200, body: { ...bundle.manifest, files: bundle.files, directory: bundle.dir } };
+      },
+    },
+    {
+      path: ["rotate-client-certificate"],
+      method: "POST",
+      programs: ["d1", "mt"],
+      handler: async ({ program, environment, body }) => {
+        await body();
+        if (options.rotateClientCertificate) await options.rotateClientCertificate(program.id, environment);
+        else await pki.rotateClientCertificate(program.id, environment);
+        const c = pki.clientCredential(program.id, environment);
+        return {
+          status: 200,
+          body: {
+            subject: c.info.subjectText,
+            issuer: c.info.issuerText,
+            serialNumber: c.info.serialNumber,
+            fingerprint: c.info.sha256Fingerprint.replace(/:/g, "").toLowerCase(),
+            notAfter: c.info.notAfter.toISOString(),
+            certificate: c.certPem,
+            chain: c.chainPem,
+          },
+        };
+      },
+    },
+    {
+      path: ["notifications"],
+      method: "POST",
+      programs: ["d1", "mt"],
+      handler: async ({ program, environment, body }) => {
+        const raw = await body();
+        const f = new Fields(raw);
+        const customerId = f.string("customerId", true);
+        const count = raw["count"] ?? 1;
+        if (typeof count !== "number" || !Number.isInteger(count) || count < 1 || count > MAX_NOTIFICATIONS) {
+          f.problems.push({ code: "INVALID_FIELD", message: `the field 'count' must be a whole number from 1 to ${MAX_NOTIFICATIONS}` });
+        }
+        f.done();
+        checkCustomerId(program, environment, customerId);
+        if (!state.getCustomer(program.id, environment, customerId)?.issuerHost) {
+          fail(422, "CUSTOMER_NOT_REGISTERED", `${program.customerIdLabel} '${customerId}' has no registration with an issuerHost for ${program.name} ${environment}: PUT /v1/${program.id}/${environment}/customers/${customerId} first`);
+        }
+        if (!options.notify) fail(404, "NOT_AVAILABLE", "this emulator was started without a notifier");
+        const ids = await options.notify(program.id, environment, customerId, count as number);
+        return { status: 202, body: { ids } };
+      },
+    },
+    {
+      path: ["deliveries"],
+      method: "GET",
+      programs: ["d1", "mt"],
+      handler: async ({ program, environment }) => ({ status: 200, body: { deliveries: (await options.deliveries?.(program.id, environment)) ?? [] } }),
+    },
+    {
+      path: ["handshakes"],
+      method: "GET",
+      programs: ["d1", "mt"],
+      handler: async ({ program, environment }) => ({ status: 200, body: { handshakes: (await options.handshakes?.(program.id, environment)) ?? [] } }),
+    },
+  ];
+
+  const matches = (route: Route, rest: string[]): boolean => route.path.length === rest.length && route.path.every((p, i) => p === "*" || p === rest[i]);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://portal.invalid");
+    let segments: string[];
+    try {
+      segments = url.pathname.split("/").slice(1).map((s) => decodeURIComponent(s));
+    } catch {
+      fail(400, "INVALID_FIELD", "the path is not valid percent-encoding");
+    }
+    if (segments[segments.length - 1] === "" && segments.length > 1) segments.pop();
+    if (segments[0] !== "v1" || segments.length < 4) fail(404, "NOT_FOUND", `no route ${req.method} ${url.pathname}`);
+    const [, programId, envId, ...rest] = segments as [string, string, string, ...string[]];
+    let program: ProgramPolicy;
+    let environment: string;
+    try {
+      program = getProgram(programId);
+      environment = getEnvironment(program, envId).id;
+    } catch (e) {
+      if (isMtlsError(e)) fail(404, e.code, `${e.message}. ${e.hint}`);
+      throw e;
+    }
+    const endpoint = options.environments.find((x) => x.program === program.id && x.environment === environment);
+    if (!endpoint) {
+      const served = options.environments.map((x) => `${x.program}/${x.environment}`).join(", ") || "none";
+      fail(404, "UNKNOWN_ENVIRONMENT", `this emulator does not serve ${program.name} ${environment} (it serves: ${served})`);
+    }
+    const candidates = routes.filter((r) => matches(r, rest));
+    if (candidates.length === 0) fail(404, "NOT_FOUND", `no route ${req.method} ${url.pathname}`);
+    const forProgram = candidates.filter((r) => r.programs.includes(program.id));
+    if (forProgram.length === 0) {
+      const other = Object.values(PROGRAMS).find((p) => candidates.some((r) => r.programs.includes(p.id)));
+      fail(404, "NOT_FOUND", `${url.pathname} is a ${other?.name ?? "other program"} route: ${program.id === "mt" ? "MT client certificates are self-signed and endorsed (POST .../endorsements)" : "D1 client certificates are signed from a CSR (POST .../csr)"}`);
+    }
+    const route = forProgram.find((r) => r.method === req.method);
+    if (!route) {
+      const allow = [...new Set(forProgram.map((r) => r.method))].join(", ");
+      fail(405, "METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${url.pathname}; use ${allow}`, { allow });
+    }
+    let bodyPromise: Promise<Record<string, unknown>> | undefined;
+    const body = (): Promise<Record<string, unknown>> => (bodyPromise ??= readBody(req, limit).then((b) => parseJsonObject(req, b)));
+    const params = rest.filter((_, i) => route.path[i] === "*");
+    const result = await route.handler({ req, program, environment, endpoint, params, query: url.searchParams, body });
+    send(res, result.status, result.body);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (e instanceof PortalError) {
+        send(res, e.status, { errors: e.errors }, e.headers);
+      } else if (isMtlsError(e)) {
+        const status = statusOf(e);
+        if (status >= 500) onInternalError(e);
+        send(res, status, { errors: [{ code: status >= 500 ? "INTERNAL" : e.code, message: status >= 500 ? "internal error" : e.message }] });
+      } else {
+        onInternalError(e);
+        send(res, 500, { errors: [{ code: "INTERNAL", message: "internal error" }] });
+      }
+    });
+  });
+  server.headersTimeout = 15_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  // A body announced larger than the limit is refused before the client sends it.
+  server.on("checkContinue", (req, res) => {
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit) {
+      send(res, 413, { errors: [{ code: "BODY_TOO_LARGE", message: `the body is over the portal's limit of ${limit} bytes` }] }, { connection: "close" });
+      return;
+    }
+    res.writeContinue();
+    server.emit("request", req, res);
+  });
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable && !socket.writableEnded) {
+      const text = JSON.stringify({ errors: [{ code: "MALFORMED_REQUEST", message: "the request is not valid HTTP/1.1" }] });
+      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    } else {
+      socket.destroy();
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const urlHost = isIP(address.address) === 6 ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    port: address.port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+/** Runs a check that may answer 422 itself (a PEM problem), collecting its entries instead. */
+function collect(check: () => PortalErrorEntry[]): PortalErrorEntry[] {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof PortalError && e.status === 422) return e.errors;
+    throw e;
+  }
+}

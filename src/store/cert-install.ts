@@ -1,0 +1,133 @@
+import { MtlsError } from "../errors/index.js";
+import { needsRenewal, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
+import { lintItems, type Finding } from "../lint/index.js";
+import { applyClientInstall, planClientInstall, promotePending, type CredentialSlot } from "./client-cert.js";
+import { isFile } from "./fs-ops.js";
+import { writeWorkspace } from "./workspace.js";
+import type { LockOptions } from "./lock.js";
+
+/** What {@link installCertificate} and {@link activateCertificate} did. */
+export interface InstallResult {
+  profile: string;
+  /** `active`: the certificate is in use now; `pending`: an MT renewal waiting for `cert activate`. */
+  slot: CredentialSlot;
+  /** A renewal became the active credentials. */
+  promoted: boolean;
+  certificateFile: string;
+  chainFile: string | undefined;
+  commonName: string | undefined;
+  notAfter: string;
+  daysLeft: number;
+  sha256Fingerprint: string;
+  /** Dated copies of the files replaced. */
+  backups: string[];
+  /** Warnings of the checks. */
+  findings: Finding[];
+  nextSteps: string[];
+}
+
+/** Options of the write commands. */
+export interface StoreWriteOptions extends LockOptions {
+  /** The time to use for backups and checks. Default now. */
+  now?: Date;
+}
+
+/**
+ * `mtlskit cert install FILE --profile NAME`: checks the certificate Thales returned (and the
+ * chain with it) against the profile's key, CSR, program and environment with every lint rule,
+ * and installs it; the previous certificate is kept as a dated backup. A certificate for a D1
+ * renewal's key makes the renewal active.
+ *
+ * @example
+ * const r = await installCertificate(".mtlskit", "d1-pp", "signed.pem");
+ * r.daysLeft; // 1825
+ */
+export async function installCertificate(dir: string, name: string, file: string, options: StoreWriteOptions = {}): Promise<InstallResult> {
+  const items = await readPkiObjects(file);
+  return writeWorkspace(
+    dir,
+    async (txn) => {
+      const profile = txn.profile(name);
+      const plan = await planClientInstall(profile, items, file);
+      const outcome = await applyClientInstall(profile, plan, options.now);
+      const status = needsRenewal(plan.leaf, { days: 30 }, options.now);
+      const nextSteps =
+        outcome.slot === "pending"
+          ? [`Once Thales has endorsed this certificate, make it active: mtlskit cert activate --profile ${name}`]
+          : [`Check everything: mtlskit status`, ...(outcome.promoted ? ["The renewal is active; the previous key and certificate are kept in backups/."] : [])];
+      return {
+        profile: name,
+        slot: outcome.slot,
+        promoted: outcome.promoted,
+        certificateFile: outcome.certificateFile,
+        chainFile: outcome.chainFile,
+        commonName: plan.leaf.commonName,
+        notAfter: plan.leaf.notAfter.toISOString(),
+        daysLeft: status.daysLeft,
+        sha256Fingerprint: plan.leaf.sha256Fingerprint,
+        backups: outcome.backups,
+        findings: plan.findings,
+        nextSteps,
+      };
+    },
+    { ...options, command: "cert install" },
+  );
+}
+
+/**
+ * `mtlskit cert activate --profile NAME` (MT): once Thales has endorsed the renewal's
+ * self-signed certificate, makes it and its key the active credentials; until then the
+ * current ones stay in use. The replaced key and certificate are kept as dated backups.
+ */
+export async function activateCertificate(dir: string, name: string, options: StoreWriteOptions = {}): Promise<InstallResult> {
+  return writeWorkspace(
+    dir,
+    async (txn) => {
+      const profile = txn.profile(name);
+      const p = profile.paths;
+      if (profile.program.clientCertificate.issuance !== "self-signed-endorsed") {
+        throw new MtlsError("WRONG_PROGRAM", `${profile.program.name} certificates become active when installed; there is nothing to activate`, {
+          hint: `Install the certificate Thales signed: mtlskit cert install FILE --profile ${name}`,
+        });
+      }
+      if (!(await isFile(p.pending.key)) || !(await isFile(p.pending.cert))) {
+        throw new MtlsError("NOTHING_TO_ACTIVATE", `profile '${name}' has no renewal waiting (${p.pending.cert})`, {
+          hint: `Start one with: mtlskit renew --profile ${name}`,
+        });
+      }
+      const certs = (await readPkiObjects(p.pending.cert)).filter((i): i is PkiItem & CertificateInfo => i.kind === "certificate");
+      if (certs.length === 0) throw new MtlsError("CERTIFICATE_EXPECTED", `${p.pending.cert}: holds no certificate`, { subject: p.pending.cert });
+      const key = await readPrivateKeyFile(p.pending.key);
+      const result = lintItems(certs, {
+        program: profile.program.id,
+        environment: profile.environment.id,
+        ...(profile.config.cn ? { cn: profile.config.cn } : {}),
+        privateKey: key,
+        privateKeySource: p.pending.key,
+        ...(options.now ? { now: options.now } : {}),
+      });
+      const errors = result.findings.filter((f) => f.severity === "error");
+      if (errors.length) {
+        throw new MtlsError("CERTIFICATE_REFUSED", `${p.pending.cert}: not activated: ${errors.map((f) => `[${f.code}] ${f.message}`).join("; ")}`, { hint: errors[0]!.hint });
+      }
+      const leaf = certs[0]!;
+      const { backups } = await promotePending(profile, { leafPem: toPem("CERTIFICATE", leaf.der), chainPem: undefined }, options.now);
+      const status = needsRenewal(leaf, { days: 30 }, options.now);
+      return {
+        profile: name,
+        slot: "active" as const,
+        promoted: true,
+        certificateFile: p.client.cert,
+        chainFile: undefined,
+        commonName: leaf.commonName,
+        notAfter: leaf.notAfter.toISOString(),
+        daysLeft: status.daysLeft,
+        sha256Fingerprint: leaf.sha256Fingerprint,
+        backups,
+        findings: result.findings.filter((f) => f.severity !== "error"),
+        nextSteps: ["The new certificate is active; the previous key and certificate are kept in backups/.", "Ask Thales to remove the endorsement of the previous certificate once everything works."],
+      };
+    },
+    { ...options, command: "cert activate" },
+  );
+}

@@ -1,0 +1,23 @@
+/**
+ * The workspace: `mtlskit.yaml` and one folder per profile, with atomic writes, a lock between
+ * processes, dated backups and a trash. Everything the profile, cert install, assets,
+ * server-cert, status and renew commands do.
+ */
+export { CONFIG_FILE, CONFIG_VERSION, PROFILE_NAME_PATTERN, loadConfig, parseConfig, validateConfig, type LoadedConfig, type ProfileConfig, type WorkspaceConfig } from "./config.js";
+export { withWorkspaceLock, lockHolder, LOCK_FILE, DEFAULT_LOCK_WAIT_MS, type LockInfo, type LockOptions } from "./lock.js";
+export { profileFolderName, profilePaths, type ProfilePaths } from "./layout.js";
+export { openProfile, listProfiles, resolveProfile, writeWorkspace, TRASH_DIR, type Profile, type WorkspaceTxn } from "./workspace.js";
+export { backupName, stamp } from "./fs-ops.js";
+export { addProfile, removeProfile, assertProfileName, buildProfileConfig, type AddProfileOptions, type RemoveProfileResult } from "./profiles.js";
+export { showProfile, type ProfileReport, type ProfileFile } from "./profile-show.js";
+export { createProfileCsr, createProfileSelfSigned, type ProfileCredentialOptions, type ProfileSelfSignedOptions, type ProfileCsrResult, type ProfileSelfSignedResult } from "./profile-credentials.js";
+export { installCertificate, activateCertificate, type InstallResult, type StoreWriteOptions } from "./cert-install.js";
+export type { CredentialSlot } from "./client-cert.js";
+export { importAssets, expectedFromThales, type ImportAssetsOptions, type ImportAssetsResult, type ImportedAsset, type CertificateSummary, type AssetManifest } from "./assets-import.js";
+export { exportAssets, type ExportAssetsOptions, type ExportAssetsResult, type ExportedAsset } from "./assets-export.js";
+export { assetsStatus, type AssetState, type AssetsStatusResult } from "./assets-status.js";
+export { ASSET_NAMES, BUNDLE_FORMAT, MANIFEST_FILE, type AssetNames } from "./asset-names.js";
+export { setServerCertificate, hostCovered, type SetServerCertificateOptions, type SetServerCertificateResult } from "./server-cert.js";
+export { workspaceStatus, inspectProfile, STATUS_RENEWAL_DAYS, type WorkspaceStatus, type ProfileStatus, type CertificateStatus, type StatusProblem, type MissingItem, type CertificateRole } from "./status.js";
+export { renewProfile, type RenewOptions, type RenewResult } from "./renew.js";
+export { hostEnvironment, assertHostName, assertHostEnvironment, assertCertificateEnvironment, nameEnvironment } from "./environment-guard.js";

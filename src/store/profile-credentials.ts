@@ -1,0 +1,235 @@
+import { MtlsError } from "../errors/index.js";
+import {
+  createClientCsr,
+  createSelfSignedClientCertificate,
+  privateKeyToPem,
+  readPassphraseFile,
+  readPrivateKeyFile,
+  type CreateClientCsrResult,
+  type CreateSelfSignedResult,
+  type KeySource,
+} from "../pki/index.js";
+import { parseKeyType, type HashName, type KeyType } from "../policy/index.js";
+import type { StoreWriteOptions } from "./cert-install.js";
+import { backupFile, ensureDir, isFile, removeFile, replaceFile } from "./fs-ops.js";
+import { writeWorkspace, type Profile } from "./workspace.js";
+
+/** Options of {@link createProfileCsr} and {@link createProfileSelfSigned}. */
+export interface ProfileCredentialOptions extends StoreWriteOptions {
+  /** Type of a new key. Default: the profile's `keyType`, else the program's default. */
+  keyType?: KeyType | string;
+  /** Use this existing key (it is copied into the profile, 0600) instead of creating one. */
+  keyFile?: string;
+  passphraseFile?: string;
+  /** Subject attributes (openssl -subj); default the profile's `subject`. Stored in the profile when it had none. */
+  subject?: string;
+  /** Replace the profile's key and certificate (the old ones are kept as dated backups). */
+  force?: boolean;
+  hash?: HashName;
+}
+
+/** What `csr create --profile` made. */
+export interface ProfileCsrResult extends CreateClientCsrResult {
+  profile: string;
+  /** The key the CSR was made with (in the profile folder). */
+  keyFileInProfile: string;
+  /** True when the profile's existing key was used. */
+  reusedKey: boolean;
+  backups: string[];
+}
+
+/** What `cert self-signed --profile` made. */
+export interface ProfileSelfSignedResult extends CreateSelfSignedResult {
+  profile: string;
+  keyFileInProfile: string;
+  reusedKey: boolean;
+  backups: string[];
+}
+
+/** Keeps dated copies of the client credentials and removes them, before a forced replacement. */
+async function retireClientCredentials(profile: Profile, now: Date | undefined): Promise<string[]> {
+  const p = profile.paths;
+  const backups: string[] = [];
+  for (const f of [p.client.key, p.client.cert, p.client.chain, p.client.csr]) {
+    const b = await backupFile(f, p.backups, now);
+    if (b) backups.push(b);
+    await removeFile(f);
+  }
+  return backups;
+}
+
+/** With `force`: keeps dated copies of what is about to be replaced (everything, for a new key). */
+async function makeRoom(profile: Profile, reused: boolean, options: ProfileCredentialOptions, output: string): Promise<string[]> {
+  if (!options.force) return [];
+  if (!reused) return retireClientCredentials(profile, options.now);
+  const b = await backupFile(output, profile.paths.backups, options.now);
+  return b ? [b] : [];
+}
+
+/**
+ * Decides where the key comes from: a file given (copied in), the profile's key (reused), or
+ * a new one. Refuses to replace a key or certificate without `force`.
+ */
+async function keySource(profile: Profile, options: ProfileCredentialOptions, renewHint: string): Promise<{ source: KeySource; reused: boolean; imported?: string; backups: string[] }> {
+  const p = profile.paths.client;
+  const hasKey = await isFile(p.key);
+  const hasCert = await isFile(p.cert);
+  const force = !!options.force;
+  if (hasCert && !force) {
+    throw new MtlsError("FILE_EXISTS", `profile '${profile.name}' already has a client certificate (${p.cert})`, {
+      hint: `${renewHint}, or add --force to replace key and certificate now (the old ones are kept in backups/).`,
+    });
+  }
+  if (options.keyFile) {
+    if (hasKey && !force) {
+      throw new MtlsError("FILE_EXISTS", `profile '${profile.name}' already has a client key (${p.key}); mtlskit does not replace a private key without --force`, { subject: p.key });
+    }
+    const passphrase = options.passphraseFile ? await readPassphraseFile(options.passphraseFile) : undefined;
+    const key = await readPrivateKeyFile(options.keyFile, passphrase !== undefined ? { passphrase } : {});
+    return { source: { keyFile: options.keyFile, ...(options.passphraseFile ? { passphraseFile: options.passphraseFile } : {}) }, reused: false, imported: privateKeyToPem(key), backups: [] };
+  }
+  if (hasKey && !(force && options.keyType)) {
+    if (options.keyType && !force) {
+      throw new MtlsError("FILE_EXISTS", `profile '${profile.name}' already has a client key (${p.key}); a new ${String(options.keyType)} key would replace it`, {
+        hint: "Leave --type out to use the profile's key, or add --force to replace it (the old one is kept in backups/).",
+      });
+    }
+    return { source: { keyFile: p.key }, reused: true, backups: [] };
+  }
+  const keyType = parseKeyType(String(options.keyType ?? profile.config.keyType ?? profile.program.clientCertificate.defaultKeyType));
+  return { source: { keyType, keyOut: p.key }, reused: false, backups: [] };
+}
+
+/**
+ * `mtlskit csr create --profile NAME` (D1): a key and a CSR in the profile's folder, with the
+ * profile's merchantGatewayId, environment and subject, by the same rules as `csr create`.
+ * The profile's key is reused when it has one and no certificate yet.
+ *
+ * @example
+ * const r = await createProfileCsr(".mtlskit", "d1-pp");
+ * r.csrFile; // .../d1-preprod-123456/client.csr
+ */
+export async function createProfileCsr(dir: string, name: string, options: ProfileCredentialOptions = {}): Promise<ProfileCsrResult> {
+  return writeWorkspace(
+    dir,
+    async (txn) => {
+      const profile = txn.profile(name);
+      if (profile.program.clientCertificate.issuance !== "thales-signed-csr") {
+        throw new MtlsError("WRONG_PROGRAM", `profile '${name}' is ${profile.program.name}, whose client certificates are self-signed, not issued from a CSR`, {
+          hint: `Use: mtlskit cert self-signed --profile ${name}`,
+        });
+      }
+      const subject = options.subject ?? profile.config.subject;
+      if (!subject) {
+        throw new MtlsError("USAGE", `profile '${name}' has no subject, and none was given`, {
+          hint: `Add --subject "/C=FR/ST=Paris/L=Paris/O=Example/OU=Payments" (it is kept in the profile for renewals).`,
+        });
+      }
+      const p = profile.paths;
+      await ensureDir(p.folder);
+      const ks = await keySource(profile, options, `To renew it: mtlskit renew --profile ${name}`);
+      const backups = await makeRoom(profile, ks.reused, options, p.client.csr);
+      const r = await createClientCsr({
+        program: profile.program.id,
+        environment: profile.environment.id,
+        gatewayId: profile.customerId,
+        subject,
+        key: ks.source,
+        out: p.client.csr,
+        force: !!options.force,
+        ...(options.hash ? { hash: options.hash } : {}),
+      });
+      if (ks.imported) await replaceFile(p.client.key, ks.imported, { mode: 0o600 });
+      if (!profile.config.subject) txn.set(["profiles", name, "subject"], subject);
+      if (!profile.config.keyType) txn.set(["profiles", name, "keyType"], r.keyType);
+      return {
+        ...r,
+        keyFile: r.keyFile ?? (ks.imported ? p.client.key : undefined),
+        profile: name,
+        keyFileInProfile: p.client.key,
+        reusedKey: ks.reused,
+        backups,
+        nextSteps: [
+          `Send ${p.client.csr} to your Thales representative for D1 ${profile.environment.label} (merchantGatewayId ${profile.customerId}), or hand over the export: mtlskit assets export --profile ${name} --out DIR`,
+          `The private key stays in ${p.client.key}; it is never sent.`,
+          `When the certificate comes back: mtlskit cert install FILE --profile ${name}`,
+        ],
+      };
+    },
+    { ...options, command: "csr create" },
+  );
+}
+
+/** Options of {@link createProfileSelfSigned}. */
+export interface ProfileSelfSignedOptions extends ProfileCredentialOptions {
+  /** The portal's Common Name; default the profile's `cn`. Stored in the profile when it had none. */
+  cn?: string;
+  /** Validity in days (at most 730). */
+  days?: number;
+}
+
+/**
+ * `mtlskit cert self-signed --profile NAME` (MT): a key and a self-signed client certificate
+ * in the profile's folder, with the portal's CN, by the same rules as `cert self-signed`.
+ *
+ * @example
+ * const r = await createProfileSelfSigned(".mtlskit", "mt-sbx", { cn: "MT-123456-SBX" });
+ * r.sha256Fingerprint; // what Thales endorses
+ */
+export async function createProfileSelfSigned(dir: string, name: string, options: ProfileSelfSignedOptions = {}): Promise<ProfileSelfSignedResult> {
+  return writeWorkspace(
+    dir,
+    async (txn) => {
+      const profile = txn.profile(name);
+      if (profile.program.clientCertificate.issuance !== "self-signed-endorsed") {
+        throw new MtlsError("WRONG_PROGRAM", `profile '${name}' is ${profile.program.name}, whose client certificates are signed by the Thales CA from a CSR`, {
+          hint: `Use: mtlskit csr create --profile ${name}`,
+        });
+      }
+      const cn = options.cn ?? profile.config.cn;
+      if (!cn) {
+        throw new MtlsError("USAGE", `profile '${name}' has no Common Name yet: MT needs the exact value of the Thales portal`, {
+          hint: `Add --cn "<CN from the Thales portal>" (it is kept in the profile), or import the assets first (they carry TSH_CLIENT_CN).`,
+        });
+      }
+      if (options.cn && profile.config.cn && options.cn !== profile.config.cn) {
+        throw new MtlsError("CN_MISMATCH", `--cn '${options.cn}' differs from the Common Name of profile '${name}': '${profile.config.cn}'`, {
+          hint: "Leave --cn out to use the profile's, which came from the Thales portal or its assets.",
+        });
+      }
+      const p = profile.paths;
+      await ensureDir(p.folder);
+      const ks = await keySource(profile, options, `To renew it: mtlskit renew --profile ${name}`);
+      const backups = await makeRoom(profile, ks.reused, options, p.client.cert);
+      const subject = options.subject ?? profile.config.subject;
+      const r = await createSelfSignedClientCertificate({
+        program: profile.program.id,
+        environment: profile.environment.id,
+        cn,
+        key: ks.source,
+        out: p.client.cert,
+        force: !!options.force,
+        ...(subject ? { subject } : {}),
+        ...(options.days !== undefined ? { days: options.days } : {}),
+        ...(options.hash ? { hash: options.hash } : {}),
+      });
+      if (ks.imported) await replaceFile(p.client.key, ks.imported, { mode: 0o600 });
+      if (!profile.config.cn) txn.set(["profiles", name, "cn"], cn);
+      if (!profile.config.keyType) txn.set(["profiles", name, "keyType"], r.keyType);
+      return {
+        ...r,
+        keyFile: r.keyFile ?? (ks.imported ? p.client.key : undefined),
+        profile: name,
+        keyFileInProfile: p.client.key,
+        reusedKey: ks.reused,
+        backups,
+        nextSteps: [
+          `Have Thales endorse (pin) ${p.client.cert} for MT ${profile.environment.label} (customer ${profile.customerId}): upload it in the Thales portal, or hand over the export: mtlskit assets export --profile ${name} --out DIR`,
+          `Check that Thales registers the SHA-256 fingerprint ${r.sha256Fingerprint}.`,
+          `Then import the Thales assets: mtlskit assets import DIR --profile ${name}`,
+        ],
+      };
+    },
+    { ...options, command: "cert self-signed" },
+  );
+}
