@@ -1,6 +1,17 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/** Forbids a layer's source files (not its tests) from importing the layers above it. */
+function layer(files, above) {
+  return [
+    {
+      files: [files],
+      ignores: ["**/*.test.ts", "**/test-fixtures.ts"],
+      rules: { "no-restricted-imports": ["error", { patterns: above.map((l) => ({ group: [`**/${l}/**`, `../${l}/*`, `./${l}/*`], message: `layers (DESIGN.md): this layer may not import ${l}` })) }] },
+    },
+  ];
+}
+
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "coverage/", ".mtlskit/", ".mtlskit-emulator/"] },
   js.configs.recommended,
@@ -12,25 +23,16 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
-  {
-    // Layers (DESIGN.md): nothing below imports from above.
-    files: ["src/errors/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["../policy/*", "../pki/*", "../lint/*", "../cli/*", "../testing/*"] }] },
-  },
-  {
-    files: ["src/policy/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["../pki/*", "../lint/*", "../cli/*", "../testing/*"] }] },
-  },
-  {
-    files: ["src/pki/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["../lint/*", "../cli/*", "../testing/*"] }] },
-  },
-  {
-    files: ["src/lint/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["../cli/*", "../testing/*"] }] },
-  },
-  {
-    files: ["src/testing/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["../lint/*", "../cli/*"] }] },
-  },
+  // Layers (DESIGN.md): errors <- policy <- pki <- lint <- store, credentials <- client, server
+  // <- emulator, cli. Nothing below imports from above; testing/ may import pki.
+  ...layer("src/errors/**/*.ts", ["policy", "pki", "lint", "store", "credentials", "client", "server", "emulator", "cli", "testing"]),
+  ...layer("src/policy/**/*.ts", ["pki", "lint", "store", "credentials", "client", "server", "emulator", "cli", "testing"]),
+  ...layer("src/pki/**/*.ts", ["lint", "store", "credentials", "client", "server", "emulator", "cli", "testing"]),
+  ...layer("src/lint/**/*.ts", ["store", "credentials", "client", "server", "emulator", "cli", "testing"]),
+  ...layer("src/store/**/*.ts", ["credentials", "client", "server", "emulator", "cli", "testing"]),
+  ...layer("src/credentials/**/*.ts", ["store", "client", "server", "emulator", "cli", "testing"]),
+  ...layer("src/client/**/*.ts", ["server", "emulator", "cli", "testing"]),
+  ...layer("src/server/**/*.ts", ["client", "emulator", "cli", "testing"]),
+  ...layer("src/emulator/**/*.ts", ["cli", "testing"]),
+  ...layer("src/testing/**/*.ts", ["lint", "store", "credentials", "client", "server", "emulator", "cli"]),
 );

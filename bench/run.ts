@@ -7,7 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestPki } from "../src/testing/index.js";
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     return;
   }
   const openssl = hasOpenssl();
-  console.log(`mtlskit bench: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? "?"}), ${openssl ? spawnSync("openssl", ["version"], { encoding: "utf8" }).stdout.trim() : "no openssl"}`);
+  console.log(`mtlskit bench: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? "?"}), ${openssl ? spawnSync("openssl", ["version"], { encoding: "utf8" }).stdout.trim() : "no openssl"}, load average ${loadavg()[0]!.toFixed(1)}`);
   const dir = mkdtempSync(path.join(tmpdir(), "mtlskit-bench-"));
   try {
     // (a) cold start, on a snapshot of the built CLI: other builds may replace dist/ meanwhile.
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       ]),
     ]);
     const pkijs = pkijsOnInspectPath(cli);
-    console.log(`  pkijs on the inspect start-up path: ${pkijs === undefined ? "unknown (no inspect chunk)" : pkijs ? "YES (see src/pki/index.ts)" : "no"}`);
+    console.log(`  pkijs on the inspect start-up path: ${pkijs === undefined ? "unknown (no inspect chunk)" : pkijs ? 'YES: package.json needs "sideEffects": false (see src/pki/index.ts)' : "no"}`);
     if (extra) console.log(`  NODE_EXTRA_CA_CERTS=${extra}: node reads its root store at start-up, before any mtlskit code runs.`);
 
     // (b) lint throughput

@@ -21,7 +21,7 @@ if (process.argv.includes("--clean")) rmSync("dist", { recursive: true, force: t
 await build({ ...shared, entryPoints: { "cli/main": "src/cli/main.ts" }, outdir: "dist", chunkNames: "cli/chunks/[name]-[hash]", minify: true });
 await build({
   ...shared,
-  entryPoints: { "lib/index": "src/index.ts", "lib/testing/index": "src/testing/index.ts" },
+  entryPoints: { "lib/index": "src/index.ts", "lib/testing/index": "src/testing/index.ts", "lib/emulator/index": "src/emulator/index.ts" },
   outdir: "dist",
   chunkNames: "lib/chunks/[name]-[hash]",
   packages: "external",

@@ -8,6 +8,8 @@ export interface CliContext {
   readonly debug: boolean;
   /** Workspace folder (--dir, MTLSKIT_HOME, ./.mtlskit). */
   readonly dir: string;
+  /** The --dir flag exactly as given (undefined when absent). */
+  readonly dirFlag: string | undefined;
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -30,6 +32,7 @@ export function makeContext(g: GlobalOptions): CliContext {
     color,
     debug: !!g.debug,
     dir: g.dir ?? process.env["MTLSKIT_HOME"] ?? ".mtlskit",
+    dirFlag: g.dir,
     stdout: process.stdout,
     stderr: process.stderr,
   };

@@ -3,7 +3,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { isMtlsError } from "../errors/index.js";
 import { createCertificate, createCsr, decodePkiObjects, generateKey, OID, parseSubject, privateKeyToPem, toPem, type PkiItem } from "../pki/index.js";
 import { d1, PROGRAMS } from "../policy/index.js";
-// eslint-disable-next-line no-restricted-imports -- tests mint their certificates with the test PKI; lint itself never imports it
 import { createTestPki, type LeafOptions, type TestCertificate, type TestPki } from "../testing/index.js";
 import { LINT_RULES, lintItems, type LintOptions, type LintResult } from "./index.js";
 

@@ -178,3 +178,19 @@ export async function lockHolder(dir: string): Promise<LockInfo | undefined> {
   const current = await readLock(path.join(dir, LOCK_FILE)).catch(() => undefined);
   return current?.info;
 }
+
+/**
+ * Waits (up to `waitMs`) while another live process holds the lock, so that a reader does not
+ * look at the workspace in the middle of a write (a key replaced, its certificate not yet).
+ * Returns false when the lock was still held at the end; the reader then goes on anyway.
+ */
+export async function waitForUnlock(dir: string, waitMs = DEFAULT_LOCK_WAIT_MS): Promise<boolean> {
+  const file = path.join(dir, LOCK_FILE);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const current = await readLock(file).catch(() => undefined);
+    if (!current || held.has(path.resolve(dir)) || (await isStale(file, current))) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+}

@@ -5,6 +5,7 @@ import { keysMatch, needsRenewal, readCertificates, readPrivateKeyFile, type Cer
 import { ASSET_NAMES } from "./asset-names.js";
 import { isCa } from "./chains.js";
 import { fileMode, isFile } from "./fs-ops.js";
+import { waitForUnlock } from "./lock.js";
 import { listProfiles, openProfile, type Profile } from "./workspace.js";
 
 /** Days before expiry from which `status` reports a renewal as due (and exits 1). */
@@ -278,6 +279,7 @@ export async function inspectProfile(profile: Profile, now = new Date()): Promis
  */
 export async function workspaceStatus(dir: string, options: { now?: Date; profile?: string } = {}): Promise<WorkspaceStatus> {
   const now = options.now ?? new Date();
+  await waitForUnlock(dir);
   const profiles = options.profile ? [await openProfile(dir, options.profile)] : await listProfiles(dir);
   const statuses: ProfileStatus[] = [];
   for (const p of profiles) statuses.push(await inspectProfile(p, now));

@@ -1,0 +1,320 @@
+import type { IncomingHttpHeaders } from "node:http";
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import { Agent, buildConnector, Dispatcher, interceptors } from "undici";
+import type { CredentialSet, ReloadableCredentials, ReloadResult } from "../credentials/index.js";
+import { MtlsError } from "../errors/index.js";
+import type { ProgramPolicy } from "../policy/index.js";
+import { toMtlsError } from "./client-errors.js";
+import { correlationIdInterceptor, correlationIdPattern } from "./correlation-id.js";
+import { TtlResolver, type TtlResolverOptions } from "./dns-resolver.js";
+import { OAuthClient, oauthInterceptor, type OAuthClientOptions } from "./oauth-client.js";
+import { retryInterceptor, type RetryOptions } from "./retry.js";
+import { thalesTlsOptions } from "./tls-options.js";
+
+/** The connection pool, per resolved address. */
+export interface PoolOptions {
+  /** Most connections to one address. Default 16. */
+  connections?: number;
+  /** An idle keep-alive connection is closed after this long. Default 10000 ms. */
+  keepAliveTimeoutMs?: number;
+  /** Upper bound of the server's own keep-alive hint. Default 30000 ms. */
+  keepAliveMaxTimeoutMs?: number;
+  /**
+   * A connection older than this is not given new requests (and is closed): every connection
+   * is set up again from a fresh DNS answer and the credentials in force at least this often.
+   * Default 300000 ms (5 minutes).
+   */
+  maxConnectionAgeMs?: number;
+  /** TLS sessions kept for resumption (per host name). Default 100. 0 disables resumption. */
+  maxCachedSessions?: number;
+}
+
+/** Time limits. */
+export interface TimeoutOptions {
+  /** TCP connection and TLS handshake together. Default 10000 ms. */
+  connectMs?: number;
+  /** From sending the request to the end of the response headers. Default 30000 ms. */
+  headersMs?: number;
+  /** Longest pause between two chunks of the response body. Default 30000 ms. */
+  bodyMs?: number;
+}
+
+/** Options of {@link createThalesDispatcher}. */
+export interface ThalesDispatcherOptions {
+  /** The program (TLS versions, server trust rule, correlation id format). */
+  program: ProgramPolicy;
+  /** The client certificate, key and server trust; a successful `reload()` swaps them in. */
+  credentials: ReloadableCredentials;
+  /** CA certificates (PEM) to verify Thales against instead of the credentials' `caPem` / Node's roots. */
+  serverTrustPem?: string;
+  /** The resolver (one made elsewhere), or options for a new one: the profile's `dns.servers`. */
+  dns?: TtlResolver | TtlResolverOptions;
+  /** Upper bound of the time a DNS answer is used, whatever its TTL. Default 300 s. */
+  maxDnsTtlSeconds?: number;
+  pool?: PoolOptions;
+  timeouts?: TimeoutOptions;
+  /** Retry policy, or `false` for none. Default: {@link RetryOptions} defaults. */
+  retry?: RetryOptions | false;
+  /** D1: the OAuth 2.0 client to set up on this connection, and the API origin its tokens are for. */
+  oauth?: Omit<OAuthClientOptions, "dispatcher" | "program"> & { apiOrigin: string };
+  /** How long an old pool may take to finish its requests after a certificate swap before it is destroyed. Default 30000 ms. */
+  drainTimeoutMs?: number;
+  /** Poll the credential files this often (ms) and swap when they changed. Default: no polling. */
+  reloadIntervalMs?: number;
+  /** Generates correlation ids. Default: random UUIDs. */
+  correlationId?: () => string;
+  /** Cipher list (default: AEAD, forward secret). */
+  ciphers?: string;
+}
+
+/** Counters of a {@link ThalesDispatcher}, for tests, benchmarks and the doctor. */
+export interface ThalesDispatcherStats {
+  /** TLS connections set up. */
+  connections: number;
+  /** Of which full handshakes (a certificate was presented). */
+  fullHandshakes: number;
+  /** Of which resumed sessions. */
+  resumedHandshakes: number;
+  /** DNS questions asked (each name once per TTL). */
+  dnsLookups: number;
+  /** Retries made by the retry layer. */
+  retries: number;
+  /** Certificate swaps. */
+  swaps: number;
+  /** Old pools still finishing their requests. */
+  draining: number;
+  /** Version of the credential set in force. */
+  credentialVersion: number;
+}
+
+/** Forwards each request to the pool in force, replaced at each certificate swap. */
+class Router extends Dispatcher {
+  constructor(public agent: Agent) {
+    super();
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.agent.dispatch(opts, handler);
+  }
+}
+
+/** Maps the errors of everything below to coded MtlsErrors (the outermost layer). */
+class ErrorMappingHandler implements Dispatcher.DispatchHandler {
+  constructor(
+    private readonly handler: Dispatcher.DispatchHandler,
+    private readonly target: string,
+    private readonly program: ProgramPolicy,
+  ) {}
+
+  onRequestStart(c: Dispatcher.DispatchController, context: unknown): void {
+    this.handler.onRequestStart?.(c, context);
+  }
+
+  onRequestUpgrade(c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    this.handler.onRequestUpgrade?.(c, statusCode, headers, socket);
+  }
+
+  onResponseStart(c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    this.handler.onResponseStart?.(c, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.handler.onResponseData?.(c, chunk);
+  }
+
+  onResponseEnd(c: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    this.handler.onResponseEnd?.(c, trailers);
+  }
+
+  onResponseError(c: Dispatcher.DispatchController, err: Error): void {
+    this.handler.onResponseError?.(c, toMtlsError(err, { target: this.target, program: this.program }) ?? err);
+  }
+}
+
+function errorInterceptor(program: ProgramPolicy): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) =>
+    function mtlsErrors(opts, handler) {
+      const origin = opts.origin instanceof URL ? opts.origin : new URL(String(opts.origin));
+      const target = `${origin.hostname}:${origin.port || (origin.protocol === "https:" ? "443" : "80")}`;
+      return dispatch(opts, new ErrorMappingHandler(handler, target, program));
+    };
+}
+
+/**
+ * The undici `Dispatcher` for calls to Thales. Layers, outermost first: coded errors
+ * (`MtlsError`, the code names the layer) -> `x-correlation-id` -> OAuth bearer token (D1)
+ * -> retries (idempotent methods; 429/503; `Retry-After`) -> DNS with TTLs
+ * (`interceptors.dns` over {@link TtlResolver}) -> the pool in force (an undici `Agent`
+ * whose every connection uses {@link thalesTlsOptions}).
+ *
+ * A certificate swap (a successful `credentials.reload()`) builds a new pool for new
+ * requests; the old one finishes the requests it has (undici's graceful `close()`), and is
+ * destroyed if it has not drained within `drainTimeoutMs`.
+ */
+export class ThalesDispatcher extends Dispatcher {
+  readonly program: ProgramPolicy;
+  readonly credentials: ReloadableCredentials;
+  readonly resolver: TtlResolver;
+  /** D1: the OAuth client of this connection. */
+  readonly oauth: OAuthClient | undefined;
+  /** Requests through every layer but the OAuth one (what the OAuth client itself uses). */
+  readonly base: Dispatcher;
+  private readonly router: Router;
+  private readonly full: Dispatcher;
+  private readonly retiring = new Set<Agent>();
+  private readonly counters = { connections: 0, fullHandshakes: 0, resumedHandshakes: 0, dnsLookups: 0, retries: 0, swaps: 0 };
+  private readonly unsubscribe: () => void;
+  private readonly reloadTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: ThalesDispatcherOptions) {
+    super();
+    this.program = options.program;
+    this.credentials = options.credentials;
+    this.resolver = options.dns instanceof TtlResolver ? options.dns : new TtlResolver(options.dns ?? {});
+    this.router = new Router(this.newAgent(this.credentials.current()));
+
+    const resolver = this.resolver;
+    const dns = interceptors.dns({
+      maxTTL: (options.maxDnsTtlSeconds ?? 300) * 1000,
+      lookup: (origin, lookupOptions, callback) => {
+        this.counters.dnsLookups += 1;
+        resolver.lookup(origin, lookupOptions, callback);
+      },
+    });
+    const retry = options.retry === false ? undefined : retryInterceptor({ ...options.retry, onRetry: (info) => {
+      this.counters.retries += 1;
+      if (options.retry) options.retry.onRetry?.(info);
+    } });
+    const correlation = correlationIdInterceptor({ pattern: correlationIdPattern(options.program), ...(options.correlationId ? { generate: options.correlationId } : {}) });
+    const errors = errorInterceptor(options.program);
+    const below = [dns, retry].filter((i): i is Dispatcher.DispatcherComposeInterceptor => i !== undefined);
+    this.base = this.router.compose([...below, correlation, errors]);
+    if (options.oauth) {
+      const { apiOrigin, ...oauthOptions } = options.oauth;
+      this.oauth = new OAuthClient({ ...oauthOptions, dispatcher: this.base, program: options.program });
+      this.full = this.router.compose([...below, oauthInterceptor(this.oauth, { origin: apiOrigin }), correlation, errors]);
+    } else {
+      this.oauth = undefined;
+      this.full = this.base;
+    }
+
+    this.unsubscribe = this.credentials.onChange((set) => this.swap(set));
+    if (options.reloadIntervalMs && options.reloadIntervalMs > 0) {
+      this.reloadTimer = setInterval(() => {
+        this.credentials.reload().catch(() => undefined);
+      }, options.reloadIntervalMs);
+      this.reloadTimer.unref();
+    }
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (this.closed) throw new MtlsError("TLS_CONNECT_FAILED", "the Thales dispatcher is closed", { hint: "Create a new one (createThalesDispatcher)." });
+    return this.full.dispatch(opts, handler);
+  }
+
+  /** Reads the credential files again; a valid new set is swapped in for new requests. */
+  reload(): Promise<ReloadResult> {
+    return this.credentials.reload();
+  }
+
+  /** Counters since creation. */
+  get stats(): ThalesDispatcherStats {
+    return { ...this.counters, draining: this.retiring.size, credentialVersion: this.credentials.current().version };
+  }
+
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    const p = this.shutdown((a) => a.close());
+    if (callback) {
+      p.then(callback, callback);
+      return;
+    }
+    return p;
+  }
+
+  override destroy(): Promise<void>;
+  override destroy(err: Error | null): Promise<void>;
+  override destroy(callback: () => void): void;
+  override destroy(err: Error | null, callback: () => void): void;
+  override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
+    const err = typeof a === "function" ? null : (a ?? null);
+    const callback = typeof a === "function" ? a : b;
+    const p = this.shutdown((agent) => agent.destroy(err));
+    if (callback) {
+      p.then(callback, callback);
+      return;
+    }
+    return p;
+  }
+
+  private async shutdown(how: (a: Agent) => Promise<void>): Promise<void> {
+    this.closed = true;
+    this.unsubscribe();
+    if (this.reloadTimer) clearInterval(this.reloadTimer);
+    await Promise.all([how(this.router.agent), ...[...this.retiring].map(how)]);
+    this.retiring.clear();
+  }
+
+  private swap(set: CredentialSet): void {
+    if (this.closed) return;
+    const old = this.router.agent;
+    this.router.agent = this.newAgent(set);
+    this.counters.swaps += 1;
+    this.retiring.add(old);
+    const timer = setTimeout(() => {
+      old.destroy(new MtlsError("HTTP_CONNECTION_CLOSED", `requests on the previous client certificate did not finish within ${this.options.drainTimeoutMs ?? 30_000} ms of the swap`)).catch(() => undefined);
+    }, this.options.drainTimeoutMs ?? 30_000);
+    timer.unref();
+    old
+      .close()
+      .catch(() => undefined)
+      .finally(() => {
+        clearTimeout(timer);
+        this.retiring.delete(old);
+      });
+  }
+
+  private newAgent(set: CredentialSet): Agent {
+    const o = this.options;
+    const tlsOptions = thalesTlsOptions({ program: o.program, credentials: set, ...(o.serverTrustPem !== undefined ? { serverTrustPem: o.serverTrustPem } : {}), ...(o.ciphers ? { ciphers: o.ciphers } : {}) });
+    const connector = buildConnector({ ...tlsOptions, timeout: o.timeouts?.connectMs ?? 10_000, maxCachedSessions: o.pool?.maxCachedSessions ?? 100 });
+    const counters = this.counters;
+    const connect: buildConnector.connector = (connectOptions, callback) => {
+      connector(connectOptions, (err, socket) => {
+        if (!err && socket) {
+          counters.connections += 1;
+          if ((socket as TLSSocket).isSessionReused?.()) counters.resumedHandshakes += 1;
+          else counters.fullHandshakes += 1;
+        }
+        (callback as (e: Error | null, s: unknown) => void)(err, socket);
+      });
+    };
+    return new Agent({
+      connect,
+      connections: o.pool?.connections ?? 16,
+      pipelining: 1,
+      keepAliveTimeout: o.pool?.keepAliveTimeoutMs ?? 10_000,
+      keepAliveMaxTimeout: o.pool?.keepAliveMaxTimeoutMs ?? 30_000,
+      clientTtl: o.pool?.maxConnectionAgeMs ?? 300_000,
+      headersTimeout: o.timeouts?.headersMs ?? 30_000,
+      bodyTimeout: o.timeouts?.bodyMs ?? 30_000,
+    });
+  }
+}
+
+/**
+ * The undici `Dispatcher` for calls to Thales: mTLS with the program's rules, DNS with TTLs,
+ * retries of idempotent requests, `x-correlation-id`, coded errors, and (D1) OAuth tokens.
+ * Use it with undici's `fetch` and `request`.
+ *
+ * @example
+ * const credentials = await ReloadableCredentials.load({ certFile: "client.crt", keyFile: "client.key", caFile: "thales-server-trust.pem" });
+ * const dispatcher = createThalesDispatcher({ program: mt, credentials, dns: { servers: ["127.0.0.1:40002"] } });
+ * const res = await fetch("https://tmg.dbp-stg.thalescloud.io/1/sandbox-v2/echo", { dispatcher });
+ */
+export function createThalesDispatcher(options: ThalesDispatcherOptions): ThalesDispatcher {
+  return new ThalesDispatcher(options);
+}

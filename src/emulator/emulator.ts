@@ -1,0 +1,234 @@
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { MtlsError } from "../errors/index.js";
+import { getProgram, type ProgramId, type ProgramPolicy } from "../policy/index.js";
+import { startApiServer, type ApiServer, type ClientTrust, type HandshakeLogEntry } from "./api-server.js";
+import { writeAssetBundle } from "./assets.js";
+import { startDnsStandIn, type DnsStandIn } from "./dns/dns-server.js";
+import { loadOrCreateEmulatorPki, type EmulatorPki } from "./emulator-pki.js";
+import { emulatedEnvironments } from "./hosts.js";
+import { startNotifier, type Notifier, type NotifierOptions } from "./notifier.js";
+import { startPortal, type Portal, type PortalEnvironment } from "./portal.js";
+import { EmulatorState } from "./state.js";
+
+/** Options of {@link startEmulator}. */
+export interface StartEmulatorOptions {
+  /** State folder (keys, certificates, customers, notifications). Default `./.mtlskit-emulator`. */
+  dir?: string;
+  /** Loopback address every listener binds. Default `127.0.0.1`. */
+  host?: string;
+  /** Programs to emulate. Default both. */
+  programs?: readonly ProgramId[];
+  /** Portal port. Default 0 (a free one). */
+  portalPort?: number;
+  /** DNS stand-in port. Default 0. */
+  dnsPort?: number;
+  /** TTL of the DNS answers for the Thales hosts, seconds. Default 30. */
+  dnsTtlSeconds?: number;
+  /** Notifier retry policy (tests make it fast). */
+  notifierBackoff?: NotifierOptions["backoff"];
+  /** Per-attempt time limit of the notifier, ms. */
+  notifierTimeoutMs?: number;
+}
+
+/** One emulated environment, as `mtlskit emulate --json` prints it. */
+export interface EmulatorEnvironment {
+  program: ProgramId;
+  environment: string;
+  /** `https://<.test host>:<port>` (MT with its base path). */
+  apiUrl: string;
+  /** D1: `https://<.test host>:<port>/authz/v1`. */
+  authzUrl?: string;
+  /** `127.0.0.1:<port>`: where the listener really is (for openssl, curl --resolve). */
+  address: string;
+  /** The `.test` host name. */
+  host: string;
+  /** Absolute path of the asset bundle handed to customers of this environment. */
+  assetsDir: string;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  /** `http://127.0.0.1:<port>` */
+  readonly portalUrl: string;
+  /** `127.0.0.1:<port>` of the DNS stand-in. */
+  readonly dnsServer: string;
+  readonly environments: readonly EmulatorEnvironment[];
+  /** Absolute state folder. */
+  readonly dir: string;
+  /** The DNS stand-in (to move a host in tests). */
+  readonly dns: DnsStandIn;
+  readonly pki: EmulatorPki;
+  readonly notifier: Notifier;
+  /** The handshake log of an environment, oldest first. */
+  handshakes(program: ProgramId, environment: string): HandshakeLogEntry[];
+  /** The JSON document `mtlskit emulate --json` prints. */
+  describe(): { portalUrl: string; dnsServer: string; environments: EmulatorEnvironment[] };
+  /** Stops every listener; pending notifications stay in the state folder for the next start. */
+  close(): Promise<void>;
+}
+
+/** Newest handshakes kept per environment. */
+export const MAX_HANDSHAKE_LOG = 1000;
+
+const key = (program: string, environment: string) => `${program}/${environment}`;
+
+function basePath(program: ProgramPolicy, baseUrl: string | undefined): string {
+  return program.id === "mt" && baseUrl ? new URL(baseUrl).pathname : "";
+}
+
+/**
+ * Starts the Thales-side emulator: DNS stand-in, one mTLS API listener per environment, the
+ * portal and the notifier, all on loopback, with state in `dir` so that a restart resumes
+ * where it stopped (pending notifications included).
+ *
+ * @example
+ * const emu = await startEmulator({ dir: "/tmp/emu" });
+ * console.log(emu.describe());
+ * await emu.close();
+ */
+export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
+  const dir = path.resolve(options.dir ?? ".mtlskit-emulator");
+  const host = options.host ?? "127.0.0.1";
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) {
+    throw new MtlsError("USAGE", `--host ${host}: the emulator listens on loopback addresses only (127.x.x.x)`);
+  }
+  const programs = (options.programs ?? ["d1", "mt"]).map((p) => getProgram(p));
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const assetsRoot = path.join(dir, "assets");
+  const pki = await loadOrCreateEmulatorPki(dir);
+  const state = await EmulatorState.load(dir);
+  const envs = emulatedEnvironments(programs);
+  const ttl = options.dnsTtlSeconds ?? 30;
+
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const dns = await startDnsStandIn({ host, ...(options.dnsPort !== undefined ? { port: options.dnsPort } : {}), records: envs.map((e) => ({ name: e.host, address: host, ttlSeconds: ttl })) });
+    closers.push(() => dns.close());
+
+    const logs = new Map<string, HandshakeLogEntry[]>();
+    const servers = new Map<string, ApiServer>();
+    const trustOf = (program: ProgramId, environment: string): ClientTrust =>
+      program === "d1" ? { kind: "ca", caPem: pki.businessCaPem(environment) } : { kind: "pinned", certificatesPem: state.endorsements(environment).map((e) => e.certificatePem) };
+    const oauthKey = (environment: string) => (gatewayId: string, kid: string): KeyObject | undefined => {
+      const c = state.getCustomer("d1", environment, gatewayId);
+      if (!c?.oauthPublicKeyPem || c.kid !== kid) return undefined;
+      try {
+        return createPublicKey(c.oauthPublicKeyPem);
+      } catch {
+        return undefined;
+      }
+    };
+
+    const environments: EmulatorEnvironment[] = [];
+    for (const e of envs) {
+      const k = key(e.program.id, e.environment.id);
+      logs.set(k, []);
+      const cred = pki.serverCredential(e.program.id, e.environment.id);
+      const server = await startApiServer({
+        program: e.program,
+        environment: e.environment,
+        host,
+        credential: { chainPem: cred.chainPem, keyPem: cred.keyPem },
+        clientTrust: trustOf(e.program.id, e.environment.id),
+        ...(e.program.id === "d1" ? { oauthKey: oauthKey(e.environment.id) } : {}),
+        onHandshake: (entry) => {
+          const log = logs.get(k)!;
+          log.push(entry);
+          if (log.length > MAX_HANDSHAKE_LOG) log.splice(0, log.length - MAX_HANDSHAKE_LOG);
+        },
+      });
+      closers.push(() => server.close());
+      servers.set(k, server);
+      const origin = `https://${e.host}:${server.port}`;
+      environments.push({
+        program: e.program.id,
+        environment: e.environment.id,
+        apiUrl: `${origin}${basePath(e.program, e.environment.baseUrl)}`,
+        ...(e.program.id === "d1" ? { authzUrl: `${origin}${new URL(e.environment.authzUrl ?? "https://x/authz/v1").pathname}` } : {}),
+        address: server.address,
+        host: e.host,
+        assetsDir: path.join(assetsRoot, `${e.program.id}-${e.environment.id}`),
+      });
+    }
+
+    // Customers' ISSUER_HOST names may be served by the DNS stand-in too (tests register
+    // names under .test); anything else goes to the system resolver.
+    const lookup = ((hostname: string, opts: LookupOptions, cb: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+      const rec = dns.records().find((r) => r.name.toLowerCase() === hostname.toLowerCase());
+      if (!rec) return dnsLookup(hostname, opts, cb);
+      if (opts?.all) return cb(null, [{ address: rec.address, family: 4 }]);
+      return cb(null, rec.address, 4);
+    }) as NotifierOptions["lookup"];
+
+    const notifier = await startNotifier({
+      stateFile: path.join(dir, "notifications.json"),
+      clientCredential: (program, environment) => pki.clientCredential(program, environment),
+      target: (program, environment, customerId) => {
+        const c = state.getCustomer(program, environment, customerId);
+        if (!c?.issuerHost || !c.serverChainPem) return undefined;
+        return { issuerHost: c.issuerHost, serverChainPem: c.serverChainPem, ...(c.apiKey ? { apiKey: c.apiKey } : {}) };
+      },
+      ...(lookup ? { lookup } : {}),
+      ...(options.notifierBackoff ? { backoff: options.notifierBackoff } : {}),
+      ...(options.notifierTimeoutMs !== undefined ? { requestTimeoutMs: options.notifierTimeoutMs } : {}),
+    });
+    closers.push(() => notifier.close());
+
+    const portalEnvironments: PortalEnvironment[] = environments.map((e) => ({
+      program: e.program,
+      environment: e.environment,
+      apiUrl: e.apiUrl,
+      ...(e.authzUrl ? { authzUrl: e.authzUrl } : {}),
+      address: e.address,
+      host: e.host,
+    }));
+    const portal: Portal = await startPortal({
+      pki,
+      state,
+      assetsDir: assetsRoot,
+      environments: portalEnvironments,
+      dnsServers: [dns.server],
+      host,
+      ...(options.portalPort !== undefined ? { port: options.portalPort } : {}),
+      onEndorsementsChanged: (program, environment) => servers.get(key(program, environment))?.setClientTrust(trustOf(program, environment)),
+      rotateClientCertificate: (program, environment) => pki.rotateClientCertificate(program, environment),
+      notify: (program, environment, customerId, count) => notifier.enqueue(program, environment, customerId, count),
+      deliveries: (program, environment) => notifier.deliveries({ program, environment }),
+      handshakes: (program, environment) => logs.get(key(program, environment)) ?? [],
+    });
+    closers.push(() => portal.close());
+
+    for (const e of environments) {
+      await writeAssetBundle(assetsRoot, e.program, e.environment, undefined, {
+        pki,
+        state,
+        endpoint: { apiUrl: e.apiUrl, ...(e.authzUrl ? { authzUrl: e.authzUrl } : {}) },
+        dnsServers: [dns.server],
+      });
+    }
+
+    const describe = () => ({ portalUrl: portal.url, dnsServer: dns.server, environments: environments.map((e) => ({ ...e })) });
+    let closed: Promise<void> | undefined;
+    return {
+      portalUrl: portal.url,
+      dnsServer: dns.server,
+      environments,
+      dir,
+      dns,
+      pki,
+      notifier,
+      handshakes: (program, environment) => [...(logs.get(key(program, environment)) ?? [])],
+      describe,
+      close: () => (closed ??= closeAll()),
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}

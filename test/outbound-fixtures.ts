@@ -1,0 +1,208 @@
+/**
+ * Test support for the outbound scenarios (test/outbound-*.test.ts): a Thales side on
+ * loopback made of the emulator's API endpoint and DNS stand-in, with a throwaway PKI named
+ * like Thales's, and the customer's files in a temporary folder. Imported by tests only.
+ */
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { promises as fs } from "node:fs";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import type { TLSSocket } from "node:tls";
+import { ReloadableCredentials, type CredentialFiles } from "../src/credentials/index.js";
+import { createThalesDispatcher, type ThalesDispatcher, type ThalesDispatcherOptions } from "../src/client/index.js";
+import { startApiServer, type ApiServer, type HandshakeLogEntry } from "../src/emulator/api-server.js";
+import { startDnsStandIn, type DnsStandIn } from "../src/emulator/dns/dns-server.js";
+import { emulatorHost } from "../src/emulator/hosts.js";
+import { d1, getEnvironment, mt, type EnvironmentPolicy, type ProgramPolicy } from "../src/policy/index.js";
+import { createTestPki, type TestCertificate, type TestPki } from "../src/testing/index.js";
+
+export const CUSTOMER_ID = "123456";
+export const MT_CN = "MT-123456-SBX";
+export const D1_CN = "TLSMA-ECDSA/123456/D1.PPR";
+
+/** A Thales side and a customer, wired on loopback. */
+export interface World {
+  program: ProgramPolicy;
+  environment: EnvironmentPolicy;
+  /** The environment's `.test` host name, answered by the DNS stand-in. */
+  host: string;
+  origin: string;
+  /** MT: the environment's base path; D1: the emulator's resource path. */
+  basePath: string;
+  serverPki: TestPki;
+  /** D1: the Business PKI CA of the environment. */
+  businessPki: TestPki | undefined;
+  client: TestCertificate;
+  dir: string;
+  files: CredentialFiles;
+  credentials: ReloadableCredentials;
+  api: ApiServer;
+  dns: DnsStandIn;
+  handshakes: HandshakeLogEntry[];
+  /** D1: the OAuth key registered with the emulator. */
+  oauth: { kid: string; privateKey: KeyObject; publicKey: KeyObject } | undefined;
+  /** A dispatcher on this world's credentials and resolver (closed by `close()`). */
+  dispatcher(options?: Partial<ThalesDispatcherOptions>): ThalesDispatcher;
+  /** Writes a client certificate (and key) as the customer's files. */
+  writeClient(c: TestCertificate): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  /** TTL of the host's A record. Default 30. */
+  ttlSeconds?: number;
+  /** Loopback address of the API endpoint. Default 127.0.0.1. */
+  address?: string;
+  port?: number;
+}
+
+/** The server chain of the program, named like the real one (the policy's trust rule holds). */
+export function thalesServerPki(program: ProgramPolicy): Promise<TestPki> {
+  return program.id === "mt"
+    ? createTestPki({ rootCn: "DigiCert High Assurance EV Root CA (test)", intermediateCn: "DigiCert SHA2 High Assurance Server CA" })
+    : createTestPki({ rootCn: "Amazon Root CA 1", intermediateCn: "Amazon RSA 2048 M02" });
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return fs.mkdtemp(path.join(tmpdir(), `mtlskit-${prefix}-`));
+}
+
+export async function startWorld(programId: "d1" | "mt", options: WorldOptions = {}): Promise<World> {
+  const program = programId === "d1" ? d1 : mt;
+  const environment = getEnvironment(program, programId === "d1" ? "preprod" : "sandbox");
+  const host = emulatorHost(environment);
+  const serverPki = await thalesServerPki(program);
+  const serverLeaf = await serverPki.issue({ cn: host, usage: "server", dns: [host], ip: [] });
+  const businessPki = programId === "d1" ? await createTestPki({ rootCn: "Thales Business PKI Root", intermediateCn: "Thales Business PKI CA PPR" }) : undefined;
+  const client = businessPki ? await businessPki.issue({ cn: D1_CN }) : await serverPki.selfSigned({ cn: MT_CN });
+  const dir = await tempDir(`outbound-${programId}`);
+  const files: CredentialFiles = { certFile: path.join(dir, "client.crt"), keyFile: path.join(dir, "client.key"), caFile: path.join(dir, "thales-server-trust.pem") };
+  await fs.writeFile(files.caFile!, serverPki.caBundlePem);
+  const writeClient = async (c: TestCertificate): Promise<void> => {
+    await fs.writeFile(files.keyFile, c.keyPem, { mode: 0o600 });
+    await fs.writeFile(files.certFile, c.chainPem);
+  };
+  await writeClient(client);
+  const credentials = await ReloadableCredentials.load(files);
+
+  let oauth: World["oauth"];
+  if (programId === "d1") {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    oauth = { kid: "key-1", privateKey, publicKey };
+  }
+  const handshakes: HandshakeLogEntry[] = [];
+  const api = await startApiServer({
+    program,
+    environment,
+    host: options.address ?? "127.0.0.1",
+    port: options.port ?? 0,
+    credential: { chainPem: serverLeaf.chainPem, keyPem: serverLeaf.keyPem },
+    clientTrust: businessPki ? { kind: "ca", caPem: businessPki.caBundlePem } : { kind: "pinned", certificatesPem: [client.certPem] },
+    ...(oauth ? { oauthKey: (gw: string, kid: string) => (gw === CUSTOMER_ID && kid === oauth!.kid ? oauth!.publicKey : undefined) } : {}),
+    onHandshake: (e) => handshakes.push(e),
+  });
+  const dns = await startDnsStandIn({ records: [{ name: host, address: options.address ?? "127.0.0.1", ttlSeconds: options.ttlSeconds ?? 30 }] });
+  const origin = `https://${host}:${api.port}`;
+  const basePath = programId === "mt" ? new URL(environment.baseUrl!).pathname : "/d1/v1/";
+  const dispatchers: ThalesDispatcher[] = [];
+  return {
+    program,
+    environment,
+    host,
+    origin,
+    basePath,
+    serverPki,
+    businessPki,
+    client,
+    dir,
+    files,
+    credentials,
+    api,
+    dns,
+    handshakes,
+    oauth,
+    writeClient,
+    dispatcher(o = {}) {
+      const d = createThalesDispatcher({
+        program,
+        credentials,
+        dns: { servers: [dns.server] },
+        ...(oauth ? { oauth: { apiOrigin: origin, tokenUrl: `${origin}${new URL(environment.authzUrl!).pathname}/oauth2/token`, issuer: CUSTOMER_ID, kid: oauth.kid, privateKey: oauth.privateKey } } : {}),
+        ...o,
+      });
+      dispatchers.push(d);
+      return d;
+    },
+    async close() {
+      await Promise.all(dispatchers.map((d) => d.destroy().catch(() => undefined)));
+      await api.close();
+      await dns.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A plain mTLS HTTPS server for scenarios the emulator does not play (status codes, counting, addresses). */
+export interface PlainServer {
+  port: number;
+  address: string;
+  /** Full handshakes and resumed ones, as the server saw them. */
+  handshakes: { full: number; resumed: number };
+  /** Requests served, with the client certificate's CN. */
+  requests: Array<{ method: string; path: string; clientCn: string | undefined; correlationId: string | undefined }>;
+  close(): Promise<void>;
+}
+
+export async function startPlainServer(options: {
+  server: TestCertificate;
+  clientCaPem: string;
+  address?: string;
+  port?: number;
+  handler?: (req: https.IncomingMessage & { socket: TLSSocket }, res: import("node:http").ServerResponse) => void;
+}): Promise<PlainServer> {
+  const handshakes = { full: 0, resumed: 0 };
+  const requests: PlainServer["requests"] = [];
+  const server = https.createServer(
+    { cert: options.server.chainPem, key: options.server.keyPem, ca: options.clientCaPem, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" },
+    (req, res) => {
+      const socket = req.socket as TLSSocket;
+      const cn = socket.getPeerCertificate()?.subject?.CN;
+      const correlationId = req.headers["x-correlation-id"];
+      requests.push({ method: req.method ?? "", path: req.url ?? "", clientCn: Array.isArray(cn) ? cn[0] : cn, correlationId: Array.isArray(correlationId) ? correlationId[0] : correlationId });
+      req.resume();
+      req.on("end", () => {
+        if (options.handler) return options.handler(req as https.IncomingMessage & { socket: TLSSocket }, res);
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ server: socket.localAddress, clientCn: cn }));
+      });
+    },
+  );
+  server.keepAliveTimeout = 30_000;
+  server.on("secureConnection", (s: TLSSocket) => {
+    if (s.isSessionReused()) handshakes.resumed += 1;
+    else handshakes.full += 1;
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.address ?? "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    address: options.address ?? "127.0.0.1",
+    handshakes,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Reads an undici body as JSON. */
+export async function json<T = Record<string, unknown>>(body: { text(): Promise<string> }): Promise<T> {
+  return JSON.parse(await body.text()) as T;
+}
