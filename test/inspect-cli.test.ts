@@ -236,6 +236,7 @@ describe("mtlskit inspect URL failures", () => {
     expectOneLineError(await mtlskit(["inspect", "http://127.0.0.1:8443"]), 2, "URL_INVALID");
     expectOneLineError(await mtlskit(["inspect", "https://127.0.0.1:70000"]), 2, "URL_INVALID");
     expectOneLineError(await mtlskit(["inspect", "https://127.0.0.1:8443", "--timeout", "soon"]), 2, "USAGE");
+    expectOneLineError(await mtlskit(["inspect", "https://127.0.0.1:8443", "--ca", files.key]), 2, "CERTIFICATE_EXPECTED");
   });
 
   it("connection refused: CONNECTION_REFUSED naming host:port, exit 1", async () => {

@@ -35,6 +35,8 @@ export interface World {
   /** D1: the Business PKI CA of the environment. */
   businessPki: TestPki | undefined;
   client: TestCertificate;
+  /** The endpoint's certificate (for more servers of the same name). */
+  serverLeaf: TestCertificate;
   dir: string;
   files: CredentialFiles;
   credentials: ReloadableCredentials;
@@ -116,6 +118,7 @@ export async function startWorld(programId: "d1" | "mt", options: WorldOptions =
     serverPki,
     businessPki,
     client,
+    serverLeaf,
     dir,
     files,
     credentials,
@@ -150,8 +153,10 @@ export interface PlainServer {
   address: string;
   /** Full handshakes and resumed ones, as the server saw them. */
   handshakes: { full: number; resumed: number };
-  /** Requests served, with the client certificate's CN. */
-  requests: Array<{ method: string; path: string; clientCn: string | undefined; correlationId: string | undefined }>;
+  /** Requests served, with the client certificate's CN and fingerprint. */
+  requests: Array<{ method: string; path: string; clientCn: string | undefined; fingerprint: string | undefined; correlationId: string | undefined; at: number }>;
+  /** Connections open now. */
+  openConnections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -160,7 +165,9 @@ export async function startPlainServer(options: {
   clientCaPem: string;
   address?: string;
   port?: number;
-  handler?: (req: https.IncomingMessage & { socket: TLSSocket }, res: import("node:http").ServerResponse) => void;
+  /** Wait this long before answering (to keep requests in flight). */
+  delayMs?: number;
+  handler?: (req: import("node:http").IncomingMessage & { socket: TLSSocket }, res: import("node:http").ServerResponse) => void;
 }): Promise<PlainServer> {
   const handshakes = { full: 0, resumed: 0 };
   const requests: PlainServer["requests"] = [];
@@ -168,14 +175,20 @@ export async function startPlainServer(options: {
     { cert: options.server.chainPem, key: options.server.keyPem, ca: options.clientCaPem, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" },
     (req, res) => {
       const socket = req.socket as TLSSocket;
-      const cn = socket.getPeerCertificate()?.subject?.CN;
+      const peer = socket.getPeerCertificate();
+      const cn = peer?.subject?.CN;
+      const fingerprint = peer?.fingerprint256;
       const correlationId = req.headers["x-correlation-id"];
-      requests.push({ method: req.method ?? "", path: req.url ?? "", clientCn: Array.isArray(cn) ? cn[0] : cn, correlationId: Array.isArray(correlationId) ? correlationId[0] : correlationId });
+      requests.push({ method: req.method ?? "", path: req.url ?? "", clientCn: Array.isArray(cn) ? cn[0] : cn, fingerprint, correlationId: Array.isArray(correlationId) ? correlationId[0] : correlationId, at: Date.now() });
       req.resume();
       req.on("end", () => {
-        if (options.handler) return options.handler(req as https.IncomingMessage & { socket: TLSSocket }, res);
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ server: socket.localAddress, clientCn: cn }));
+        if (options.handler) return options.handler(req as import("node:http").IncomingMessage & { socket: TLSSocket }, res);
+        const reply = () => {
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify({ server: socket.localAddress, clientCn: cn, fingerprint }));
+        };
+        if (options.delayMs) setTimeout(reply, options.delayMs);
+        else reply();
       });
     },
   );
@@ -194,6 +207,7 @@ export async function startPlainServer(options: {
     address: options.address ?? "127.0.0.1",
     handshakes,
     requests,
+    openConnections: () => new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n))),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -205,4 +219,55 @@ export async function startPlainServer(options: {
 /** Reads an undici body as JSON. */
 export async function json<T = Record<string, unknown>>(body: { text(): Promise<string> }): Promise<T> {
   return JSON.parse(await body.text()) as T;
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+export async function freePort(address = "127.0.0.1"): Promise<number> {
+  const net = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, address, () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** `openssl s_server` with the given certificate and extra arguments, once it accepts connections. */
+export async function startOpensslServer(dir: string, server: TestCertificate, extra: string[]): Promise<{ port: number; output: () => string; close(): Promise<void> }> {
+  const { spawn } = await import("node:child_process");
+  const cert = path.join(dir, `s_server-${Date.now()}.crt`);
+  const key = path.join(dir, `s_server-${Date.now()}.key`);
+  await fs.writeFile(cert, server.chainPem);
+  await fs.writeFile(key, server.keyPem, { mode: 0o600 });
+  const port = await freePort();
+  const child = spawn("openssl", ["s_server", "-accept", `127.0.0.1:${port}`, "-cert", cert, "-key", key, "-www", "-quiet", ...extra], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
+  const net = await import("node:net");
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, "127.0.0.1", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (ok) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`openssl s_server did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    output: () => out,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
 }

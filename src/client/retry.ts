@@ -23,6 +23,8 @@ export interface RetryOptions {
   errorCodes?: readonly string[];
   /** Called before each retry (for logs and tests). */
   onRetry?: (info: RetryInfo) => void;
+  /** Replaces an error by the one that explains it, before deciding (the dispatcher's TLS alert memory). */
+  explainError?: (err: Error) => Error;
 }
 
 /** One retry about to happen. */
@@ -132,7 +134,7 @@ class RetryingHandler implements Dispatcher.DispatchHandler {
     private readonly opts: Dispatcher.DispatchOptions,
     private readonly handler: Dispatcher.DispatchHandler,
     private readonly dispatch: Dispatcher["dispatch"],
-    private readonly policy: Required<Omit<RetryOptions, "onRetry">> & Pick<RetryOptions, "onRetry">,
+    private readonly policy: Required<Omit<RetryOptions, "onRetry" | "explainError">> & Pick<RetryOptions, "onRetry" | "explainError">,
     private readonly eligible: boolean,
   ) {}
 
@@ -183,8 +185,9 @@ class RetryingHandler implements Dispatcher.DispatchHandler {
     this.handler.onResponseEnd?.(this.controller, trailers);
   }
 
-  onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
+  onResponseError(_c: Dispatcher.DispatchController | null, error: Error): void {
     if (this.done) return;
+    const err = this.policy.explainError?.(error) ?? error;
     if (this.swallowing) {
       // The refused response broke off: retry as planned.
       const s = this.swallowing;
@@ -243,6 +246,7 @@ export function retryInterceptor(options: RetryOptions = {}): Dispatcher.Dispatc
     methods: (options.methods ?? IDEMPOTENT_METHODS).map((m) => m.toUpperCase()),
     errorCodes: options.errorCodes ?? RETRYABLE_ERROR_CODES,
     onRetry: options.onRetry,
+    explainError: options.explainError,
   };
   return (dispatch) =>
     function retry(opts, handler) {

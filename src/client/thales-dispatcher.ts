@@ -99,12 +99,39 @@ class Router extends Dispatcher {
   }
 }
 
+/**
+ * The TLS errors (server alerts) of recent connections, by local `address:port`. undici
+ * reports a connection the server ended with an alert after the handshake (how TLS 1.3
+ * servers refuse a client certificate) as "other side closed": its socket's own 'error'
+ * is replaced by that of its 'end'. The alert says why, so it is kept here for a while.
+ */
+class TlsErrorMemory {
+  private readonly errors = new Map<string, Error>();
+
+  watch(socket: TLSSocket): void {
+    const key = `${socket.localAddress ?? ""}:${socket.localPort ?? ""}`;
+    socket.once("error", (e: Error & { code?: string }) => {
+      if (!e.code?.startsWith("ERR_SSL_")) return;
+      this.errors.set(key, e);
+      setTimeout(() => this.errors.delete(key), 10_000).unref();
+    });
+  }
+
+  /** The TLS error behind undici's `SocketError`, if one was seen. */
+  explain(err: Error): Error {
+    const info = (err as { code?: string; socket?: { localAddress?: string; localPort?: number } }).socket;
+    if ((err as { code?: string }).code !== "UND_ERR_SOCKET" || !info) return err;
+    return this.errors.get(`${info.localAddress ?? ""}:${info.localPort ?? ""}`) ?? err;
+  }
+}
+
 /** Maps the errors of everything below to coded MtlsErrors (the outermost layer). */
 class ErrorMappingHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly handler: Dispatcher.DispatchHandler,
     private readonly target: string,
     private readonly program: ProgramPolicy,
+    private readonly memory: TlsErrorMemory,
   ) {}
 
   onRequestStart(c: Dispatcher.DispatchController, context: unknown): void {
@@ -128,16 +155,16 @@ class ErrorMappingHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(c: Dispatcher.DispatchController, err: Error): void {
-    this.handler.onResponseError?.(c, toMtlsError(err, { target: this.target, program: this.program }) ?? err);
+    this.handler.onResponseError?.(c, toMtlsError(this.memory.explain(err), { target: this.target, program: this.program }) ?? err);
   }
 }
 
-function errorInterceptor(program: ProgramPolicy): Dispatcher.DispatcherComposeInterceptor {
+function errorInterceptor(program: ProgramPolicy, memory: TlsErrorMemory): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) =>
     function mtlsErrors(opts, handler) {
       const origin = opts.origin instanceof URL ? opts.origin : new URL(String(opts.origin));
       const target = `${origin.hostname}:${origin.port || (origin.protocol === "https:" ? "443" : "80")}`;
-      return dispatch(opts, new ErrorMappingHandler(handler, target, program));
+      return dispatch(opts, new ErrorMappingHandler(handler, target, program, memory));
     };
 }
 
@@ -163,6 +190,7 @@ export class ThalesDispatcher extends Dispatcher {
   private readonly router: Router;
   private readonly full: Dispatcher;
   private readonly retiring = new Set<Agent>();
+  private readonly tlsErrors = new TlsErrorMemory();
   private readonly counters = { connections: 0, fullHandshakes: 0, resumedHandshakes: 0, dnsLookups: 0, retries: 0, swaps: 0 };
   private readonly unsubscribe: () => void;
   private readonly reloadTimer: NodeJS.Timeout | undefined;
@@ -183,12 +211,19 @@ export class ThalesDispatcher extends Dispatcher {
         resolver.lookup(origin, lookupOptions, callback);
       },
     });
-    const retry = options.retry === false ? undefined : retryInterceptor({ ...options.retry, onRetry: (info) => {
-      this.counters.retries += 1;
-      if (options.retry) options.retry.onRetry?.(info);
-    } });
+    const retry =
+      options.retry === false
+        ? undefined
+        : retryInterceptor({
+            ...options.retry,
+            explainError: (e) => this.tlsErrors.explain(e),
+            onRetry: (info) => {
+              this.counters.retries += 1;
+              if (options.retry) options.retry.onRetry?.(info);
+            },
+          });
     const correlation = correlationIdInterceptor({ pattern: correlationIdPattern(options.program), ...(options.correlationId ? { generate: options.correlationId } : {}) });
-    const errors = errorInterceptor(options.program);
+    const errors = errorInterceptor(options.program, this.tlsErrors);
     const below = [dns, retry].filter((i): i is Dispatcher.DispatcherComposeInterceptor => i !== undefined);
     this.base = this.router.compose([...below, correlation, errors]);
     if (options.oauth) {
@@ -282,10 +317,12 @@ export class ThalesDispatcher extends Dispatcher {
     const tlsOptions = thalesTlsOptions({ program: o.program, credentials: set, ...(o.serverTrustPem !== undefined ? { serverTrustPem: o.serverTrustPem } : {}), ...(o.ciphers ? { ciphers: o.ciphers } : {}) });
     const connector = buildConnector({ ...tlsOptions, timeout: o.timeouts?.connectMs ?? 10_000, maxCachedSessions: o.pool?.maxCachedSessions ?? 100 });
     const counters = this.counters;
+    const memory = this.tlsErrors;
     const connect: buildConnector.connector = (connectOptions, callback) => {
       connector(connectOptions, (err, socket) => {
         if (!err && socket) {
           counters.connections += 1;
+          memory.watch(socket as TLSSocket);
           if ((socket as TLSSocket).isSessionReused?.()) counters.resumedHandshakes += 1;
           else counters.fullHandshakes += 1;
         }

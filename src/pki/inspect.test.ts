@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
@@ -8,7 +8,7 @@ import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTool } from "../../test/support/tools.js";
 import { isMtlsError } from "../errors/index.js";
-import { describeCertificate, inspectFile, inspectUrl, parseHttpsUrl } from "./inspect.js";
+import { describeCertificate, inspectFile, inspectUrl, parseHttpsUrl, type CertificateDescription } from "./inspect.js";
 import { privateKeyToPem } from "./keys.js";
 import { OID } from "./oids.js";
 import { toPem } from "./pem.js";
@@ -341,6 +341,29 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => srv.close(resolve));
   return port;
 }
+
+describe.skipIf(!requireTool("openssl"))("inspectFile on a certificate made by openssl", () => {
+  it("spells out authorityInfoAccess, crlDistributionPoints and certificatePolicies", async () => {
+    const key = path.join(dir, "ext.key");
+    const cert = path.join(dir, "ext.crt");
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "10", "-subj", "/CN=ext.example.test",
+      "-addext", "authorityInfoAccess=OCSP;URI:http://ocsp.example.test,caIssuers;URI:http://ca.example.test/ca.crt",
+      "-addext", "crlDistributionPoints=URI:http://crl.example.test/ca.crl",
+      "-addext", "certificatePolicies=2.23.140.1.2.2,1.2.3.4",
+    ], { stdio: "ignore" });
+    const [c] = (await inspectFile(cert)).objects;
+    expect(c?.kind).toBe("certificate");
+    const values = Object.fromEntries((c as CertificateDescription).extensions.map((e) => [e.name, e.value]));
+    expect(values).toMatchObject({
+      authorityInfoAccess: "OCSP - URI:http://ocsp.example.test, CA Issuers - URI:http://ca.example.test/ca.crt",
+      crlDistributionPoints: "URI:http://crl.example.test/ca.crl",
+      certificatePolicies: "2.23.140.1.2.2 (CA/B organization validated), 1.2.3.4",
+      basicConstraints: "CA:TRUE",
+    });
+    expect((c as CertificateDescription).daysLeft).toBe(9);
+  });
+});
 
 describe.skipIf(!requireTool("openssl"))("inspectUrl against openssl s_server", () => {
   let proc: ChildProcess | undefined;

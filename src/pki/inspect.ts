@@ -1,6 +1,6 @@
 /**
  * `mtlskit inspect`: what a file or a TLS server holds, as plain data ready to print or to
- * serialise. Files go through the fast read path (asn1js + node:crypto); a URL is probed with
+ * serialise. Files go through the fast read path (asn1.ts + node:crypto); a URL is probed with
  * a real `node:tls` connection, loaded only when a URL is inspected.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
@@ -258,8 +258,10 @@ function describeExtension(e: ExtensionInfo): ExtensionDescription {
   return { name: e.name, oid: e.oid, critical: e.critical, value: readableExtension(e) };
 }
 
+const DECODED_HERE = new Set<string>([OID.authorityInfoAccess, OID.crlDistributionPoints, OID.certificatePolicies, CT_SCTS]);
+
 function readableExtension(e: ExtensionInfo): string {
-  if (!/^[0-9a-f]*$/.test(e.text)) return e.text;
+  if (!DECODED_HERE.has(e.oid) || !/^[0-9a-f]+$/.test(e.text)) return e.text;
   try {
     const value = parseDer(new Uint8Array(Buffer.from(e.text, "hex")));
     switch (e.oid) {
@@ -298,13 +300,14 @@ function readableExtension(e: ExtensionInfo): string {
 }
 
 function generalName(n: Node | undefined): string {
-  const tag = (n as { idBlock?: { tagClass: number; tagNumber: number } } | undefined)?.idBlock;
-  if (!n || !tag || tag.tagClass !== 3) return "?";
-  const text = Buffer.from(contentBytes(n)).toString("latin1");
-  if (tag.tagNumber === 6) return `URI:${text}`;
-  if (tag.tagNumber === 2) return `DNS:${text}`;
-  if (tag.tagNumber === 1) return `email:${text}`;
-  return `<name tag ${tag.tagNumber}>`;
+  if (isContext(n, 6)) return `URI:${latin1(n!)}`;
+  if (isContext(n, 2)) return `DNS:${latin1(n!)}`;
+  if (isContext(n, 1)) return `email:${latin1(n!)}`;
+  return "<other name>";
+}
+
+function latin1(n: Node): string {
+  return Buffer.from(contentBytes(n)).toString("latin1");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -386,10 +389,6 @@ export function parseHttpsUrl(text: string): HttpsTarget {
   return { host, port, display: `${url.hostname}:${port}` };
 }
 
-function isIpAddress(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
-}
-
 /**
  * Connects to a TLS server and reports what it presents: the chain exactly as sent (leaf
  * first), the negotiated protocol and cipher, whether the chain verifies against Node's trust
@@ -406,8 +405,9 @@ export async function inspectUrl(url: string, options: InspectUrlOptions = {}): 
   const target = parseHttpsUrl(url);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const checkName = options.servername ?? target.host;
-  const sni = isIpAddress(checkName) ? undefined : checkName;
-  const tls = await import("node:tls");
+  // Loaded here, not at the top: inspecting a file must not pay for the TLS stack.
+  const [tls, { isIP }] = await Promise.all([import("node:tls"), import("node:net")]);
+  const sni = isIP(checkName) ? undefined : checkName;
   const connectOptions: ConnectionOptions = {
     host: target.host,
     port: target.port,

@@ -19,6 +19,12 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   if (!["d1", "mt", "both"].includes(which)) throw new MtlsError("UNKNOWN_PROGRAM", `unknown program '${which}'`, { hint: "Use --program d1, mt or both." });
   const programs: ProgramId[] = which === "both" ? ["d1", "mt"] : [which as ProgramId];
   const emulator = await startEmulator({ dir: ctx.dirFlag ?? ".mtlskit-emulator", host: String(o["host"] ?? "127.0.0.1"), programs });
+  // Listen for the stop signals before saying "ready": a script may send one at once.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
   const doc = emulator.describe();
   if (ctx.json) printJson(ctx, doc);
   else {
@@ -32,11 +38,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     }
     say(ctx, "Ctrl-C stops it.", true);
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  await stopped;
   await emulator.close();
   if (!ctx.json) say(ctx, "emulator stopped");
   return 0;

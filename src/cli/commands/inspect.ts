@@ -1,10 +1,10 @@
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import {
   inspectFile,
   inspectUrl,
   isMtlsError,
   MtlsError,
+  readCertificates,
   toPem,
   type CertificateDescription,
   type CsrDescription,
@@ -20,7 +20,7 @@ export function define(cmd: Command): Command {
     .argument("<target>", "a file (PEM or DER; certificates, CSRs, keys, chains) or https://HOST[:PORT]")
     .option("--servername <name>", "for a URL: SNI name, and the name checked against the certificate (default: the URL's host)")
     .option("--ca <file>", "for a URL: verify the chain against these CA certificates (PEM) instead of Node's trust store")
-    .option("--timeout <ms>", "for a URL: give up after this many milliseconds", "10000")
+    .option("--timeout <ms>", "for a URL: give up after this many milliseconds (default 10000)")
     .addHelpText(
       "after",
       "\nExamples:\n  mtlskit inspect client.crt\n  mtlskit inspect d1-preprod.csr --json\n  mtlskit inspect https://tmg.dbp-stg.thalescloud.io:443",
@@ -30,7 +30,7 @@ export function define(cmd: Command): Command {
 export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
   const target = args[0] ?? "";
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return runUrl(ctx, o, target);
-  for (const flag of ["servername", "ca"] as const) {
+  for (const flag of ["servername", "ca", "timeout"] as const) {
     if (o[flag] !== undefined) throw new MtlsError("USAGE", `--${flag} applies to an https:// URL, not to a file`);
   }
   const r = await inspectFile(target).catch((e: unknown) => {
@@ -67,7 +67,8 @@ const KIND_TITLES: Record<FileObjectDescription["kind"], string> = {
 async function runUrl(ctx: CliContext, o: Record<string, unknown>, url: string): Promise<number> {
   const timeoutMs = positiveInt("--timeout", String(o["timeout"] ?? "10000"));
   const caFile = o["ca"] as string | undefined;
-  const ca = caFile ? await readCaFile(caFile) : undefined;
+  // Parsed first, so that a CA file without a certificate is an error, not a silent "untrusted".
+  const ca = caFile ? (await readCertificates(caFile)).map((c) => toPem("CERTIFICATE", c.der)) : undefined;
   const r = await withProgress(
     ctx,
     `connecting to ${url}`,
@@ -80,16 +81,6 @@ async function runUrl(ctx: CliContext, o: Record<string, unknown>, url: string):
   }
   renderUrl(ctx, r, caFile);
   return 0;
-}
-
-async function readCaFile(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new MtlsError("FILE_NOT_FOUND", `${file}: no such file`, { subject: file, cause: e });
-    throw new MtlsError("FILE_UNREADABLE", `${file}: cannot be read (${code ?? "error"})`, { subject: file, cause: e });
-  }
 }
 
 /** Drops the fields that only help rendering (finer time counters). */

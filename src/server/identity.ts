@@ -1,0 +1,167 @@
+/**
+ * The verified client identity of a connection, and the headers that carry it upstream.
+ *
+ * Only connections whose certificate verified against the trusted client CA get here, so the
+ * identity is a fact, not a claim. Any incoming header of the same names is removed before
+ * these are added ({@link IDENTITY_HEADERS}, {@link isIdentityHeader}).
+ */
+import type { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
+
+/** The headers set from the verified client certificate. */
+export const IDENTITY_HEADERS = {
+  /** Subject, RFC 4514 string (most specific first: `CN=...,O=...,C=FR`). */
+  subject: "x-client-cert-subject",
+  /** Issuer, RFC 4514 string. */
+  issuer: "x-client-cert-issuer",
+  /** SHA-256 of the DER, upper-case hex with colons (openssl's and `mtlskit inspect`'s form). */
+  fingerprint: "x-client-cert-sha256",
+  /** Serial number, upper-case hex. */
+  serial: "x-client-cert-serial",
+  /** Not-after date, ISO 8601 UTC. */
+  notAfter: "x-client-cert-not-after",
+  /** The certificate as URL-encoded PEM (as nginx's `$ssl_client_escaped_cert`). */
+  pem: "x-client-cert",
+  /** RFC 9440 `Client-Cert`: the DER as a structured-field byte sequence, `:base64:`. */
+  rfc9440: "client-cert",
+} as const;
+
+/** Names stripped from every incoming request besides those of {@link IDENTITY_HEADERS}. */
+const ALSO_STRIPPED = new Set(["client-cert-chain", "x-forwarded-client-cert", "x-ssl-client-cert", "ssl-client-cert", "x-client-verify", "x-ssl-client-verify"]);
+const IDENTITY_NAMES = new Set<string>(Object.values(IDENTITY_HEADERS));
+
+/** True for a (lower-case) header name that could pass for client identity: never forwarded from the caller. */
+export function isIdentityHeader(lowerName: string): boolean {
+  return IDENTITY_NAMES.has(lowerName) || ALSO_STRIPPED.has(lowerName) || lowerName.startsWith("x-client-cert-") || lowerName.startsWith("x-ssl-client-");
+}
+
+/** The verified identity of a client certificate. */
+export interface ClientIdentity {
+  /** RFC 4514 subject. */
+  readonly subject: string;
+  readonly issuer: string;
+  /** Attribute values of the subject, by short name (`CN`, `O`, ...). */
+  readonly subjectAttributes: Readonly<Record<string, readonly string[]>>;
+  readonly fingerprint256: string;
+  readonly serialNumber: string;
+  readonly notAfter: Date;
+  /** Header name/value pairs, flat (`[name, value, name, value...]`), ready to forward. */
+  readonly headers: readonly string[];
+}
+
+/**
+ * Node's multi-line name (`C=FR\nO=Example\nCN=x`, RFC 2253 escaping) to an RFC 4514 string,
+ * most specific first. Characters outside printable ASCII are written as `\XX` UTF-8 escapes
+ * (RFC 4514, section 2.4), so that the value is a valid header value.
+ */
+export function rfc4514(multiline: string): string {
+  return multiline
+    .split("\n")
+    .filter((l) => l !== "")
+    .reverse()
+    .map((rdn) => asciiEscape(rdn))
+    .join(",");
+}
+
+function asciiEscape(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (c >= 0x20 && c < 0x7f) out += ch;
+    else
+      for (const b of Buffer.from(ch, "utf8")) out += `\\${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/** Unescapes an RFC 2253 value as Node prints it (`\,` `\+` `\"` `\\` `\XX`). */
+function unescapeValue(v: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const ch = v[i]!;
+    if (ch === "\\" && i + 1 < v.length) {
+      const hex = v.slice(i + 1, i + 3);
+      if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+        bytes.push(parseInt(hex, 16));
+        i += 2;
+        continue;
+      }
+      i++;
+      bytes.push(...Buffer.from(v[i]!, "utf8"));
+      continue;
+    }
+    bytes.push(...Buffer.from(ch, "utf8"));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+function attributes(multiline: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const line of multiline.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq <= 0) continue;
+    const name = line.slice(0, eq);
+    (out[name] ??= []).push(unescapeValue(line.slice(eq + 1)));
+  }
+  return out;
+}
+
+function pemOf(der: Buffer): string {
+  const b64 = der.toString("base64").replace(/.{64}/g, "$&\n").replace(/\n$/, "");
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+}
+
+/** The identity of a verified certificate. */
+export function identityOf(x509: X509Certificate): ClientIdentity {
+  const subject = rfc4514(x509.subject);
+  const issuer = rfc4514(x509.issuer);
+  const notAfter = new Date(Date.parse(x509.validTo));
+  const der = x509.raw;
+  const headers = [
+    IDENTITY_HEADERS.subject,
+    subject,
+    IDENTITY_HEADERS.issuer,
+    issuer,
+    IDENTITY_HEADERS.fingerprint,
+    x509.fingerprint256,
+    IDENTITY_HEADERS.serial,
+    x509.serialNumber.toUpperCase(),
+    IDENTITY_HEADERS.notAfter,
+    notAfter.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    IDENTITY_HEADERS.pem,
+    encodeURIComponent(pemOf(der)),
+    IDENTITY_HEADERS.rfc9440,
+    `:${der.toString("base64")}:`,
+  ];
+  return { subject, issuer, subjectAttributes: attributes(x509.subject), fingerprint256: x509.fingerprint256, serialNumber: x509.serialNumber.toUpperCase(), notAfter, headers };
+}
+
+/** The identity of a connection's verified peer, or undefined when it has none. */
+export function peerIdentity(socket: TLSSocket): ClientIdentity | undefined {
+  const x509 = socket.getPeerX509Certificate();
+  return x509 ? identityOf(x509) : undefined;
+}
+
+/**
+ * Identity checks on top of CA verification (never instead of it): the certificate's subject
+ * must carry one of the listed CNs and/or one of the listed Os. An empty or absent list does
+ * not restrict.
+ */
+export interface IdentityAllowList {
+  commonNames?: readonly string[];
+  organizations?: readonly string[];
+}
+
+/** Why an identity is not allowed, or undefined when it is. */
+export function checkAllowList(identity: ClientIdentity, allow: IdentityAllowList | undefined): string | undefined {
+  if (!allow) return undefined;
+  const cns = allow.commonNames ?? [];
+  const os = allow.organizations ?? [];
+  if (cns.length > 0 && !(identity.subjectAttributes["CN"] ?? []).some((v) => cns.includes(v))) {
+    return `subject CN is not one of the allowed (${cns.join(", ")})`;
+  }
+  if (os.length > 0 && !(identity.subjectAttributes["O"] ?? []).some((v) => os.includes(v))) {
+    return `subject O is not one of the allowed (${os.join(", ")})`;
+  }
+  return undefined;
+}

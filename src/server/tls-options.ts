@@ -1,0 +1,71 @@
+/**
+ * The TLS rules of the endpoint Thales calls, as Node secure-context options: TLS 1.2 and 1.3
+ * only, ECDHE key exchange with AEAD ciphers only, no renegotiation, no compression, a client
+ * certificate required and verified against the trusted client CA (never a pinned leaf).
+ */
+import { constants } from "node:crypto";
+import type { SecureContextOptions, TlsOptions } from "node:tls";
+import type { CredentialSet } from "../credentials/index.js";
+import { PROGRAMS, type ProgramPolicy } from "../policy/index.js";
+
+/**
+ * TLS 1.2 suites: forward secret (ECDHE) and AEAD (GCM, ChaCha20-Poly1305) only, in Mozilla's
+ * "intermediate" order without the DHE suites. TLS 1.3 suites are all forward secret and AEAD.
+ */
+export const INBOUND_CIPHERS = [
+  "TLS_AES_128_GCM_SHA256",
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/** Key exchange groups offered, fastest first. */
+export const INBOUND_ECDH_CURVES = "X25519:P-256:P-384";
+
+/** Lifetime of a TLS session (and of its tickets), in seconds. */
+export const SESSION_TIMEOUT_SECONDS = 300;
+
+/**
+ * OpenSSL options: no renegotiation at all (client- or server-initiated), no compression
+ * (CRIME), and the server's cipher order.
+ */
+export const INBOUND_SECURE_OPTIONS = constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION | constants.SSL_OP_CIPHER_SERVER_PREFERENCE;
+
+/** The strictest minimum TLS version over the programs (both say TLS 1.2). */
+export function inboundMinVersion(program?: ProgramPolicy): "TLSv1.2" | "TLSv1.3" {
+  const programs = program ? [program] : Object.values(PROGRAMS);
+  return programs.some((p) => p.inbound.minTlsVersion !== "TLSv1.2") ? "TLSv1.3" : "TLSv1.2";
+}
+
+/** Secure-context options for one validated credential set (server chain, key, client CA). */
+export function secureContextOptions(set: CredentialSet, program?: ProgramPolicy): SecureContextOptions {
+  return {
+    cert: set.certChainPem,
+    key: set.keyPem,
+    ca: set.caPem,
+    // The Thales Client CA may be an intermediate shipped without its root: trust it as the anchor.
+    allowPartialTrustChain: true,
+    minVersion: inboundMinVersion(program),
+    maxVersion: "TLSv1.3",
+    ciphers: INBOUND_CIPHERS,
+    ecdhCurve: INBOUND_ECDH_CURVES,
+    honorCipherOrder: true,
+    secureOptions: INBOUND_SECURE_OPTIONS,
+    sessionTimeout: SESSION_TIMEOUT_SECONDS,
+  };
+}
+
+/** Server options: the secure context plus the client-certificate requirement. */
+export function serverTlsOptions(set: CredentialSet, handshakeTimeoutMs: number, program?: ProgramPolicy): TlsOptions {
+  return {
+    ...secureContextOptions(set, program),
+    requestCert: true,
+    rejectUnauthorized: true,
+    handshakeTimeout: handshakeTimeoutMs,
+  };
+}
