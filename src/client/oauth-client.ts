@@ -258,9 +258,10 @@ export class OAuthClient {
       return new MtlsError("OAUTH_UNKNOWN_KID", `${where}: the token endpoint knows no key '${this.options.kid}' for ${this.options.issuer} (${status}: ${said})`);
     }
     const timeWords = codes.some((c) => /EXPIRED|IAT|NBF|CLOCK/.test(c)) || /\b(exp|iat|nbf)\b|expired|ahead|clock/i.test(said);
-    if (timeWords || (skewMs !== undefined && Math.abs(skewMs) > CLOCK_SKEW_TOLERANCE_MS)) {
+    const skewed = skewMs !== undefined && Math.abs(skewMs) > CLOCK_SKEW_TOLERANCE_MS;
+    if (timeWords || skewed) {
       const measured = skewMs !== undefined && Math.abs(skewMs) > 2000 ? `; this machine's clock is ${Math.round(Math.abs(skewMs) / 1000)} s ${skewMs > 0 ? "ahead of" : "behind"} the server's` : "";
-      if (timeWords || measured) return new MtlsError("OAUTH_CLOCK_SKEW", `${where}: the assertion was refused for its times (${status}: ${said})${measured}`);
+      return new MtlsError("OAUTH_CLOCK_SKEW", `${where}: the assertion was refused${timeWords ? " for its times" : ""} (${status}: ${said})${measured}`);
     }
     return new MtlsError("OAUTH_TOKEN_REFUSED", `${where}: the token endpoint refused the assertion (${status}: ${said})`);
   }

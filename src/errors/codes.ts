@@ -456,6 +456,26 @@ export const ERROR_CODES = {
     meaning: "OAuth layer: the token endpoint answered 2xx, but not with an access_token, token_type and expires_in.",
     hint: "Check that the authz URL of the profile (D1_AUTHZ_URL) is the Thales one.",
   },
+  INBOUND_NOT_READY: {
+    exit: 2,
+    meaning: "The endpoint Thales calls cannot start: the server certificate and key, or the Thales Client CA that verifies Thales's client certificate, are missing.",
+    hint: "Set the server certificate (mtlskit server-cert set --profile NAME ...) and import the Thales assets (mtlskit assets import DIR --profile NAME), or give --cert, --key and --client-ca.",
+  },
+  LISTEN_ADDRESS_INVALID: {
+    exit: 2,
+    meaning: "A listen address is not HOST:PORT, [IPv6]:PORT, :PORT or PORT with a port between 0 and 65535.",
+    hint: "Write it like 0.0.0.0:8443, 127.0.0.1:9464 or :8443.",
+  },
+  LISTEN_FAILED: {
+    exit: 2,
+    meaning: "The server could not listen on the address: the port is taken, the address is not on this machine, or a port below 1024 needs privileges.",
+    hint: "Choose a free port; for 443 see src/server/README.md (setcap, a port forward, or a load balancer) rather than running as root.",
+  },
+  UPSTREAM_INVALID: {
+    exit: 2,
+    meaning: "The upstream is not an http:// (or https://) URL with a host, without user name, password, query or fragment.",
+    hint: "Give the URL of your application, e.g. --upstream http://127.0.0.1:8080 (a path prefix is allowed: http://127.0.0.1:8080/thales).",
+  },
   INTERNAL: {
     exit: 3,
     meaning: "mtlskit hit a bug.",

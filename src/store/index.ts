@@ -4,7 +4,7 @@
  * server-cert, status and renew commands do.
  */
 export { CONFIG_FILE, CONFIG_VERSION, PROFILE_NAME_PATTERN, loadConfig, parseConfig, validateConfig, type LoadedConfig, type ProfileConfig, type WorkspaceConfig } from "./config.js";
-export { withWorkspaceLock, lockHolder, LOCK_FILE, DEFAULT_LOCK_WAIT_MS, type LockInfo, type LockOptions } from "./lock.js";
+export { withWorkspaceLock, waitForUnlock, lockHolder, LOCK_FILE, DEFAULT_LOCK_WAIT_MS, type LockInfo, type LockOptions } from "./lock.js";
 export { profileFolderName, profilePaths, type ProfilePaths } from "./layout.js";
 export { openProfile, listProfiles, resolveProfile, writeWorkspace, TRASH_DIR, type Profile, type WorkspaceTxn } from "./workspace.js";
 export { backupName, stamp } from "./fs-ops.js";

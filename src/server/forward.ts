@@ -1,0 +1,238 @@
+/**
+ * Forwarding a verified request to the upstream: headers cleaned and completed, body streamed
+ * (with its size limit), answer streamed back, upstream failures turned into a quick status.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Dispatcher, Pool } from "undici";
+import type { ClientIdentity } from "./identity.js";
+import { isIdentityHeader } from "./identity.js";
+import type { InboundLogger } from "./logger.js";
+import type { InboundMetrics } from "./metrics.js";
+
+/**
+ * What an upstream failure is answered with.
+ * - `retryable` (default): 503 Service Unavailable, for the upstream down, resetting or too
+ *   slow. Thales retries 429 and 503 only (reference/thales-api-facts.md: 400, 401, 404, 500
+ *   are not retried), so this is what gets a notification delivered once the upstream is back.
+ * - `gateway`: 502 Bad Gateway (down, reset) and 504 Gateway Timeout (too slow), as nginx
+ *   answers; use it when another proxy that retries on those sits in front.
+ */
+export type UpstreamFailureStatus = "retryable" | "gateway";
+
+/** Why the upstream gave no answer. */
+export type UpstreamFailure = "unreachable" | "timeout" | "reset";
+
+/** Headers never forwarded in either direction (RFC 9110 section 7.6.1, plus legacy ones). */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate", "http2-settings"]);
+/** Request headers replaced by ours, so that the caller cannot forge them. */
+const FORWARDING = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded", "x-real-ip", "x-correlation-id", "host", "expect"]);
+
+/** The correlation id rule of the Thales APIs (policy: `^[A-Za-z0-9_-]{1,64}$`). */
+export const DEFAULT_CORRELATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The correlation id to use: the caller's when valid, else a new one. */
+export function correlationIdFor(incoming: string | string[] | undefined, pattern: RegExp = DEFAULT_CORRELATION_ID_PATTERN): { id: string; generated: boolean; rejected?: boolean } {
+  const value = Array.isArray(incoming) ? incoming[0] : incoming;
+  if (value !== undefined && pattern.test(value)) return { id: value, generated: false };
+  return { id: randomUUID(), generated: true, ...(value !== undefined ? { rejected: true } : {}) };
+}
+
+/**
+ * The headers sent upstream, as a flat `[name, value, ...]` list: the caller's, without
+ * hop-by-hop headers (and those the Connection header names), without anything that could pass
+ * for a client identity or forwarding information; then the verified identity, the correlation
+ * id, X-Forwarded-For/Proto/Host.
+ */
+export function upstreamRequestHeaders(req: IncomingMessage, identity: ClientIdentity, correlationId: string, hasBody: boolean): string[] {
+  const raw = req.rawHeaders;
+  let connectionTokens: Set<string> | undefined;
+  const connection = req.headers.connection;
+  if (connection) connectionTokens = new Set(connection.toLowerCase().split(",").map((t) => t.trim()));
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || FORWARDING.has(lower) || isIdentityHeader(lower) || connectionTokens?.has(lower)) continue;
+    if (lower === "content-length" && !hasBody) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  out.push(...identity.headers);
+  out.push("x-correlation-id", correlationId, "x-forwarded-for", req.socket.remoteAddress ?? "", "x-forwarded-proto", "https");
+  const host = req.headers.host;
+  if (host) out.push("x-forwarded-host", host);
+  return out;
+}
+
+/** The upstream's response headers as a flat list for `writeHead`, without hop-by-hop ones. */
+export function downstreamResponseHeaders(headers: Record<string, string | string[] | undefined>, correlationId: string): string[] {
+  const out: string[] = [];
+  let connectionTokens: Set<string> | undefined;
+  const connection = headers["connection"];
+  if (typeof connection === "string") connectionTokens = new Set(connection.toLowerCase().split(",").map((t) => t.trim()));
+  let hasCorrelation = false;
+  for (const name of Object.keys(headers)) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || connectionTokens?.has(lower)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (lower === "x-correlation-id") hasCorrelation = true;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  }
+  if (!hasCorrelation) out.push("x-correlation-id", correlationId);
+  return out;
+}
+
+/** Classifies an undici error. `undefined`: not an upstream failure (a bug or the caller's doing). */
+export function classifyUpstreamError(err: Error & { code?: string; cause?: unknown }): UpstreamFailure | undefined {
+  const code = err.code ?? (err.cause as { code?: string } | undefined)?.code ?? "";
+  if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "ETIMEDOUT") return "timeout";
+  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EADDRNOTAVAIL" || code === "ECONNABORTED") return "unreachable";
+  if (code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_CLOSED") return "reset";
+  return undefined;
+}
+
+/** The status answered for an upstream failure. */
+export function failureStatus(failure: UpstreamFailure, mode: UpstreamFailureStatus): number {
+  if (mode === "retryable") return 503;
+  return failure === "timeout" ? 504 : 502;
+}
+
+/** The request body was larger than the limit. */
+export class BodyTooLargeError extends Error {
+  readonly code = "MTLSKIT_BODY_TOO_LARGE";
+}
+
+/** Streams `req`, failing once more than `limit` bytes came (bodies without Content-Length). */
+async function* limitedBody(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) throw new BodyTooLargeError(`request body larger than ${limit} bytes`);
+    yield chunk;
+  }
+}
+
+/** What {@link forwardRequest} needs besides the request. */
+export interface ForwardContext {
+  readonly pool: Pool;
+  /** Path prefix of the upstream URL (no trailing slash), or "". */
+  readonly pathPrefix: string;
+  readonly upstreamTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly failureStatus: UpstreamFailureStatus;
+  readonly metrics: InboundMetrics;
+  readonly logger: InboundLogger;
+  readonly correlationIdPattern: RegExp;
+}
+
+/** Answers with a small JSON error. */
+export function sendError(res: ServerResponse, status: number, code: string, message: string, correlationId: string | undefined, close = false, extra: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code, message, ...(correlationId ? { correlationId } : {}) } });
+  const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...extra };
+  if (correlationId) headers["x-correlation-id"] = correlationId;
+  if (close) {
+    headers["connection"] = "close";
+    res.shouldKeepAlive = false;
+  }
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/**
+ * Sends `req` to the upstream and streams the answer into `res`. Never throws: every failure
+ * ends in an answer (or, once the answer has started, a closed connection).
+ */
+export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, identity: ClientIdentity): void {
+  const correlation = correlationIdFor(req.headers["x-correlation-id"], ctx.correlationIdPattern);
+  const path = (req.url ?? "/").replace(/[?#].*$/, "");
+  if (correlation.rejected) ctx.logger.debug({ event: "correlation_id_replaced", correlationId: correlation.id }, "the caller's x-correlation-id does not match the pattern; a new one was generated");
+  const cl = req.headers["content-length"];
+  const chunked = req.headers["transfer-encoding"] !== undefined;
+  const hasBody = chunked || (cl !== undefined && cl !== "0");
+  const headers = upstreamRequestHeaders(req, identity, correlation.id, hasBody);
+  const body = !hasBody ? null : chunked ? limitedBody(req, ctx.maxBodyBytes) : req;
+  const started = performance.now();
+  let controller: Dispatcher.DispatchController | undefined;
+  let clientGone = false;
+  let done = false;
+  res.once("close", () => {
+    if (!done && !res.writableFinished) {
+      clientGone = true;
+      controller?.abort(new Error("the caller closed the connection"));
+    }
+  });
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart(c) {
+      controller = c;
+      if (clientGone) c.abort(new Error("the caller closed the connection"));
+    },
+    onResponseStart(c, statusCode, upstreamHeaders) {
+      if (statusCode < 200) return;
+      ctx.metrics.upstreamLatency.observe((performance.now() - started) / 1000);
+      res.writeHead(statusCode, downstreamResponseHeaders(upstreamHeaders as Record<string, string | string[] | undefined>, correlation.id));
+      res.on("drain", () => c.resume());
+    },
+    onResponseData(c, chunk) {
+      if (!res.write(chunk)) c.pause();
+    },
+    onResponseEnd() {
+      done = true;
+      res.end();
+    },
+    onResponseError(_c, err) {
+      done = true;
+      if (clientGone) return;
+      if (err instanceof BodyTooLargeError) {
+        ctx.metrics.limits.inc({ limit: "body_size" });
+        ctx.logger.warn({ event: "limit_reached", limit: "body_size", correlationId: correlation.id, method: req.method, path }, `refused a request body larger than ${ctx.maxBodyBytes} bytes`);
+        sendError(res, 413, "BODY_TOO_LARGE", `the request body is larger than ${ctx.maxBodyBytes} bytes`, correlation.id, true);
+        return;
+      }
+      const failure = classifyUpstreamError(err as Error & { code?: string });
+      if (res.headersSent) {
+        ctx.logger.warn({ event: "upstream_error", failure: failure ?? "other", error: errorCode(err), correlationId: correlation.id, method: req.method, path }, "the upstream failed while answering; the connection is closed");
+        res.destroy();
+        return;
+      }
+      if (!failure) {
+        ctx.logger.warn({ event: "bad_request", error: errorCode(err), correlationId: correlation.id, method: req.method, path }, `could not forward the request: ${err.message}`);
+        sendError(res, 400, "BAD_REQUEST", "the request could not be forwarded", correlation.id, true);
+        return;
+      }
+      ctx.metrics.upstreamErrors.inc({ reason: failure });
+      const status = failureStatus(failure, ctx.failureStatus);
+      const ms = Math.round(performance.now() - started);
+      ctx.logger.warn(
+        { event: "upstream_error", failure, error: errorCode(err), status, ms, correlationId: correlation.id, method: req.method, path },
+        failure === "timeout" ? `the upstream did not answer within ${ctx.upstreamTimeoutMs} ms` : failure === "unreachable" ? "the upstream is unreachable" : "the upstream closed the connection",
+      );
+      sendError(res, status, failure === "timeout" ? "UPSTREAM_TIMEOUT" : "UPSTREAM_UNAVAILABLE", failure === "timeout" ? "the application did not answer in time" : "the application is not reachable", correlation.id);
+    },
+  };
+  try {
+    ctx.pool.dispatch(
+      {
+        path: ctx.pathPrefix + (req.url ?? "/"),
+        method: (req.method ?? "GET") as Dispatcher.HttpMethod,
+        headers,
+        body: body as Dispatcher.DispatchOptions["body"],
+        headersTimeout: ctx.upstreamTimeoutMs,
+        bodyTimeout: ctx.upstreamTimeoutMs,
+      },
+      handler,
+    );
+  } catch (e) {
+    handler.onResponseError!(undefined as unknown as Dispatcher.DispatchController, e as Error);
+  }
+}
+
+function errorCode(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string }; name?: string };
+  return e.code ?? e.cause?.code ?? e.name ?? "Error";
+}
