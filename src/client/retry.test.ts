@@ -118,7 +118,7 @@ describe("retryInterceptor", () => {
     const url = closed.url;
     await closed.close();
     retries.length = 0;
-    const e = await request(`${url}/x`, { dispatcher }).catch((err: unknown) => err as { code?: string });
+    const e = (await request(`${url}/x`, { dispatcher }).catch((err: unknown) => err)) as { code?: string };
     expect(e.code).toBe("ECONNREFUSED");
     expect(retries.map((r) => r.reason)).toEqual(["ECONNREFUSED", "ECONNREFUSED"]);
   });

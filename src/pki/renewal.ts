@@ -21,7 +21,7 @@ export function parseRenewalWindow(text: string): RenewalWindow {
 
 /** The answer of {@link needsRenewal}. */
 export interface RenewalStatus {
-  /** True when the certificate is inside the window, expired, or not yet valid. */
+  /** True when the certificate is inside the renewal window or expired. */
   readonly due: boolean;
   readonly expired: boolean;
   readonly notYetValid: boolean;
@@ -42,7 +42,7 @@ export function needsRenewal(cert: CertificateInfo, window: RenewalWindow = DEFA
   const lead = "days" in window ? window.days * DAY : (total * window.percent) / 100;
   const renewFrom = new Date(cert.notAfter.getTime() - lead);
   const left = cert.notAfter.getTime() - now.getTime();
-  const daysLeft = Math.floor(left / DAY);
+  const daysLeft = Math.trunc(left / DAY);
   const expired = left <= 0;
   const notYetValid = now.getTime() < cert.notBefore.getTime();
   const due = expired || now.getTime() >= renewFrom.getTime();

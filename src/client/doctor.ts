@@ -1,0 +1,556 @@
+import { promises as fs } from "node:fs";
+import net from "node:net";
+import { performance } from "node:perf_hooks";
+import tls, { type DetailedPeerCertificate, type SecureContext, type TLSSocket } from "node:tls";
+import { request } from "undici";
+import { ReloadableCredentials, type CredentialSet } from "../credentials/index.js";
+import { ERROR_CODES, MtlsError, type ErrorCode } from "../errors/index.js";
+import { DEFAULT_RENEWAL_WINDOW, needsRenewal, type RenewalWindow } from "../pki/index.js";
+import { assertCertificateEnvironment, openProfile, type Profile } from "../store/index.js";
+import { clientCertRefusal, receivedAlert, toMtlsError } from "./client-errors.js";
+import { newCorrelationId } from "./correlation-id.js";
+import { TtlResolver, type ResolvedAddress } from "./dns-resolver.js";
+import { OAuthClient } from "./oauth-client.js";
+import { loadOAuthKey, profileCredentialFiles, profileEndpoints, createProfileDispatcher, type ProfileEndpoints } from "./profile-client.js";
+import { chainFromPeer, checkTrustRule, describeTrustRule, type ChainLink } from "./server-trust.js";
+import { DEFAULT_CIPHERS, thalesTlsOptions } from "./tls-options.js";
+
+/** The steps of the doctor, in order. */
+export type DoctorStepId = "config" | "certificate" | "dns" | "tcp" | "tls" | "client-certificate" | "http" | "token";
+
+/** A named diagnosis: what is wrong, in words a payments engineer uses, and the fix. */
+export interface Diagnosis {
+  /** The error code (docs/errors.md). */
+  readonly code: ErrorCode;
+  /** Short name: "server chain not trusted", "TLS version too low", ... */
+  readonly name: string;
+  /** What was found. */
+  readonly message: string;
+  /** What to do. */
+  readonly fix: string;
+}
+
+/** One step of the doctor. */
+export interface DoctorStep {
+  readonly id: DoctorStepId;
+  readonly title: string;
+  readonly status: "pass" | "fail" | "skip";
+  /** Time the step took, in milliseconds. */
+  readonly ms: number;
+  /** One line: what was seen, or why it was skipped. */
+  readonly summary: string;
+  readonly details: Record<string, unknown>;
+  readonly diagnosis?: Diagnosis;
+}
+
+/** What {@link runDoctor} found. */
+export interface DoctorReport {
+  /** Every step passed. */
+  readonly ok: boolean;
+  readonly profile: string;
+  readonly program: string;
+  readonly environment: string;
+  readonly target: { readonly origin: string; readonly host: string; readonly port: number; readonly basePath: string; readonly dnsServers: readonly string[] };
+  readonly steps: readonly DoctorStep[];
+  /** The diagnoses of the failed steps, in order. */
+  readonly diagnoses: readonly Diagnosis[];
+  readonly ms: number;
+}
+
+/** Options of {@link runDoctor}. */
+export interface DoctorOptions {
+  /** Time limit of each network step, in milliseconds. Default 10000. */
+  timeoutMs?: number;
+  /** Renewal window of the certificate step. Default 30 days. */
+  renewalWindow?: RenewalWindow;
+  /** Path of the HTTP step. Default: the program's base path (MT `/1/sandbox-v2/`, D1 `/`). */
+  path?: string;
+  /** The time certificates are judged at. Default now. */
+  now?: Date;
+}
+
+/** The short names of the diagnoses. */
+export const DIAGNOSIS_NAMES: Partial<Record<ErrorCode, string>> = {
+  PROFILE_INCOMPLETE: "profile incomplete",
+  KEY_MISMATCH: "key does not match certificate",
+  CHAIN_INVALID: "client certificate chain broken",
+  CERTIFICATE_NOT_CURRENT: "client certificate expired or not yet valid",
+  CERTIFICATE_RENEWAL_DUE: "client certificate due for renewal",
+  ENVIRONMENT_MISMATCH: "client certificate of another environment",
+  LEAF_AS_CA: "a leaf pinned as server trust",
+  DNS_NOT_FOUND: "DNS failure: host not found",
+  DNS_FAILED: "DNS failure: resolver not answering",
+  TCP_CONNECTION_REFUSED: "connection refused",
+  TCP_CONNECT_TIMEOUT: "connection timed out",
+  TCP_CONNECTION_RESET: "connection reset",
+  TLS_PROTOCOL_VERSION: "TLS version too low",
+  TLS_NOT_TLS: "not TLS on that port",
+  TLS_HANDSHAKE_FAILED: "TLS handshake failed",
+  TLS_SERVER_NOT_TRUSTED: "server chain not trusted",
+  TLS_SERVER_WRONG_CA: "server chain has the wrong CA",
+  TLS_HOSTNAME_MISMATCH: "host name mismatch",
+  TLS_CLIENT_CERT_NOT_ENDORSED: "client certificate refused: not endorsed",
+  TLS_CLIENT_CERT_UNKNOWN_CA: "client certificate refused: wrong CA",
+  TLS_CLIENT_CERT_EXPIRED: "client certificate refused: expired",
+  TLS_CLIENT_CERT_WRONG_ENVIRONMENT: "client certificate refused: wrong environment",
+  TLS_CLIENT_CERT_REFUSED: "client certificate refused",
+  HTTP_BASE_PATH_NOT_FOUND: "base path not found",
+  HTTP_SERVER_ERROR: "server error",
+  HTTP_HEADERS_TIMEOUT: "no HTTP answer",
+  HTTP_CONNECTION_CLOSED: "connection closed",
+  OAUTH_KEY_MISSING: "no OAuth key",
+  OAUTH_KEY_INVALID: "OAuth key unusable",
+  OAUTH_UNKNOWN_KID: "token refused: unknown kid",
+  OAUTH_CLOCK_SKEW: "token refused: clock skew",
+  OAUTH_TOKEN_REFUSED: "token refused",
+  OAUTH_TOKEN_RESPONSE_INVALID: "token response invalid",
+};
+
+/** The diagnosis of a coded error. */
+export function diagnose(e: MtlsError, fix?: string): Diagnosis {
+  return { code: e.code, name: DIAGNOSIS_NAMES[e.code] ?? ERROR_CODES[e.code].meaning, message: e.message, fix: fix ?? e.hint };
+}
+
+function asMtlsError(e: unknown, target: string, profile: Profile): MtlsError {
+  return toMtlsError(e, { target, program: profile.program }) ?? new MtlsError("INTERNAL", String((e as Error)?.message ?? e), { cause: e });
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+/** Runs a step, timing it; a thrown MtlsError is the step's failure. */
+class Steps {
+  readonly list: DoctorStep[] = [];
+
+  async run(id: DoctorStepId, title: string, fn: () => Promise<{ summary: string; details?: Record<string, unknown>; fail?: Diagnosis }>, onError: (e: unknown) => MtlsError): Promise<boolean> {
+    const t0 = performance.now();
+    try {
+      const r = await fn();
+      this.list.push({ id, title, status: r.fail ? "fail" : "pass", ms: round(performance.now() - t0), summary: r.summary, details: r.details ?? {}, ...(r.fail ? { diagnosis: r.fail } : {}) });
+      return !r.fail;
+    } catch (e) {
+      const err = e instanceof MtlsError ? e : onError(e);
+      this.list.push({ id, title, status: "fail", ms: round(performance.now() - t0), summary: err.message, details: {}, diagnosis: diagnose(err) });
+      return false;
+    }
+  }
+
+  skip(id: DoctorStepId, title: string, why: string): void {
+    this.list.push({ id, title, status: "skip", ms: 0, summary: why, details: {} });
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    return (await fs.stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function linkText(l: ChainLink): string {
+  return l.subject || `CN=${l.subjectCn ?? "?"}`;
+}
+
+interface HandshakeOutcome {
+  socket?: TLSSocket;
+  error?: Error & { code?: string };
+  chain: ChainLink[];
+  peer?: DetailedPeerCertificate;
+  protocol?: string;
+  cipher?: { name: string; standardName: string; version: string };
+  authorized: boolean;
+  authorizationError?: string;
+}
+
+function handshake(address: string, port: number, servername: string, secureContext: SecureContext, timeoutMs: number, extra: tls.ConnectionOptions = {}): Promise<HandshakeOutcome> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: address, port, servername, secureContext, rejectUnauthorized: false, checkServerIdentity: () => undefined, ALPNProtocols: ["http/1.1"], ...extra });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ error: Object.assign(new Error(`no TLS session within ${timeoutMs} ms`), { code: "ERR_TLS_HANDSHAKE_TIMEOUT" }), chain: [], authorized: false });
+    }, timeoutMs);
+    const peerChain = (): { chain: ChainLink[]; peer?: DetailedPeerCertificate } => {
+      try {
+        const peer = s.getPeerCertificate(true);
+        return peer && Object.keys(peer).length > 0 ? { chain: chainFromPeer(peer), peer } : { chain: [] };
+      } catch {
+        return { chain: [] };
+      }
+    };
+    s.once("secureConnect", () => {
+      clearTimeout(timer);
+      const { chain, peer } = peerChain();
+      const authError = s.authorizationError as unknown as Error | string | null | undefined;
+      resolve({
+        socket: s,
+        chain,
+        ...(peer ? { peer } : {}),
+        protocol: s.getProtocol() ?? "unknown",
+        cipher: s.getCipher(),
+        authorized: s.authorized,
+        ...(authError ? { authorizationError: typeof authError === "string" ? authError : authError.message } : {}),
+      });
+    });
+    s.once("error", (e: Error & { code?: string }) => {
+      clearTimeout(timer);
+      const { chain, peer } = peerChain();
+      s.destroy();
+      resolve({ error: e, chain, ...(peer ? { peer } : {}), authorized: false });
+    });
+  });
+}
+
+/** Sends one HTTP/1.1 request on an established TLS socket and reads the status line. */
+function firstResponse(socket: TLSSocket, host: string, path: string, timeoutMs: number): Promise<{ status?: number; error?: Error & { code?: string } }> {
+  return new Promise((resolve) => {
+    let text = "";
+    const done = (r: { status?: number; error?: Error & { code?: string } }) => {
+      clearTimeout(timer);
+      socket.removeAllListeners("data");
+      socket.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done({ error: Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: "UND_ERR_HEADERS_TIMEOUT" }) }), timeoutMs);
+    socket.on("data", (d: Buffer) => {
+      text += d.toString("latin1");
+      const line = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      if (line) done({ status: Number(line[1]) });
+      else if (text.includes("\r\n")) done({ error: Object.assign(new Error("the server answered something that is not HTTP"), { code: "ERR_INVALID_HTTP_RESPONSE" }) });
+    });
+    socket.once("error", (e: Error & { code?: string }) => done({ error: e }));
+    socket.once("end", () => done({ error: Object.assign(new Error("the server closed the connection without answering"), { code: "UND_ERR_SOCKET" }) }));
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAccept: */*\r\nx-correlation-id: ${newCorrelationId()}\r\nConnection: close\r\n\r\n`);
+  });
+}
+
+/** The highest TLS version below 1.2 the server speaks, for the message (a probe that sends no data). */
+async function oldestVersionProbe(address: string, port: number, servername: string, timeoutMs: number): Promise<string | undefined> {
+  const ctx = tls.createSecureContext({ minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" });
+  const r = await handshake(address, port, servername, ctx, timeoutMs, { minVersion: "TLSv1", maxVersion: "TLSv1.1" });
+  r.socket?.destroy();
+  return r.protocol;
+}
+
+function refusalOf(e: Error & { code?: string }, profile: Profile, set: CredentialSet | undefined, target: string): MtlsError | undefined {
+  const alert = receivedAlert(e);
+  if (!alert) return undefined;
+  const r = clientCertRefusal(alert, profile.program);
+  if (!r) return undefined;
+  const leaf = set?.leaf;
+  const who = leaf ? ` (${leaf.subjectText}, SHA-256 ${leaf.sha256Fingerprint})` : "";
+  let hint: string | undefined;
+  if (r.code === "TLS_CLIENT_CERT_NOT_ENDORSED") hint = `Register this certificate in the Thales portal for ${profile.program.name} ${profile.environment.label}${who}, or install the one Thales endorsed.`;
+  if (r.code === "TLS_CLIENT_CERT_UNKNOWN_CA") hint = `Install the certificate Thales's ${profile.environment.label} CA signed for your CSR (mtlskit cert install), with its chain; this one is issued by ${leaf?.issuerText ?? "another CA"}.`;
+  return new MtlsError(r.code, `${target}: ${r.why}${who}`, { subject: target, cause: e, ...(hint ? { hint } : {}) });
+}
+
+/**
+ * The connectivity doctor (`mtlskit check`): checks a profile's outbound path step by step,
+ * timing each, and ends each known failure in a named diagnosis with its fix. Steps: config
+ * complete; certificate valid and not due; DNS (addresses, TTL); TCP; TLS handshake (version,
+ * cipher, chain as presented, the program's trust rule, host name); client certificate
+ * accepted; HTTP reaches the base path; (D1) a token is obtained. A step whose prerequisite
+ * failed is skipped; nothing is sent to a server whose chain or name does not check out.
+ *
+ * @example
+ * const report = await checkProfile(".mtlskit", "mt-sbx");
+ * for (const s of report.steps) console.log(s.status, s.title, s.ms, s.summary);
+ */
+export async function runDoctor(profile: Profile, options: DoctorOptions = {}): Promise<DoctorReport> {
+  const started = performance.now();
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const now = options.now ?? new Date();
+  const endpoints: ProfileEndpoints = profileEndpoints(profile);
+  const target = `${endpoints.hostname}:${endpoints.port}`;
+  const fail = (e: unknown) => asMtlsError(e, target, profile);
+  const steps = new Steps();
+  const isD1 = profile.program.auth.kind === "oauth2-jwt-bearer";
+
+  // 1. Configuration.
+  let clientFiles = false;
+  let oauthReady = false;
+  await steps.run(
+    "config",
+    "configuration complete",
+    async () => {
+      const p = profile.paths;
+      const missing: MtlsError[] = [];
+      try {
+        await profileCredentialFiles(profile);
+        clientFiles = true;
+      } catch (e) {
+        missing.push(e as MtlsError);
+      }
+      const trust = (await exists(p.assets.serverTrust)) ? p.assets.serverTrust : undefined;
+      if (isD1) {
+        try {
+          await loadOAuthKey(profile);
+          oauthReady = true;
+        } catch (e) {
+          if (e instanceof MtlsError) missing.push(e);
+          else throw e;
+        }
+        if (!endpoints.tokenUrl) missing.push(new MtlsError("PROFILE_INCOMPLETE", `profile '${profile.name}' has no authz URL (D1_AUTHZ_URL)`, { hint: "Import the assets of the environment: mtlskit assets import." }));
+      }
+      const details = {
+        origin: endpoints.origin,
+        basePath: endpoints.basePath,
+        dnsServers: profile.dnsServers.length ? profile.dnsServers : "system",
+        serverTrust: trust ?? "Node's Mozilla root store",
+        ...(isD1 ? { tokenUrl: endpoints.tokenUrl ?? null, kid: profile.oauthKid ?? null } : {}),
+      };
+      if (missing.length > 0) return { summary: missing.map((m) => m.message).join("; "), details, fail: diagnose(missing[0]!) };
+      return { summary: `${profile.program.name} ${profile.environment.label}, ${endpoints.origin}${endpoints.basePath}, trust ${trust ? "from the Thales assets" : "Node's Mozilla roots"}`, details };
+    },
+    fail,
+  );
+
+  // 2. The client certificate.
+  let credentialSet: CredentialSet | undefined;
+  let secureContext: SecureContext | undefined;
+  if (!clientFiles) steps.skip("certificate", "client certificate valid and not due", "no client key or certificate (see config)");
+  else
+    await steps.run(
+      "certificate",
+      "client certificate valid and not due",
+      async () => {
+        const creds = await ReloadableCredentials.load(await profileCredentialFiles(profile), { requireCurrentLeaf: false });
+        const set = creds.current();
+        credentialSet = set;
+        secureContext = thalesTlsOptions({ program: profile.program, credentials: set }).secureContext;
+        const leaf = set.leaf;
+        const r = needsRenewal(leaf, options.renewalWindow ?? DEFAULT_RENEWAL_WINDOW, now);
+        const details = { subject: leaf.subjectText, issuer: leaf.issuerText, notBefore: leaf.notBefore.toISOString(), notAfter: leaf.notAfter.toISOString(), daysLeft: r.daysLeft, sha256Fingerprint: leaf.sha256Fingerprint, chain: set.chain.slice(1).map((c) => c.subjectText) };
+        try {
+          assertCertificateEnvironment(profile, leaf, "the client certificate");
+        } catch (e) {
+          if (e instanceof MtlsError) return { summary: e.message, details, fail: diagnose(e) };
+          throw e;
+        }
+        if (r.expired || r.notYetValid) {
+          const e = new MtlsError("CERTIFICATE_NOT_CURRENT", `the client certificate ${leaf.subjectText} ${r.notYetValid ? `is not valid before ${leaf.notBefore.toISOString()}` : r.message}`);
+          return { summary: e.message, details, fail: diagnose(e, `Renew it: mtlskit renew --profile ${profile.name}${r.notYetValid ? ", or check this machine's clock" : ""}.`) };
+        }
+        if (r.due) {
+          const e = new MtlsError("CERTIFICATE_RENEWAL_DUE", `the client certificate ${leaf.subjectText}: ${r.message}`);
+          return { summary: e.message, details, fail: diagnose(e, `Renew it now: mtlskit renew --profile ${profile.name}.`) };
+        }
+        return { summary: `${leaf.subjectText}, issued by ${leaf.issuerText}, ${r.daysLeft} days left`, details };
+      },
+      fail,
+    );
+
+  // 3. DNS.
+  let addresses: ResolvedAddress[] = [];
+  const dnsOk = await steps.run(
+    "dns",
+    "DNS resolves",
+    async () => {
+      const resolver = new TtlResolver({ servers: profile.dnsServers, timeoutMs: Math.min(timeoutMs, 5000) });
+      addresses = await resolver.resolve(endpoints.hostname);
+      return {
+        summary: `${endpoints.hostname} -> ${addresses.map((a) => `${a.address} (TTL ${a.ttlSeconds} s)`).join(", ")}`,
+        details: { host: endpoints.hostname, servers: profile.dnsServers.length ? profile.dnsServers : "system", addresses },
+      };
+    },
+    fail,
+  );
+
+  // 4. TCP.
+  let address: string | undefined;
+  const tcpOk = !dnsOk
+    ? (steps.skip("tcp", "TCP connects", "no address (see DNS)"), false)
+    : await steps.run(
+        "tcp",
+        "TCP connects",
+        async () => {
+          let last: unknown;
+          for (const a of addresses) {
+            try {
+              await new Promise<void>((resolve, reject) => {
+                const s = net.connect({ host: a.address, port: endpoints.port });
+                const timer = setTimeout(() => {
+                  s.destroy();
+                  reject(Object.assign(new Error(`no TCP connection within ${timeoutMs} ms`), { code: "UND_ERR_CONNECT_TIMEOUT" }));
+                }, timeoutMs);
+                s.once("connect", () => {
+                  clearTimeout(timer);
+                  s.destroy();
+                  resolve();
+                });
+                s.once("error", (e) => {
+                  clearTimeout(timer);
+                  reject(e);
+                });
+              });
+              address = a.address;
+              return { summary: `${a.address}:${endpoints.port} accepts connections`, details: { address: a.address, port: endpoints.port } };
+            } catch (e) {
+              last = e;
+            }
+          }
+          throw fail(last);
+        },
+        fail,
+      );
+
+  // 5. TLS handshake, 6. client certificate accepted.
+  let serverOk = false;
+  let clientOk = false;
+  if (!tcpOk || !address) {
+    steps.skip("tls", "TLS handshake", "no TCP connection (see above)");
+    steps.skip("client-certificate", "client certificate accepted", "no TLS session (see above)");
+  } else {
+    const ctx = secureContext ?? tls.createSecureContext({ minVersion: profile.program.tls.minVersion, maxVersion: profile.program.tls.maxVersion, ciphers: DEFAULT_CIPHERS, ...((await exists(profile.paths.assets.serverTrust)) ? { ca: await fs.readFile(profile.paths.assets.serverTrust, "utf8") } : {}) });
+    const hs = await handshake(address, endpoints.port, endpoints.hostname, ctx, timeoutMs);
+    const trustSource = (await exists(profile.paths.assets.serverTrust)) ? profile.paths.assets.serverTrust : "Node's Mozilla root store";
+    const refusedInHandshake = hs.error ? refusalOf(hs.error, profile, credentialSet, target) : undefined;
+    await steps.run(
+      "tls",
+      "TLS handshake",
+      async () => {
+        if (hs.error && !(refusedInHandshake && hs.chain.length > 0)) {
+          if (refusedInHandshake) return { summary: `the server ended the handshake refusing the client certificate`, details: { alert: receivedAlert(hs.error) }, fail: diagnose(refusedInHandshake) };
+          const e = fail(hs.error);
+          if (e.code === "TLS_PROTOCOL_VERSION") {
+            const old = await oldestVersionProbe(address!, endpoints.port, endpoints.hostname, timeoutMs).catch(() => undefined);
+            const err = new MtlsError("TLS_PROTOCOL_VERSION", `${target}: the server offers ${old ? `at most ${old}` : "no TLS version of 1.2 or later"}; ${profile.program.name} requires TLS 1.2 or 1.3`, { cause: hs.error });
+            return { summary: err.message, details: { serverVersion: old ?? null, offered: ["TLSv1.2", "TLSv1.3"] }, fail: diagnose(err) };
+          }
+          return { summary: e.message, details: {}, fail: diagnose(e) };
+        }
+        const rule = checkTrustRule(profile.program, hs.chain);
+        const nameError = hs.peer ? tls.checkServerIdentity(endpoints.hostname, hs.peer) : new Error("no certificate");
+        const details = {
+          protocol: hs.protocol ?? null,
+          cipher: hs.cipher?.standardName ?? null,
+          chain: hs.chain.map((l) => ({ subject: linkText(l), issuerCn: l.issuerCn ?? null, sha256Fingerprint: l.fingerprint256 ?? null })),
+          trust: { source: trustSource, verified: hs.authorized || (!!refusedInHandshake && hs.chain.length > 0 && !hs.authorizationError), error: hs.authorizationError ?? null },
+          rule: { text: describeTrustRule(profile.program.serverTrust), satisfied: rule.ok },
+          hostname: { name: endpoints.hostname, matches: !nameError, altNames: hs.peer?.subjectaltname ?? null },
+        };
+        const presented = hs.chain.map(linkText).join(" <- ") || "no certificate";
+        if (hs.authorizationError) {
+          const e = new MtlsError("TLS_SERVER_NOT_TRUSTED", `${target}: the server chain (${presented}) does not verify against ${trustSource} (${hs.authorizationError})`, {
+            hint: `Import the current server CA chain of ${profile.program.name} ${profile.environment.label} (mtlskit assets import), and check that ${endpoints.hostname} is Thales's host.`,
+          });
+          return { summary: e.message, details, fail: diagnose(e) };
+        }
+        if (nameError) {
+          const e = new MtlsError("TLS_HOSTNAME_MISMATCH", `${target}: the server certificate is for ${hs.peer?.subjectaltname ?? "another name"}, not ${endpoints.hostname}`);
+          return { summary: e.message, details, fail: diagnose(e) };
+        }
+        if (!rule.ok) {
+          const e = new MtlsError("TLS_SERVER_WRONG_CA", `${target}: ${rule.message}`);
+          return { summary: e.message, details, fail: diagnose(e) };
+        }
+        serverOk = true;
+        return { summary: `${hs.protocol ?? "?"} ${hs.cipher?.standardName ?? ""}, chain ${presented}, ${rule.rule} (${rule.matched}), name ${endpoints.hostname} matches`, details };
+      },
+      fail,
+    );
+
+    if (!serverOk) {
+      hs.socket?.destroy();
+      if (refusedInHandshake && hs.chain.length === 0) steps.skip("client-certificate", "client certificate accepted", "see the TLS handshake: the server refused the client certificate");
+      else steps.skip("client-certificate", "client certificate accepted", "the server's identity did not check out: nothing is sent to it");
+    } else if (!credentialSet) {
+      hs.socket?.destroy();
+      steps.skip("client-certificate", "client certificate accepted", "no usable client certificate (see above)");
+    } else if (refusedInHandshake) {
+      await steps.run("client-certificate", "client certificate accepted", async () => ({ summary: refusedInHandshake.message, details: { alert: receivedAlert(hs.error!), during: "handshake" }, fail: diagnose(refusedInHandshake) }), fail);
+    } else {
+      clientOk = await steps.run(
+        "client-certificate",
+        "client certificate accepted",
+        async () => {
+          const r = await firstResponse(hs.socket!, `${endpoints.hostname}:${endpoints.port}`, options.path ?? endpoints.basePath, timeoutMs);
+          if (r.error) {
+            const refusal = refusalOf(r.error, profile, credentialSet, target);
+            const e = refusal ?? fail(r.error);
+            return { summary: e.message, details: { alert: receivedAlert(r.error) ?? null }, fail: diagnose(e) };
+          }
+          return { summary: `the server accepted ${credentialSet!.leaf.subjectText} and answered HTTP ${r.status}`, details: { subject: credentialSet!.leaf.subjectText, status: r.status } };
+        },
+        fail,
+      );
+    }
+  }
+
+  // 7. HTTP through the client (DNS with TTLs, pool, correlation id), 8. token.
+  let httpReached = false;
+  if (!clientOk || !credentialSet) {
+    steps.skip("http", "HTTP reaches the base path", "no accepted mTLS session (see above)");
+  } else {
+    const dispatcher = await createProfileDispatcher(profile, { oauth: false, retry: false, credentialRules: { requireCurrentLeaf: false }, timeouts: { connectMs: timeoutMs, headersMs: timeoutMs, bodyMs: timeoutMs } });
+    try {
+      await steps.run(
+        "http",
+        "HTTP reaches the base path",
+        async () => {
+          const path = options.path ?? endpoints.basePath;
+          const correlationId = newCorrelationId();
+          const t0 = Date.now();
+          const res = await request(`${endpoints.origin}${path}`, { dispatcher, headers: { "x-correlation-id": correlationId } });
+          await res.body.dump();
+          httpReached = true;
+          const date = typeof res.headers.date === "string" ? Date.parse(res.headers.date) : NaN;
+          const skewSeconds = Number.isNaN(date) ? null : Math.round((t0 - date) / 1000);
+          const details = { url: `${endpoints.origin}${path}`, status: res.statusCode, correlationId, clockSkewSeconds: skewSeconds };
+          if (res.statusCode >= 500) {
+            const e = new MtlsError("HTTP_SERVER_ERROR", `${target}: GET ${path} answered ${res.statusCode} (x-correlation-id ${correlationId})`);
+            return { summary: e.message, details, fail: diagnose(e) };
+          }
+          if (res.statusCode === 404 && path === endpoints.basePath && endpoints.basePath !== "/") {
+            const e = new MtlsError("HTTP_BASE_PATH_NOT_FOUND", `${target}: GET ${path} answered 404`);
+            return { summary: e.message, details, fail: diagnose(e) };
+          }
+          return { summary: `GET ${path} -> ${res.statusCode} (x-correlation-id ${correlationId})`, details };
+        },
+        fail,
+      );
+    } finally {
+      await dispatcher.destroy().catch(() => undefined);
+    }
+  }
+
+  if (isD1) {
+    if (!oauthReady) steps.skip("token", "OAuth 2.0 token obtained", "no OAuth signing key or kid (see config)");
+    else if (!httpReached || !endpoints.tokenUrl) steps.skip("token", "OAuth 2.0 token obtained", "the API was not reached (see above)");
+    else {
+      const dispatcher = await createProfileDispatcher(profile, { oauth: false, retry: false, credentialRules: { requireCurrentLeaf: false }, timeouts: { connectMs: timeoutMs, headersMs: timeoutMs, bodyMs: timeoutMs } });
+      try {
+        await steps.run(
+          "token",
+          "OAuth 2.0 token obtained",
+          async () => {
+            const key = await loadOAuthKey(profile);
+            const oauth = new OAuthClient({ dispatcher, tokenUrl: endpoints.tokenUrl!, issuer: profile.customerId, kid: key.kid, privateKey: key.privateKey, program: profile.program });
+            const t = await oauth.getToken();
+            return { summary: `${t.tokenType} token for ${profile.customerId} (kid ${key.kid}), expires in ${t.expiresIn} s${t.scope ? `, scope ${t.scope}` : ""}`, details: { ...t.toJSON(), kid: key.kid, tokenUrl: endpoints.tokenUrl } };
+          },
+          fail,
+        );
+      } finally {
+        await dispatcher.destroy().catch(() => undefined);
+      }
+    }
+  }
+
+  const list = steps.list;
+  return {
+    ok: list.every((s) => s.status === "pass"),
+    profile: profile.name,
+    program: profile.program.id,
+    environment: profile.environment.id,
+    target: { origin: endpoints.origin, host: endpoints.hostname, port: endpoints.port, basePath: endpoints.basePath, dnsServers: profile.dnsServers },
+    steps: list,
+    diagnoses: list.flatMap((s) => (s.diagnosis ? [s.diagnosis] : [])),
+    ms: round(performance.now() - started),
+  };
+}
+
+/** {@link runDoctor} on the profile `name` of the workspace `dir`. */
+export async function checkProfile(dir: string, name: string, options: DoctorOptions = {}): Promise<DoctorReport> {
+  return runDoctor(await openProfile(dir, name), options);
+}
