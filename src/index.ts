@@ -7,3 +7,5 @@ export * from "./policy/index.js";
 export * from "./pki/index.js";
 export * from "./lint/index.js";
 export * from "./store/index.js";
+export * from "./server/index.js";
+export * from "./client/index.js";

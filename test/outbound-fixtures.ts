@@ -271,3 +271,29 @@ export async function startOpensslServer(dir: string, server: TestCertificate, e
       }),
   };
 }
+
+/** A workspace with one profile on this world: the world's client files, trust, host, resolver (and D1 OAuth key). */
+export async function worldWorkspace(world: World, options: { name?: string; apiHost?: string; dnsServers?: string[]; kid?: string; withOAuthKey?: boolean } = {}): Promise<{ dir: string; name: string; profile: import("../src/store/index.js").Profile }> {
+  const { addProfile, openProfile, writeWorkspace } = await import("../src/store/index.js");
+  const dir = path.join(world.dir, `ws-${Math.random().toString(36).slice(2, 8)}`);
+  const name = options.name ?? `${world.program.id}-test`;
+  const profile = await addProfile(dir, name, { program: world.program.id, environment: world.environment.id, customerId: CUSTOMER_ID, ...(world.program.id === "mt" ? { cn: MT_CN } : {}) });
+  const p = profile.paths;
+  await fs.mkdir(p.assets.dir, { recursive: true });
+  await fs.writeFile(p.client.key, world.client.keyPem, { mode: 0o600 });
+  await fs.writeFile(p.client.cert, world.client.certPem);
+  if (world.client.chainPem !== world.client.certPem) await fs.writeFile(p.client.chain, world.client.chainPem.slice(world.client.certPem.length));
+  await fs.writeFile(p.assets.serverTrust, world.serverPki.caBundlePem);
+  const apiHost = options.apiHost ?? `${world.host}:${world.api.port}`;
+  await writeWorkspace(dir, async (txn) => {
+    txn.set(["profiles", name, "thales", "apiHost"], apiHost);
+    if (world.program.id === "d1") txn.set(["profiles", name, "thales", "authzUrl"], `https://${apiHost}/authz/v1`);
+    txn.set(["profiles", name, "dns", "servers"], options.dnsServers ?? [world.dns.server]);
+    if (world.oauth && options.withOAuthKey !== false) {
+      await fs.mkdir(p.oauth.dir, { recursive: true });
+      await fs.writeFile(p.oauth.key, world.oauth.privateKey.export({ type: "pkcs8", format: "pem" }).toString(), { mode: 0o600 });
+      txn.set(["profiles", name, "oauth", "kid"], options.kid ?? world.oauth.kid);
+    }
+  });
+  return { dir, name, profile: await openProfile(dir, name) };
+}

@@ -85,3 +85,10 @@ export function positiveInt(name: string, value: string): number {
   }
   return Number(value);
 }
+
+/** Prints the numbered "Next:" steps that close the output of the commands that make things. */
+export function printNextSteps(ctx: CliContext, steps: readonly string[]): void {
+  if (steps.length === 0) return;
+  say(ctx, "\nNext:");
+  steps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+}

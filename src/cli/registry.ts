@@ -33,4 +33,9 @@ export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; 
   { path: ["server-cert", "set"], group: "the server certificate Thales calls", load: () => import("./commands/server-cert/set.js") },
   { path: ["status"], load: () => import("./commands/status.js") },
   { path: ["renew"], load: () => import("./commands/renew.js") },
+  { path: ["serve"], load: () => import("./commands/serve.js") },
+  { path: ["check"], load: () => import("./commands/check.js") },
+  { path: ["call"], load: () => import("./commands/call.js") },
+  { path: ["token"], load: () => import("./commands/token.js") },
+  { path: ["oauth", "key", "create"], group: "OAuth 2.0 keys (D1)", load: () => import("./commands/oauth/key-create.js") },
 ];

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Dispatcher } from "undici";
 import { MtlsError } from "../errors/index.js";
 import { PROGRAMS, type ProgramPolicy } from "../policy/index.js";
-import { getHeader, withHeader } from "./headers.js";
+import { extend, getHeader, withHeader } from "./headers.js";
 
 /** The header every call to Thales carries. */
 export const CORRELATION_ID_HEADER = "x-correlation-id";
@@ -40,7 +40,12 @@ export function correlationIdInterceptor(options: { pattern?: RegExp; generate?:
   const generate = options.generate ?? newCorrelationId;
   return (dispatch) =>
     function correlationId(opts, handler) {
-      const given = getHeader(opts.headers, CORRELATION_ID_HEADER);
+      const headers = opts.headers;
+      // The common case, a plain record without the header: one pass, one copy.
+      if (headers == null || (typeof headers === "object" && !Array.isArray(headers) && Object.getPrototypeOf(headers) === Object.prototype && !hasCorrelationKey(headers as Record<string, unknown>))) {
+        return dispatch(extend(opts, { headers: extend((headers ?? {}) as Record<string, string>, { [CORRELATION_ID_HEADER]: generate() }) }), handler);
+      }
+      const given = getHeader(headers, CORRELATION_ID_HEADER);
       if (given !== undefined) {
         if (!pattern.test(given)) {
           handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, assertCorrelationIdError(given, pattern));
@@ -48,8 +53,13 @@ export function correlationIdInterceptor(options: { pattern?: RegExp; generate?:
         }
         return dispatch(opts, handler);
       }
-      return dispatch({ ...opts, headers: withHeader(opts.headers, CORRELATION_ID_HEADER, generate()) }, handler);
+      return dispatch(extend(opts, { headers: withHeader(opts.headers, CORRELATION_ID_HEADER, generate()) }), handler);
     };
+}
+
+function hasCorrelationKey(headers: Record<string, unknown>): boolean {
+  for (const k in headers) if (k.length === CORRELATION_ID_HEADER.length && k.toLowerCase() === CORRELATION_ID_HEADER) return true;
+  return false;
 }
 
 function assertCorrelationIdError(id: string, pattern: RegExp): MtlsError {

@@ -67,6 +67,8 @@ export interface DoctorOptions {
   path?: string;
   /** The time certificates are judged at. Default now. */
   now?: Date;
+  /** The clock the OAuth assertion is signed with (tests play a skewed clock). Default `Date.now`. */
+  clock?: () => number;
 }
 
 /** The short names of the diagnoses. */
@@ -525,7 +527,7 @@ export async function runDoctor(profile: Profile, options: DoctorOptions = {}): 
           "OAuth 2.0 token obtained",
           async () => {
             const key = await loadOAuthKey(profile);
-            const oauth = new OAuthClient({ dispatcher, tokenUrl: endpoints.tokenUrl!, issuer: profile.customerId, kid: key.kid, privateKey: key.privateKey, program: profile.program });
+            const oauth = new OAuthClient({ dispatcher, tokenUrl: endpoints.tokenUrl!, issuer: profile.customerId, kid: key.kid, privateKey: key.privateKey, program: profile.program, ...(options.clock ? { now: options.clock } : {}) });
             const t = await oauth.getToken();
             return { summary: `${t.tokenType} token for ${profile.customerId} (kid ${key.kid}), expires in ${t.expiresIn} s${t.scope ? `, scope ${t.scope}` : ""}`, details: { ...t.toJSON(), kid: key.kid, tokenUrl: endpoints.tokenUrl } };
           },

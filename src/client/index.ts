@@ -10,3 +10,7 @@ export { retryInterceptor, parseRetryAfter, IDEMPOTENT_METHODS, RETRYABLE_STATUS
 export { correlationIdInterceptor, correlationIdPattern, newCorrelationId, assertCorrelationId, CORRELATION_ID_HEADER } from "./correlation-id.js";
 export { toMtlsError, receivedAlert, clientCertRefusal, type ErrorContext } from "./client-errors.js";
 export { OAuthClient, AccessToken, oauthInterceptor, JWT_BEARER_GRANT, DEFAULT_ASSERTION_LIFETIME_SECONDS, DEFAULT_REFRESH_BEFORE_SECONDS, type OAuthClientOptions, type OAuthInterceptorOptions } from "./oauth-client.js";
+export { createProfileDispatcher, openThalesDispatcher, profileEndpoints, profileCredentialFiles, loadProfileCredentials, loadOAuthKey, type ProfileEndpoints, type ProfileDispatcherOptions } from "./profile-client.js";
+export { createOAuthKey, type CreateOAuthKeyOptions, type CreateOAuthKeyResult } from "./oauth-key.js";
+export { runDoctor, checkProfile, diagnose, DIAGNOSIS_NAMES, type Diagnosis, type DoctorStep, type DoctorStepId, type DoctorReport, type DoctorOptions } from "./doctor.js";
+export { callThales, callProfile, obtainToken, obtainProfileToken, resolveCallUrl, type CallOptions, type CallResult, type TokenResult } from "./call.js";

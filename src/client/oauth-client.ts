@@ -7,7 +7,7 @@ import type { Dispatcher } from "undici";
 import { z } from "zod";
 import { MtlsError } from "../errors/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
-import { getHeader, withHeader } from "./headers.js";
+import { extend, getHeader, withHeader } from "./headers.js";
 import { StableController } from "./retry.js";
 
 /** The grant type of RFC 7523 (JWT bearer). */
@@ -293,7 +293,7 @@ class BearerHandler implements Dispatcher.DispatchHandler {
   ) {}
 
   send(): boolean {
-    return this.dispatch({ ...this.opts, headers: withHeader(this.opts.headers, "authorization", `Bearer ${this.token.value}`) }, this);
+    return this.dispatch(extend(this.opts, { headers: withHeader(this.opts.headers, "authorization", `Bearer ${this.token.value}`) }), this);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {

@@ -1,12 +1,13 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { Agent, buildConnector, Dispatcher, interceptors } from "undici";
+import { Agent, buildConnector, Dispatcher } from "undici";
 import type { CredentialSet, ReloadableCredentials, ReloadResult } from "../credentials/index.js";
 import { MtlsError } from "../errors/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
 import { toMtlsError } from "./client-errors.js";
 import { correlationIdInterceptor, correlationIdPattern } from "./correlation-id.js";
+import { ttlDnsInterceptor } from "./dns-interceptor.js";
 import { TtlResolver, type TtlResolverOptions } from "./dns-resolver.js";
 import { OAuthClient, oauthInterceptor, type OAuthClientOptions } from "./oauth-client.js";
 import { retryInterceptor, type RetryOptions } from "./retry.js";
@@ -160,11 +161,21 @@ class ErrorMappingHandler implements Dispatcher.DispatchHandler {
 }
 
 function errorInterceptor(program: ProgramPolicy, memory: TlsErrorMemory): Dispatcher.DispatcherComposeInterceptor {
+  const targets = new Map<string, string>();
+  const targetOf = (o: string | URL | undefined): string => {
+    const key = String(o);
+    let t = targets.get(key);
+    if (t === undefined) {
+      const u = new URL(key);
+      t = `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
+      if (targets.size > 1000) targets.clear();
+      targets.set(key, t);
+    }
+    return t;
+  };
   return (dispatch) =>
     function mtlsErrors(opts, handler) {
-      const origin = opts.origin instanceof URL ? opts.origin : new URL(String(opts.origin));
-      const target = `${origin.hostname}:${origin.port || (origin.protocol === "https:" ? "443" : "80")}`;
-      return dispatch(opts, new ErrorMappingHandler(handler, target, program, memory));
+      return dispatch(opts, new ErrorMappingHandler(handler, targetOf(opts.origin), program, memory));
     };
 }
 
@@ -172,7 +183,7 @@ function errorInterceptor(program: ProgramPolicy, memory: TlsErrorMemory): Dispa
  * The undici `Dispatcher` for calls to Thales. Layers, outermost first: coded errors
  * (`MtlsError`, the code names the layer) -> `x-correlation-id` -> OAuth bearer token (D1)
  * -> retries (idempotent methods; 429/503; `Retry-After`) -> DNS with TTLs
- * (`interceptors.dns` over {@link TtlResolver}) -> the pool in force (an undici `Agent`
+ * ({@link ttlDnsInterceptor} over {@link TtlResolver}) -> the pool in force (an undici `Agent`
  * whose every connection uses {@link thalesTlsOptions}).
  *
  * A certificate swap (a successful `credentials.reload()`) builds a new pool for new
@@ -203,12 +214,11 @@ export class ThalesDispatcher extends Dispatcher {
     this.resolver = options.dns instanceof TtlResolver ? options.dns : new TtlResolver(options.dns ?? {});
     this.router = new Router(this.newAgent(this.credentials.current()));
 
-    const resolver = this.resolver;
-    const dns = interceptors.dns({
-      maxTTL: (options.maxDnsTtlSeconds ?? 300) * 1000,
-      lookup: (origin, lookupOptions, callback) => {
+    const dns = ttlDnsInterceptor({
+      resolver: this.resolver,
+      maxTtlMs: (options.maxDnsTtlSeconds ?? 300) * 1000,
+      onLookup: () => {
         this.counters.dnsLookups += 1;
-        resolver.lookup(origin, lookupOptions, callback);
       },
     });
     const retry =

@@ -33,18 +33,8 @@ export interface StartEmulatorOptions {
   notifierTimeoutMs?: number;
 }
 
-/** One emulated environment, as `mtlskit emulate --json` prints it. */
-export interface EmulatorEnvironment {
-  program: ProgramId;
-  environment: string;
-  /** `https://<.test host>:<port>` (MT with its base path). */
-  apiUrl: string;
-  /** D1: `https://<.test host>:<port>/authz/v1`. */
-  authzUrl?: string;
-  /** `127.0.0.1:<port>`: where the listener really is (for openssl, curl --resolve). */
-  address: string;
-  /** The `.test` host name. */
-  host: string;
+/** One emulated environment, as `mtlskit emulate --json` prints it: where it listens, plus its assets. */
+export interface EmulatorEnvironment extends PortalEnvironment {
   /** Absolute path of the asset bundle handed to customers of this environment. */
   assetsDir: string;
 }
@@ -180,14 +170,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     });
     closers.push(() => notifier.close());
 
-    const portalEnvironments: PortalEnvironment[] = environments.map((e) => ({
-      program: e.program,
-      environment: e.environment,
-      apiUrl: e.apiUrl,
-      ...(e.authzUrl ? { authzUrl: e.authzUrl } : {}),
-      address: e.address,
-      host: e.host,
-    }));
+    const portalEnvironments: PortalEnvironment[] = environments.map(({ assetsDir: _assetsDir, ...where }) => where);
     const portal: Portal = await startPortal({
       pki,
       state,

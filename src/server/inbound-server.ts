@@ -139,6 +139,11 @@ function urlOf(scheme: string, a: AddressInfo, requested: string | undefined): s
   return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${a.port}`;
 }
 
+/** The peer address of a TLS socket, also after it was destroyed (then from the TCP socket under it). */
+function remoteOf(socket: TLSSocket): string | undefined {
+  return socket.remoteAddress ?? (socket as unknown as { _parent?: Socket })._parent?.remoteAddress;
+}
+
 const CLIENT_ERROR_STATUS: Record<string, number> = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 };
 
 /**
@@ -293,11 +298,14 @@ export async function createInboundServer(options: InboundServerOptions): Promis
     });
   });
 
+  // The peer address is read when the TCP connection comes, so that a refusal can still name
+  // it once the TLS socket is gone.
+  server.on("connection", (raw: Socket) => void raw.remoteAddress);
   server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {
     const c = classifyHandshakeError(err, socket.authorizationError);
     metrics.handshakes.inc({ result: c.reason });
     if (c.reason === "handshake_timeout") metrics.limits.inc({ limit: "handshake_timeout" });
-    const fields = { event: "handshake_refused", reason: c.reason, detail: c.detail, remote: socket.remoteAddress, protocol: socket.getProtocol?.() ?? undefined };
+    const fields = { event: "handshake_refused", reason: c.reason, detail: c.detail, remote: remoteOf(socket), protocol: socket.getProtocol?.() ?? undefined };
     if (c.reason === "aborted" || c.reason === "not_tls") logger.info(fields, c.message);
     else logger.warn(fields, c.message);
   });
@@ -305,6 +313,12 @@ export async function createInboundServer(options: InboundServerOptions): Promis
   server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
     const code = err.code ?? "";
     if (code === "ECONNRESET" || code === "EPIPE" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (code.startsWith("ERR_SSL_")) {
+      // After the handshake, e.g. a renegotiation attempt (refused: SSL_OP_NO_RENEGOTIATION).
+      logger.warn({ event: "tls_error", error: code, remote: socket.remoteAddress }, "closed a connection on a TLS error after the handshake (renegotiation is refused)");
       socket.destroy();
       return;
     }
@@ -337,16 +351,21 @@ export async function createInboundServer(options: InboundServerOptions): Promis
 
   // --- reload
   const offChange = credentials.onChange((set, previous) => {
+    const clientCaChanged = set.caPem !== previous.caPem;
+    const serverChanged = set.certChainPem !== previous.certChainPem;
+    // A new context comes with new ticket keys. Sessions stay resumable across a change of the
+    // server certificate alone (the client checked ours when the session began), but never
+    // across a change of the trust: a ticket would resume a session whose client certificate
+    // was verified by a CA that is no longer trusted.
+    const ticketKeys = clientCaChanged ? randomBytes(48) : server.getTicketKeys();
     try {
       server.setSecureContext(secureContextOptions(set, program));
+      server.setTicketKeys(ticketKeys);
     } catch (e) {
       logger.error({ event: "reload_failed", error: (e as Error).message }, "the new certificate set was valid but Node refused it; new connections keep the previous one");
       return;
     }
     trustAnchors(set);
-    const clientCaChanged = set.caPem !== previous.caPem;
-    const serverChanged = set.certChainPem !== previous.certChainPem;
-    if (clientCaChanged) server.setTicketKeys(randomBytes(48));
     updateGauges(set);
     logger.info(
       { event: "reloaded", version: set.version, serverChanged, clientCaChanged, ticketsRotated: clientCaChanged, serverSubject: set.leaf.subjectText, serverNotAfter: set.leaf.notAfter.toISOString(), serverSha256: set.leaf.sha256Fingerprint, clientCas: set.cas.map((c) => c.subjectText) },

@@ -11,3 +11,6 @@ export * from "./metrics.js";
 export * from "./admin.js";
 export type { UpstreamFailureStatus, UpstreamFailure } from "./forward.js";
 export type { ReloadTrigger } from "./reloader.js";
+// What the inbound server's options name; the same declarations as src/credentials'.
+export type { CredentialFiles, CredentialSet } from "../credentials/index.js";
+export { ReloadableCredentials } from "../credentials/index.js";

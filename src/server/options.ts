@@ -122,3 +122,14 @@ export function parseUpstream(value: string | URL): UpstreamTarget {
   if (url.search || url.hash) throw new MtlsError("UPSTREAM_INVALID", `the upstream URL '${text}' must not have a query or fragment`, { subject: text });
   return { origin: url.origin, pathPrefix: url.pathname.replace(/\/+$/, "") };
 }
+
+/**
+ * Parses a duration: `500ms`, `30s`, `10m`, `1h`, `1d`, or a bare number of seconds; `0` is
+ * zero (off). Throws `USAGE`.
+ */
+export function parseDurationMs(text: string, what = "duration"): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new MtlsError("USAGE", `${what} '${text}' is not a duration`, { hint: "Write it like 500ms, 30s, 10m, 1h or 1d (0 turns it off)." });
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h" | "d"];
+  return Math.round(Number(m[1]) * unit);
+}

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { renewProfile } from "../../index.js";
-import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../context.js";
+import { paint, positiveInt, printJson, say, withProgress, type CliContext, printNextSteps } from "../context.js";
 import { hashOption } from "./key-source.js";
 
 export function define(cmd: Command): Command {
@@ -34,7 +34,6 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   if (r.csrFile) say(ctx, `${paint(ctx, "green", "wrote")} ${r.csrFile} (CSR, CN=${r.commonName})`);
   if (r.certificateFile) say(ctx, `${paint(ctx, "green", "wrote")} ${r.certificateFile} (self-signed, CN=${r.commonName}, SHA-256 ${r.sha256Fingerprint})`);
   say(ctx, `still active: ${r.current.certificateFile} (until ${r.current.notAfter})`);
-  say(ctx, "\nNext:");
-  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  printNextSteps(ctx, r.nextSteps);
   return 0;
 }

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { importAssets } from "../../../index.js";
-import { paint, printJson, say, type CliContext } from "../../context.js";
+import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -29,7 +29,6 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
   for (const n of r.notes) say(ctx, `note: ${n}`);
   for (const w of r.warnings) say(ctx, `${paint(ctx, "yellow", "warning")} ${w}`, true);
   for (const b of r.backups) say(ctx, `backup: ${b}`);
-  say(ctx, "\nNext:");
-  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  printNextSteps(ctx, r.nextSteps);
   return 0;
 }

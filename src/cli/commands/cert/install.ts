@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { installCertificate, type InstallResult } from "../../../index.js";
-import { paint, printJson, say, type CliContext } from "../../context.js";
+import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -17,8 +17,7 @@ export function renderInstall(ctx: CliContext, r: InstallResult, verb: string): 
   say(ctx, `SHA-256 fingerprint: ${r.sha256Fingerprint}`);
   for (const b of r.backups) say(ctx, `backup: ${b}`);
   for (const f of r.findings) say(ctx, `${paint(ctx, f.severity === "warning" ? "yellow" : "blue", f.severity)} [${f.code}] ${f.message}`);
-  say(ctx, "\nNext:");
-  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  printNextSteps(ctx, r.nextSteps);
 }
 
 export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {

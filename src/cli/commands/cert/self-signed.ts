@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { createProfileSelfSigned, createSelfSignedClientCertificate, MtlsError } from "../../../index.js";
-import { paint, printJson, say, withProgress, type CliContext } from "../../context.js";
+import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
 import { hashOption, keySourceFrom } from "../key-source.js";
 
 export function define(cmd: Command): Command {
@@ -66,8 +66,7 @@ async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Prom
   say(ctx, `valid: ${r.notBefore} to ${r.notAfter}`);
   say(ctx, `SHA-256 fingerprint: ${r.sha256Fingerprint}`);
   say(ctx, `SPKI pin: ${r.spkiPin}`);
-  say(ctx, "\nNext:");
-  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  printNextSteps(ctx, r.nextSteps);
   return 0;
 }
 
@@ -102,8 +101,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   say(ctx, `valid: ${r.notBefore} to ${r.notAfter}`);
   say(ctx, `SHA-256 fingerprint: ${r.sha256Fingerprint}`);
   say(ctx, `SPKI pin: ${r.spkiPin}`);
-  say(ctx, "\nNext:");
-  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  printNextSteps(ctx, r.nextSteps);
   return 0;
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { createClientCsr, createProfileCsr, MtlsError } from "../../../index.js";
-import { paint, printJson, say, withProgress, type CliContext } from "../../context.js";
+import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
 import { hashOption, keySourceFrom } from "../key-source.js";
 
 export function define(cmd: Command): Command {
@@ -64,8 +64,7 @@ async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Prom
   for (const b of r.backups) say(ctx, `backup: ${b}`);
   say(ctx, `subject: ${r.subject}`);
   say(ctx, `public key pin: ${r.spkiPin}`);
-  say(ctx, "\nNext:");
-  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  printNextSteps(ctx, r.nextSteps);
   return 0;
 }
 
@@ -99,7 +98,6 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   if (r.keyFile) say(ctx, `${paint(ctx, "green", "wrote")} ${r.keyFile} (private key, mode 0600)`);
   say(ctx, `subject: ${r.subject}`);
   say(ctx, `public key pin: ${r.spkiPin}`);
-  say(ctx, "\nNext:");
-  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  printNextSteps(ctx, r.nextSteps);
   return 0;
 }

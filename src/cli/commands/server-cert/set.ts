@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { setServerCertificate } from "../../../index.js";
-import { paint, printJson, say, type CliContext } from "../../context.js";
+import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -37,7 +37,6 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   say(ctx, `chain: ${r.chain.map((c) => c.subject).join(" <- ")}`);
   say(ctx, r.mozillaRoot ? `reaches the Mozilla root ${r.mozillaRoot}` : `does not reach a Mozilla root: PEM trust store written to ${r.trustStoreFile}`);
   for (const w of r.warnings) say(ctx, `${paint(ctx, "yellow", "warning")} ${w}`, true);
-  say(ctx, "\nNext:");
-  r.nextSteps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+  printNextSteps(ctx, r.nextSteps);
   return 0;
 }

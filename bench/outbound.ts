@@ -1,0 +1,162 @@
+/**
+ * Outbound benchmark: requests/s and p99 latency through `createThalesDispatcher` (DNS with
+ * TTLs through the emulator's DNS stand-in, retries, correlation ids, coded errors on) against
+ * a raw undici `Agent` with the same TLS options (same secure context, same trust checks, same
+ * pool size), to a local mTLS server, in the same run. Rounds alternate between the two;
+ * the median round of each is reported. Target: at least 0.95x the raw requests/s.
+ *
+ * Run alone: `node --import tsx bench/outbound.ts`; from bench/run.ts: `runOutboundBench()`.
+ */
+import { promises as fs } from "node:fs";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Agent, request, type Dispatcher } from "undici";
+import { createThalesDispatcher, thalesTlsOptions } from "../src/client/index.js";
+import { ReloadableCredentials } from "../src/credentials/index.js";
+import { startDnsStandIn } from "../src/emulator/dns/dns-server.js";
+import { mt } from "../src/policy/index.js";
+import { createTestPki } from "../src/testing/index.js";
+import { median } from "./stats.js";
+
+/** Requests per measured round. */
+const REQUESTS = Number(process.env["MTLSKIT_BENCH_OUTBOUND_REQUESTS"] ?? 1000);
+/** Requests in flight at once. */
+const CONCURRENCY = 8;
+/**
+ * Measured rounds per client. Rounds are short and paired (raw, then ours, or the reverse),
+ * and the ratio is the median of the pairs' ratios: on a machine shared with other work, the
+ * load drifts between rounds far more than within a pair.
+ */
+const ROUNDS = Number(process.env["MTLSKIT_BENCH_OUTBOUND_ROUNDS"] ?? 15);
+const WARMUP = 300;
+const POOL = 16;
+export const OUTBOUND_TARGET_RATIO = 0.95;
+
+interface Round {
+  rps: number;
+  p50: number;
+  p99: number;
+  /** CPU time of this process (client and server) per request, microseconds. */
+  cpuUs: number;
+}
+
+async function measure(dispatcher: Dispatcher, url: string, headers: Record<string, string>, count: number): Promise<Round> {
+  const latencies: number[] = new Array(count);
+  let next = 0;
+  const started = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const t0 = process.hrtime.bigint();
+      const res = await request(url, { dispatcher, headers });
+      await res.body.dump();
+      if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+      latencies[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const sorted = latencies.sort((a, b) => a - b);
+  return { rps: count / seconds, p50: sorted[Math.floor(count * 0.5)]!, p99: sorted[Math.min(count - 1, Math.floor(count * 0.99))]!, cpuUs: (cpu.user + cpu.system) / count };
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  const out: string[] = [];
+  rows.forEach((r, i) => {
+    out.push(`  ${r.map((cell, c) => (c > 0 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("   ")}`.trimEnd());
+    if (i === 0) out.push(`  ${widths.map((w) => "-".repeat(w)).join("   ")}`);
+  });
+  return out;
+}
+
+/** Runs the outbound benchmark and returns the lines to print. */
+export async function runOutboundBench(): Promise<string[]> {
+  const host = "tmg.dbp-stg.thalescloud.test";
+  const serverPki = await createTestPki({ rootCn: "DigiCert High Assurance EV Root CA (bench)", intermediateCn: "DigiCert SHA2 High Assurance Server CA" });
+  const serverLeaf = await serverPki.issue({ usage: "server", dns: [host], ip: [] });
+  const client = await serverPki.selfSigned({ cn: "MT-BENCH-SBX" });
+  const dir = await fs.mkdtemp(path.join(tmpdir(), "mtlskit-bench-outbound-"));
+  const files = { certFile: path.join(dir, "client.crt"), keyFile: path.join(dir, "client.key"), caFile: path.join(dir, "trust.pem") };
+  await fs.writeFile(files.certFile, client.certPem);
+  await fs.writeFile(files.keyFile, client.keyPem, { mode: 0o600 });
+  await fs.writeFile(files.caFile, serverPki.caBundlePem);
+  const credentials = await ReloadableCredentials.load(files);
+
+  const body = Buffer.from('{"ok":true}');
+  const server = https.createServer({ cert: serverLeaf.chainPem, key: serverLeaf.keyPem, ca: client.certPem, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }, (req, res) => {
+    req.resume();
+    res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const dns = await startDnsStandIn({ records: [{ name: host, address: "127.0.0.1", ttlSeconds: 30 }] });
+
+  const raw = new Agent({
+    connect: { ...thalesTlsOptions({ program: mt, credentials: credentials.current() }), servername: host },
+    connections: POOL,
+    pipelining: 1,
+    keepAliveTimeout: 10_000,
+    keepAliveMaxTimeout: 30_000,
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
+  const thales = createThalesDispatcher({ program: mt, credentials, dns: { servers: [dns.server] }, pool: { connections: POOL } });
+  const rawUrl = `https://127.0.0.1:${port}/1/sandbox-v2/echo`;
+  const thalesUrl = `https://${host}:${port}/1/sandbox-v2/echo`;
+  const rawHeaders = { host: `${host}:${port}` };
+
+  const rawRounds: Round[] = [];
+  const thalesRounds: Round[] = [];
+  try {
+    await measure(raw, rawUrl, rawHeaders, WARMUP);
+    await measure(thales, thalesUrl, {}, WARMUP);
+    for (let i = 0; i < ROUNDS; i++) {
+      // Alternate which goes first, so that neither always runs on a warmer machine.
+      if (i % 2 === 0) {
+        rawRounds.push(await measure(raw, rawUrl, rawHeaders, REQUESTS));
+        thalesRounds.push(await measure(thales, thalesUrl, {}, REQUESTS));
+      } else {
+        thalesRounds.push(await measure(thales, thalesUrl, {}, REQUESTS));
+        rawRounds.push(await measure(raw, rawUrl, rawHeaders, REQUESTS));
+      }
+    }
+  } finally {
+    await raw.close();
+    await thales.close();
+    await dns.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+
+  const summary = (rounds: Round[]) => ({ rps: median(rounds.map((r) => r.rps)), p50: median(rounds.map((r) => r.p50)), p99: median(rounds.map((r) => r.p99)), cpuUs: median(rounds.map((r) => r.cpuUs)) });
+  const r = summary(rawRounds);
+  const t = summary(thalesRounds);
+  const ratio = median(thalesRounds.map((x, i) => x.rps / rawRounds[i]!.rps));
+  const p99Ratio = median(thalesRounds.map((x, i) => x.p99 / rawRounds[i]!.p99));
+  const cpuRatio = median(thalesRounds.map((x, i) => x.cpuUs / rawRounds[i]!.cpuUs));
+  const stats = thales.stats;
+  return [
+    `(c) Outbound: ${REQUESTS} GETs per round, ${CONCURRENCY} in flight, pool ${POOL}, ${ROUNDS} paired rounds (medians), to a local mTLS server (TLS ${"1.3"}, ECDSA P-256)`,
+    ...table([
+      ["client", "req/s", "p50", "p99", "CPU/req", "vs raw"],
+      ["raw undici Agent, same TLS options (reference)", `${Math.round(r.rps).toLocaleString("en-US")}/s`, `${r.p50.toFixed(2)} ms`, `${r.p99.toFixed(2)} ms`, `${r.cpuUs.toFixed(0)} us`, "1.00x"],
+      ["createThalesDispatcher (DNS + retry + correlation + errors)", `${Math.round(t.rps).toLocaleString("en-US")}/s`, `${t.p50.toFixed(2)} ms`, `${t.p99.toFixed(2)} ms`, `${t.cpuUs.toFixed(0)} us`, `${ratio.toFixed(2)}x`],
+    ]),
+    `  target >= ${OUTBOUND_TARGET_RATIO.toFixed(2)}x the raw requests/s: ${ratio >= OUTBOUND_TARGET_RATIO ? "met" : "MISSED"}; p99 ${p99Ratio.toFixed(2)}x the raw p99; CPU per request (client and server, one process) ${cpuRatio.toFixed(2)}x (medians of the paired rounds' ratios)`,
+    `  createThalesDispatcher: ${stats.connections} TLS connections (${stats.fullHandshakes} full, ${stats.resumedHandshakes} resumed), ${stats.dnsLookups} DNS lookups, ${stats.retries} retries`,
+  ];
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const line of await runOutboundBench()) console.log(line);
+}

@@ -1,0 +1,33 @@
+import type { Command } from "commander";
+import { createOAuthKey, MtlsError } from "../../../index.js";
+import { printJson, say, type CliContext } from "../../context.js";
+
+export function define(cmd: Command): Command {
+  return cmd
+    .description("D1: create the ES256 key pair and kid of the profile's OAuth 2.0 JWT assertions")
+    .requiredOption("--profile <name>", "a D1 profile")
+    .option("--kid <kid>", "the key id to register with Thales (default: the key's RFC 7638 thumbprint)")
+    .option("--force", "replace an existing key (the old one is kept in the profile's backups/)")
+    .addHelpText(
+      "after",
+      "\nThe private key stays in the profile (oauth/oauth.key, 0600); the public key and kid go to Thales\nwith `mtlskit assets export` (D1_OAUTH_PUBLIC_KEY, D1_OAUTH_KID).\n\nExamples:\n  mtlskit oauth key create --profile d1-pp\n  mtlskit oauth key create --profile d1-pp --kid key-2025 --force",
+    );
+}
+
+export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
+  const name = String(o["profile"] ?? "");
+  if (!name) throw new MtlsError("USAGE", "--profile is required");
+  const r = await createOAuthKey(ctx.dir, name, { ...(o["kid"] !== undefined ? { kid: String(o["kid"]) } : {}), force: o["force"] === true });
+  if (ctx.json) {
+    printJson(ctx, { ok: true, ...r });
+    return 0;
+  }
+  say(ctx, `OAuth signing key (ES256) for profile ${r.profile}`, true);
+  say(ctx, `  kid: ${r.kid}`, true);
+  say(ctx, `  private key: ${r.keyFile} (0600, never leaves this machine)`, true);
+  if (r.backup) say(ctx, `  previous key kept as ${r.backup}`, true);
+  say(ctx, "  public key (D1_OAUTH_PUBLIC_KEY):", true);
+  say(ctx, r.publicKeyPem.trimEnd().replace(/^/gm, "    "), true);
+  for (const s of r.nextSteps) say(ctx, `next: ${s}`);
+  return 0;
+}

@@ -1,0 +1,144 @@
+import type { Command } from "commander";
+import {
+  createInboundServer,
+  createJsonLogger,
+  DEFAULT_ADMIN_HOST,
+  DEFAULT_ADMIN_PORT,
+  DEFAULT_LISTEN_PORT,
+  MtlsError,
+  parseDurationMs,
+  parseListenAddress,
+  profileInboundFiles,
+  type CredentialFiles,
+  type InboundLimits,
+  type LogLevel,
+  type ProgramPolicy,
+} from "../../index.js";
+import { paint, positiveInt, printJson, say, type CliContext } from "../context.js";
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function define(cmd: Command): Command {
+  return cmd
+    .description("serve the endpoint Thales calls: mutual TLS with Thales's client certificate verified against the Thales Client CA, requests forwarded to your application with the verified identity in headers")
+    .option("--profile <name>", "serve the profile's server certificate and Thales Client CA (server-cert set, assets import)")
+    .option("--listen <host:port>", `where Thales connects (443 or ${DEFAULT_LISTEN_PORT}; 443 needs privileges, see src/server/README.md)`, `0.0.0.0:${DEFAULT_LISTEN_PORT}`)
+    .requiredOption("--upstream <url>", "your application, plain HTTP: http://HOST:PORT[/prefix]")
+    .option("--admin <host:port|off>", "/healthz, /readyz and /metrics (Prometheus); keep it on loopback", `${DEFAULT_ADMIN_HOST}:${DEFAULT_ADMIN_PORT}`)
+    .option("--cert <file>", "without a profile: the server certificate (optionally followed by its chain)")
+    .option("--key <file>", "without a profile: its private key")
+    .option("--chain <file>", "without a profile: the intermediates, in issuer order")
+    .option("--client-ca <file>", "without a profile: the Thales Client CA (a CA certificate, never Thales's leaf)")
+    .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
+    .option("--allow-cn <cn>", "also require this subject CN of the client certificate (repeatable; on top of CA verification)", collect)
+    .option("--allow-o <o>", "also require this subject O of the client certificate (repeatable)", collect)
+    .option("--upstream-errors <mode>", "answer for an application down or too slow: retryable (503, which Thales retries) or gateway (502/504)", "retryable")
+    .option("--upstream-timeout <duration>", "time for the application's answer", "8s")
+    .option("--max-connections <n>", "connections served at once; more are answered 503", "512")
+    .option("--max-body <bytes>", "largest request body; more is answered 413", String(1024 * 1024))
+    .option("--reload-interval <duration>", "also reload the certificates this often (0: only on SIGHUP and file changes)", "10m")
+    .option("--log-level <level>", "debug, info, warn or error (JSON lines on stderr)", "info")
+    .addHelpText(
+      "after",
+      "\nReload: SIGHUP, the --reload-interval timer and any change in the certificates' folders reload them; an invalid new set is refused and the current one kept.\n" +
+        "Stop: SIGINT or SIGTERM (requests in progress finish first, up to 10 s).\n" +
+        "\nExamples:\n  mtlskit serve --profile d1-pp --upstream http://127.0.0.1:8080\n" +
+        "  mtlskit serve --cert server.crt --key server.key --chain chain.pem --client-ca thales-client-ca.pem --listen :8443 --upstream http://127.0.0.1:8080 --admin 127.0.0.1:9464",
+    );
+}
+
+function opt(o: Record<string, unknown>, k: string): string | undefined {
+  return o[k] === undefined ? undefined : String(o[k]);
+}
+
+function logLevel(text: string): LogLevel {
+  if (text === "debug" || text === "info" || text === "warn" || text === "error") return text;
+  throw new MtlsError("USAGE", `--log-level must be debug, info, warn or error, not '${text}'`);
+}
+
+export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
+  const profileName = opt(o, "profile");
+  const cert = opt(o, "cert");
+  const key = opt(o, "key");
+  const clientCa = opt(o, "clientCa");
+  const chain = opt(o, "chain");
+  const passphraseFile = opt(o, "passphraseFile");
+  if (profileName && (cert || key || chain || clientCa)) {
+    throw new MtlsError("USAGE", "give either --profile or --cert/--key/--client-ca, not both");
+  }
+  if (!profileName && !(cert && key && clientCa)) {
+    throw new MtlsError("USAGE", "give --profile NAME, or all of --cert, --key and --client-ca");
+  }
+  const mode = String(o["upstreamErrors"]);
+  if (mode !== "retryable" && mode !== "gateway") throw new MtlsError("USAGE", `--upstream-errors must be retryable or gateway, not '${mode}'`);
+  const listen = parseListenAddress(String(o["listen"]));
+  const adminText = String(o["admin"]);
+  const admin = adminText === "off" ? false : { host: DEFAULT_ADMIN_HOST, ...parseListenAddress(adminText, DEFAULT_ADMIN_PORT) };
+  const limits: Partial<InboundLimits> = {
+    upstreamTimeoutMs: parseDurationMs(String(o["upstreamTimeout"]), "--upstream-timeout"),
+    maxConnections: positiveInt("--max-connections", String(o["maxConnections"])),
+    maxBodyBytes: positiveInt("--max-body", String(o["maxBody"])),
+  };
+  const intervalMs = parseDurationMs(String(o["reloadInterval"]), "--reload-interval");
+
+  let files: CredentialFiles;
+  let program: ProgramPolicy | undefined;
+  if (profileName) {
+    const p = await profileInboundFiles(ctx.dir, profileName);
+    files = { ...p.files, ...(passphraseFile ? { passphraseFile } : {}) };
+    program = p.profile.program;
+  } else {
+    files = { certFile: cert!, keyFile: key!, caFile: clientCa!, ...(chain ? { chainFile: chain } : {}), ...(passphraseFile ? { passphraseFile } : {}) };
+  }
+  const profile = profileName ?? "default";
+  const level = ctx.quiet ? "warn" : logLevel(String(o["logLevel"]));
+  const logger = createJsonLogger({ level, base: { profile } });
+  const allowCn = (o["allowCn"] as string[] | undefined) ?? [];
+  const allowO = (o["allowO"] as string[] | undefined) ?? [];
+
+  const srv = await createInboundServer({
+    credentials: files,
+    upstream: String(o["upstream"]),
+    listen,
+    admin,
+    profile,
+    ...(program ? { program } : {}),
+    ...(allowCn.length || allowO.length ? { allow: { commonNames: allowCn, organizations: allowO } } : {}),
+    limits,
+    upstreamFailureStatus: mode,
+    reload: { watch: true, intervalMs, signal: "SIGHUP" },
+    logger,
+  });
+  const set = srv.credentials.current();
+  if (ctx.json) {
+    printJson(ctx, {
+      ok: true,
+      url: srv.url,
+      port: srv.address.port,
+      adminUrl: srv.adminUrl ?? null,
+      profile,
+      upstream: String(o["upstream"]),
+      server: { subject: set.leaf.subjectText, notAfter: set.leaf.notAfter.toISOString(), sha256: set.leaf.sha256Fingerprint },
+      clientCas: set.cas.map((c) => ({ subject: c.subjectText, notAfter: c.notAfter.toISOString() })),
+      watched: srv.watched,
+    });
+  } else {
+    say(ctx, `${paint(ctx, "green", "serving")} mutual TLS on ${srv.url} (port ${srv.address.port}) -> ${String(o["upstream"])}`);
+    say(ctx, `server certificate: ${set.leaf.subjectText}, until ${set.leaf.notAfter.toISOString()}`);
+    say(ctx, `trusted client CA: ${set.cas.map((c) => c.subjectText).join("; ")}`);
+    if (srv.adminUrl) say(ctx, `admin: ${srv.adminUrl}/healthz, /readyz, /metrics`);
+    say(ctx, "reload: SIGHUP, file changes, every " + (intervalMs ? `${Math.round(intervalMs / 1000)} s` : "(timer off)") + "; stop: Ctrl-C");
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  await srv.close({ graceMs: 10_000 });
+  return 0;
+}
