@@ -17,7 +17,7 @@ const agents: Agent[] = [];
 
 beforeAll(async () => {
   pki = await createInboundPki();
-  upstream = await startUpstream((r) => (r.url.startsWith("/slow") ? "hang" : r.url.startsWith("/status/") ? { status: Number(r.url.slice(8)), headers: { "x-app": "yes", connection: "x-app-hop", "x-app-hop": "1" } } : {}));
+  upstream = await startUpstream((r) => (r.url.startsWith("/slow") ? "hang" : r.url.startsWith("/big") ? { body: "x".repeat(300_000) } : r.url.startsWith("/echo") ? { body: r.body } : r.url.startsWith("/status/") ? { status: Number(r.url.slice(8)), headers: { "x-app": "yes", connection: "x-app-hop", "x-app-hop": "1" } } : {}));
 });
 afterEach(async () => {
   for (const a of agents.splice(0)) await a.close();
@@ -95,6 +95,19 @@ describe("identity forwarding", () => {
     expect(res.headers["x-app-hop"]).toBeUndefined();
     expect(upstream.received.at(-1)!.url).toBe("/status/204");
     await waitFor(() => srv.metrics.requests.get({ status: "204" }) === 1, 2000, "the 204 to be counted");
+  });
+
+  it("streams large bodies both ways and keeps HEAD answers bodiless", async () => {
+    const { srv, agent } = await start({ limits: { maxBodyBytes: 2_000_000 } });
+    const big = await call(agent, `${srv.url}/big`);
+    expect(big.status).toBe(200);
+    expect(big.body.length).toBe(300_000);
+    const payload = "y".repeat(500_000);
+    const echoed = await call(agent, `${srv.url}/echo`, { method: "POST", body: payload });
+    expect(echoed.body).toBe(payload);
+    const head = await call(agent, `${srv.url}/big`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe("");
   });
 
   it("refuses a verified certificate whose CN is not on the allow-list, and accepts one that is", async () => {

@@ -1,7 +1,7 @@
 import { fetch, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isMtlsError } from "../src/errors/index.js";
-import { json, startWorld, type World } from "./outbound-fixtures.js";
+import { json, startPlainServer, startWorld, type World } from "./outbound-fixtures.js";
 
 describe("MT: the echo resource over mTLS, through fetch and request", () => {
   let world: World;
@@ -30,6 +30,21 @@ describe("MT: the echo resource over mTLS, through fetch and request", () => {
     // Sequential requests: undici may open a second connection while the first is being
     // released, never more (the emulator offers no session resumption: each is a full handshake).
     expect(dispatcher.stats.fullHandshakes).toBeLessThanOrEqual(2);
+  });
+
+  it("a caller's abort ends a fetch with an AbortError, not a connection error", async () => {
+    const server = await startPlainServer({ server: world.serverLeaf, clientCaPem: world.client.certPem, delayMs: 2000 });
+    try {
+      const dispatcher = world.dispatcher();
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 200);
+      const started = Date.now();
+      const e = await fetch(`https://${world.host}:${server.port}/slow`, { dispatcher, signal: controller.signal }).catch((err: unknown) => err as Error);
+      expect((e as Error).name).toBe("AbortError");
+      expect(Date.now() - started).toBeLessThan(1500);
+    } finally {
+      await server.close();
+    }
   });
 
   it("refuses an invalid correlation id before sending anything (HTTP_CORRELATION_ID_INVALID)", async () => {

@@ -30,16 +30,19 @@ function findCommand(argv: string[]): (typeof COMMANDS)[number] | undefined {
     }
     if (a.startsWith("-")) continue;
     words.push(a);
-    if (words.length === 2) break;
+    if (words.length === 3) break;
   }
-  return COMMANDS.find((c) => c.path.length <= words.length && c.path.every((w, i) => words[i] === w));
+  const matches = COMMANDS.filter((c) => c.path.length <= words.length && c.path.every((w, i) => words[i] === w));
+  return matches.sort((a, b) => b.path.length - a.path.length)[0];
 }
 
 function groupFor(program: Command, path: readonly string[]): Command {
   let parent = program;
-  for (const word of path.slice(0, -1)) {
+  for (const [depth, word] of path.slice(0, -1).entries()) {
     const existing = parent.commands.find((c) => c.name() === word);
-    parent = existing ?? parent.command(word).description(COMMANDS.find((c) => c.path[0] === word)?.group ?? "");
+    const under = COMMANDS.filter((c) => c.path.length > depth + 1 && c.path.slice(0, depth + 1).every((w, i) => w === path[i]));
+    const group = (under.find((c) => c.path.length === depth + 2) ?? under[0])?.group ?? "";
+    parent = existing ?? parent.command(word).description(group);
     parent.exitOverride().configureOutput({ outputError: () => undefined });
   }
   return parent;

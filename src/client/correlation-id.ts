@@ -42,8 +42,12 @@ export function correlationIdInterceptor(options: { pattern?: RegExp; generate?:
     function correlationId(opts, handler) {
       const headers = opts.headers;
       // The common case, a plain record without the header: one pass, one copy.
-      if (headers == null || (typeof headers === "object" && !Array.isArray(headers) && Object.getPrototypeOf(headers) === Object.prototype && !hasCorrelationKey(headers as Record<string, unknown>))) {
-        return dispatch(extend(opts, { headers: extend((headers ?? {}) as Record<string, string>, { [CORRELATION_ID_HEADER]: generate() }) }), handler);
+      if (headers == null || (typeof headers === "object" && !Array.isArray(headers) && Object.getPrototypeOf(headers) === Object.prototype)) {
+        const copy = copyWithout(headers as Record<string, string> | null | undefined);
+        if (copy) {
+          copy[CORRELATION_ID_HEADER] = generate();
+          return dispatch(extend(opts, { headers: copy }), handler);
+        }
       }
       const given = getHeader(headers, CORRELATION_ID_HEADER);
       if (given !== undefined) {
@@ -57,9 +61,15 @@ export function correlationIdInterceptor(options: { pattern?: RegExp; generate?:
     };
 }
 
-function hasCorrelationKey(headers: Record<string, unknown>): boolean {
-  for (const k in headers) if (k.length === CORRELATION_ID_HEADER.length && k.toLowerCase() === CORRELATION_ID_HEADER) return true;
-  return false;
+/** A copy of a record of headers, or undefined when it has an x-correlation-id already. */
+function copyWithout(headers: Record<string, string> | null | undefined): Record<string, string> | undefined {
+  const copy: Record<string, string> = {};
+  if (headers == null) return copy;
+  for (const k in headers) {
+    if (k.length === CORRELATION_ID_HEADER.length && k.toLowerCase() === CORRELATION_ID_HEADER) return undefined;
+    copy[k] = headers[k]!;
+  }
+  return copy;
 }
 
 function assertCorrelationIdError(id: string, pattern: RegExp): MtlsError {

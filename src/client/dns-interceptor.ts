@@ -23,6 +23,8 @@ interface OriginInfo {
   /** `:port`, or empty for the protocol's default. */
   readonly portPart: string;
   readonly isIp: boolean;
+  /** `https://<address>:<port>` by address. */
+  readonly rewritten: Map<string, string>;
 }
 
 interface Address {
@@ -125,7 +127,6 @@ export function ttlDnsInterceptor(options: TtlDnsOptions): Dispatcher.Dispatcher
   const origins = new Map<string, OriginInfo>();
   const hosts = new Map<string, HostEntry>();
   const pending = new Map<string, Promise<HostEntry>>();
-  const rewritten = new Map<string, string>();
 
   const originInfo = (origin: string | URL): OriginInfo => {
     const key = typeof origin === "string" ? origin : origin.origin;
@@ -133,7 +134,7 @@ export function ttlDnsInterceptor(options: TtlDnsOptions): Dispatcher.Dispatcher
     if (!info) {
       const u = typeof origin === "string" ? new URL(origin) : origin;
       const hostname = u.hostname.replace(/^\[(.*)\]$/, "$1");
-      info = { protocol: u.protocol, hostname, host: u.host, portPart: u.port ? `:${u.port}` : "", isIp: isIP(hostname) !== 0 };
+      info = { protocol: u.protocol, hostname, host: u.host, portPart: u.port ? `:${u.port}` : "", isIp: isIP(hostname) !== 0, rewritten: new Map() };
       if (origins.size > 1000) origins.clear();
       origins.set(key, info);
     }
@@ -163,8 +164,9 @@ export function ttlDnsInterceptor(options: TtlDnsOptions): Dispatcher.Dispatcher
     const entry = hosts.get(hostname);
     if (!entry) return [];
     const now = Date.now();
-    const valid = entry.addresses.filter((a) => a.expiresAt > now);
-    if (valid.length !== entry.addresses.length) {
+    let valid = entry.addresses;
+    if (valid.some((a) => a.expiresAt <= now)) {
+      valid = valid.filter((a) => a.expiresAt > now);
       entry.addresses = valid;
       if (valid.length === 0) hosts.delete(hostname);
     }
@@ -174,12 +176,11 @@ export function ttlDnsInterceptor(options: TtlDnsOptions): Dispatcher.Dispatcher
   };
 
   const originFor = (info: OriginInfo, a: Address): string => {
-    const key = `${info.protocol}${a.address}${info.portPart}`;
-    let o = rewritten.get(key);
+    let o = info.rewritten.get(a.address);
     if (!o) {
       o = `${info.protocol}//${a.family === 6 ? `[${a.address}]` : a.address}${info.portPart}`;
-      if (rewritten.size > 1000) rewritten.clear();
-      rewritten.set(key, o);
+      if (info.rewritten.size > 64) info.rewritten.clear();
+      info.rewritten.set(a.address, o);
     }
     return o;
   };

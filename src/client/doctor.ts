@@ -162,6 +162,8 @@ interface HandshakeOutcome {
   cipher?: { name: string; standardName: string; version: string };
   authorized: boolean;
   authorizationError?: string;
+  /** An error of the established session (a refusal alert), seen before anyone read. */
+  lateError?: Error & { code?: string };
 }
 
 function handshake(address: string, port: number, servername: string, secureContext: SecureContext, timeoutMs: number, extra: tls.ConnectionOptions = {}): Promise<HandshakeOutcome> {
@@ -179,11 +181,24 @@ function handshake(address: string, port: number, servername: string, secureCont
         return { chain: [] };
       }
     };
-    s.once("secureConnect", () => {
+    const onError = (e: Error & { code?: string }) => {
       clearTimeout(timer);
       const { chain, peer } = peerChain();
+      s.destroy();
+      resolve({ error: e, chain, ...(peer ? { peer } : {}), authorized: false });
+    };
+    s.once("error", onError);
+    s.once("secureConnect", () => {
+      clearTimeout(timer);
+      s.removeListener("error", onError);
+      // A TLS 1.3 server refuses a client certificate with an alert right after the handshake,
+      // possibly before the request is written: keep it for firstResponse().
+      s.on("error", (e: Error & { code?: string }) => {
+        outcome.lateError ??= e;
+      });
+      const { chain, peer } = peerChain();
       const authError = s.authorizationError as unknown as Error | string | null | undefined;
-      resolve({
+      const outcome: HandshakeOutcome = {
         socket: s,
         chain,
         ...(peer ? { peer } : {}),
@@ -191,19 +206,19 @@ function handshake(address: string, port: number, servername: string, secureCont
         cipher: s.getCipher(),
         authorized: s.authorized,
         ...(authError ? { authorizationError: typeof authError === "string" ? authError : authError.message } : {}),
-      });
-    });
-    s.once("error", (e: Error & { code?: string }) => {
-      clearTimeout(timer);
-      const { chain, peer } = peerChain();
-      s.destroy();
-      resolve({ error: e, chain, ...(peer ? { peer } : {}), authorized: false });
+      };
+      resolve(outcome);
     });
   });
 }
 
 /** Sends one HTTP/1.1 request on an established TLS socket and reads the status line. */
-function firstResponse(socket: TLSSocket, host: string, path: string, timeoutMs: number): Promise<{ status?: number; error?: Error & { code?: string } }> {
+function firstResponse(hs: HandshakeOutcome, host: string, path: string, timeoutMs: number): Promise<{ status?: number; error?: Error & { code?: string } }> {
+  const socket = hs.socket!;
+  if (hs.lateError) {
+    socket.destroy();
+    return Promise.resolve({ error: hs.lateError });
+  }
   return new Promise((resolve) => {
     let text = "";
     const done = (r: { status?: number; error?: Error & { code?: string } }) => {
@@ -220,7 +235,9 @@ function firstResponse(socket: TLSSocket, host: string, path: string, timeoutMs:
       else if (text.includes("\r\n")) done({ error: Object.assign(new Error("the server answered something that is not HTTP"), { code: "ERR_INVALID_HTTP_RESPONSE" }) });
     });
     socket.once("error", (e: Error & { code?: string }) => done({ error: e }));
-    socket.once("end", () => done({ error: Object.assign(new Error("the server closed the connection without answering"), { code: "UND_ERR_SOCKET" }) }));
+    const closed = () => done({ error: hs.lateError ?? Object.assign(new Error("the server closed the connection without answering"), { code: "UND_ERR_SOCKET" }) });
+    socket.once("end", closed);
+    socket.once("close", closed);
     socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAccept: */*\r\nx-correlation-id: ${newCorrelationId()}\r\nConnection: close\r\n\r\n`);
   });
 }
@@ -466,7 +483,7 @@ export async function runDoctor(profile: Profile, options: DoctorOptions = {}): 
         "client-certificate",
         "client certificate accepted",
         async () => {
-          const r = await firstResponse(hs.socket!, `${endpoints.hostname}:${endpoints.port}`, options.path ?? endpoints.basePath, timeoutMs);
+          const r = await firstResponse(hs, `${endpoints.hostname}:${endpoints.port}`, options.path ?? endpoints.basePath, timeoutMs);
           if (r.error) {
             const refusal = refusalOf(r.error, profile, credentialSet, target);
             const e = refusal ?? fail(r.error);

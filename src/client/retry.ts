@@ -82,8 +82,15 @@ export class StableController implements Dispatcher.DispatchController {
   private abortReason: Error | undefined;
   /** Set while waiting between attempts: an abort then ends the request at once. */
   onAbortBetweenAttempts: ((reason: Error) => void) | undefined;
-  rawHeaders?: Buffer[] | string[] | IncomingHttpHeaders | null;
-  rawTrailers?: Buffer[] | string[] | IncomingHttpHeaders | null;
+
+  /** The raw headers of the current attempt's response (undici's controllers keep them). */
+  get rawHeaders(): Buffer[] | string[] | IncomingHttpHeaders | null | undefined {
+    return this.target?.rawHeaders;
+  }
+
+  get rawTrailers(): Buffer[] | string[] | IncomingHttpHeaders | null | undefined {
+    return this.target?.rawTrailers;
+  }
 
   setTarget(c: Dispatcher.DispatchController): void {
     this.target = c;

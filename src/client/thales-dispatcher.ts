@@ -126,43 +126,81 @@ class TlsErrorMemory {
   }
 }
 
-/** Maps the errors of everything below to coded MtlsErrors (the outermost layer). */
-class ErrorMappingHandler implements Dispatcher.DispatchHandler {
+/** The callbacks of a handler in undici's older style (`request`, `fetch` and `stream` use them). */
+interface LegacyHandler {
+  onConnect?(abort: (reason?: Error) => void, context?: unknown): void;
+  onUpgrade?(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void;
+  onHeaders?(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage?: string): boolean;
+  onData?(chunk: Buffer): boolean;
+  onComplete?(trailers: Buffer[] | string[] | null): void;
+  onError?(err: Error): void;
+}
+
+function toRawHeaders(headers: IncomingHttpHeaders): Buffer[] {
+  const raw: Buffer[] = [];
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) raw.push(Buffer.from(k, "latin1"), Buffer.from(one, "latin1"));
+  }
+  return raw;
+}
+
+/**
+ * The outermost layer: maps the errors of everything below to coded MtlsErrors, and speaks to
+ * the caller's handler in its own style. undici's `compose` would wrap a `request`/`fetch`
+ * handler in a converter that rebuilds the raw headers from the parsed ones at every response;
+ * this layer hands over the raw headers undici already has instead.
+ */
+class OutermostHandler implements Dispatcher.DispatchHandler {
+  private readonly legacy: LegacyHandler | undefined;
+
   constructor(
     private readonly handler: Dispatcher.DispatchHandler,
     private readonly target: string,
     private readonly program: ProgramPolicy,
     private readonly memory: TlsErrorMemory,
-  ) {}
+  ) {
+    this.legacy = handler.onRequestStart ? undefined : (handler as unknown as LegacyHandler);
+  }
 
   onRequestStart(c: Dispatcher.DispatchController, context: unknown): void {
-    this.handler.onRequestStart?.(c, context);
+    if (this.legacy) this.legacy.onConnect?.((reason) => c.abort(reason ?? new Error("aborted")), context);
+    else this.handler.onRequestStart?.(c, context);
   }
 
   onRequestUpgrade(c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    this.handler.onRequestUpgrade?.(c, statusCode, headers, socket);
+    if (this.legacy) this.legacy.onUpgrade?.(statusCode, (c.rawHeaders as Buffer[] | null | undefined) ?? toRawHeaders(headers), socket);
+    else this.handler.onRequestUpgrade?.(c, statusCode, headers, socket);
   }
 
   onResponseStart(c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    this.handler.onResponseStart?.(c, statusCode, headers, statusMessage);
+    if (!this.legacy) return this.handler.onResponseStart?.(c, statusCode, headers, statusMessage);
+    const raw = Array.isArray(c.rawHeaders) && c.rawHeaders.length > 0 ? (c.rawHeaders as Buffer[]) : toRawHeaders(headers);
+    if (this.legacy.onHeaders?.(statusCode, raw, () => c.resume(), statusMessage) === false) c.pause();
   }
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.handler.onResponseData?.(c, chunk);
+    if (!this.legacy) return this.handler.onResponseData?.(c, chunk);
+    if (this.legacy.onData?.(chunk) === false) c.pause();
   }
 
   onResponseEnd(c: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
-    this.handler.onResponseEnd?.(c, trailers);
+    if (!this.legacy) return this.handler.onResponseEnd?.(c, trailers);
+    this.legacy.onComplete?.(Array.isArray(c.rawTrailers) ? (c.rawTrailers as Buffer[]) : toRawHeaders(trailers));
   }
 
   onResponseError(c: Dispatcher.DispatchController, err: Error): void {
-    this.handler.onResponseError?.(c, toMtlsError(this.memory.explain(err), { target: this.target, program: this.program }) ?? err);
+    const mapped = toMtlsError(this.memory.explain(err), { target: this.target, program: this.program }) ?? err;
+    if (!this.legacy) return this.handler.onResponseError?.(c, mapped);
+    if (!this.legacy.onError) throw mapped;
+    this.legacy.onError(mapped);
   }
 }
 
-function errorInterceptor(program: ProgramPolicy, memory: TlsErrorMemory): Dispatcher.DispatcherComposeInterceptor {
+/** `https://host:port` -> `host:port`, parsed once per origin. */
+function targetParser(): (origin: string | URL | undefined) => string {
   const targets = new Map<string, string>();
-  const targetOf = (o: string | URL | undefined): string => {
+  return (o) => {
     const key = String(o);
     let t = targets.get(key);
     if (t === undefined) {
@@ -173,9 +211,12 @@ function errorInterceptor(program: ProgramPolicy, memory: TlsErrorMemory): Dispa
     }
     return t;
   };
+}
+
+function errorInterceptor(program: ProgramPolicy, memory: TlsErrorMemory, targetOf: (o: string | URL | undefined) => string): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) =>
     function mtlsErrors(opts, handler) {
-      return dispatch(opts, new ErrorMappingHandler(handler, targetOf(opts.origin), program, memory));
+      return dispatch(opts, new OutermostHandler(handler, targetOf(opts.origin), program, memory));
     };
 }
 
@@ -199,7 +240,9 @@ export class ThalesDispatcher extends Dispatcher {
   /** Requests through every layer but the OAuth one (what the OAuth client itself uses). */
   readonly base: Dispatcher;
   private readonly router: Router;
-  private readonly full: Dispatcher;
+  /** Every layer but the outermost one. */
+  private readonly inner: Dispatcher;
+  private readonly targetOf = targetParser();
   private readonly retiring = new Set<Agent>();
   private readonly tlsErrors = new TlsErrorMemory();
   private readonly counters = { connections: 0, fullHandshakes: 0, resumedHandshakes: 0, dnsLookups: 0, retries: 0, swaps: 0 };
@@ -233,16 +276,16 @@ export class ThalesDispatcher extends Dispatcher {
             },
           });
     const correlation = correlationIdInterceptor({ pattern: correlationIdPattern(options.program), ...(options.correlationId ? { generate: options.correlationId } : {}) });
-    const errors = errorInterceptor(options.program, this.tlsErrors);
+    const errors = errorInterceptor(options.program, this.tlsErrors, this.targetOf);
     const below = [dns, retry].filter((i): i is Dispatcher.DispatcherComposeInterceptor => i !== undefined);
     this.base = this.router.compose([...below, correlation, errors]);
     if (options.oauth) {
       const { apiOrigin, ...oauthOptions } = options.oauth;
       this.oauth = new OAuthClient({ ...oauthOptions, dispatcher: this.base, program: options.program });
-      this.full = this.router.compose([...below, oauthInterceptor(this.oauth, { origin: apiOrigin }), correlation, errors]);
+      this.inner = this.router.compose([...below, oauthInterceptor(this.oauth, { origin: apiOrigin }), correlation]);
     } else {
       this.oauth = undefined;
-      this.full = this.base;
+      this.inner = this.router.compose([...below, correlation]);
     }
 
     this.unsubscribe = this.credentials.onChange((set) => this.swap(set));
@@ -256,7 +299,9 @@ export class ThalesDispatcher extends Dispatcher {
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (this.closed) throw new MtlsError("TLS_CONNECT_FAILED", "the Thales dispatcher is closed", { hint: "Create a new one (createThalesDispatcher)." });
-    return this.full.dispatch(opts, handler);
+    // The outermost layer is applied here, not by `compose`, so that it gets the caller's
+    // handler as it is (see OutermostHandler).
+    return this.inner.dispatch(opts, new OutermostHandler(handler, this.targetOf(opts.origin), this.program, this.tlsErrors));
   }
 
   /** Reads the credential files again; a valid new set is swapped in for new requests. */

@@ -99,6 +99,9 @@ export function failureStatus(failure: UpstreamFailure, mode: UpstreamFailureSta
   return failure === "timeout" ? 504 : 502;
 }
 
+/** Answers up to this size are sent in one write; larger ones are streamed. */
+export const RESPONSE_BUFFER_BYTES = 64 * 1024;
+
 /** The request body was larger than the limit. */
 export class BodyTooLargeError extends Error {
   readonly code = "MTLSKIT_BODY_TOO_LARGE";
@@ -161,6 +164,22 @@ export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: S
   let controller: Dispatcher.DispatchController | undefined;
   let clientGone = false;
   let done = false;
+  // The answer is held until it ends or passes RESPONSE_BUFFER_BYTES, then streamed.
+  let upstreamStatus = 0;
+  let responseHeaders: string[] = [];
+  let hasLength = false;
+  let buffered: Buffer[] | undefined = [];
+  let bufferedBytes = 0;
+  let controllerForDrain: Dispatcher.DispatchController | undefined;
+  const startStreaming = () => {
+    const chunks = buffered ?? [];
+    buffered = undefined;
+    res.writeHead(upstreamStatus, responseHeaders);
+    res.on("drain", () => controllerForDrain?.resume());
+    let ok = true;
+    for (const chunk of chunks) ok = res.write(chunk);
+    if (!ok) controllerForDrain?.pause();
+  };
   res.once("close", () => {
     if (!done && !res.writableFinished) {
       clientGone = true;
@@ -175,15 +194,31 @@ export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: S
     onResponseStart(c, statusCode, upstreamHeaders) {
       if (statusCode < 200) return;
       ctx.metrics.upstreamLatency.observe((performance.now() - started) / 1000);
-      res.writeHead(statusCode, downstreamResponseHeaders(upstreamHeaders as Record<string, string | string[] | undefined>, correlation.id));
-      res.on("drain", () => c.resume());
+      upstreamStatus = statusCode;
+      responseHeaders = downstreamResponseHeaders(upstreamHeaders as Record<string, string | string[] | undefined>, correlation.id);
+      hasLength = upstreamHeaders["content-length"] !== undefined;
+      controllerForDrain = c;
     },
     onResponseData(c, chunk) {
+      if (buffered !== undefined) {
+        buffered.push(chunk);
+        bufferedBytes += chunk.length;
+        if (bufferedBytes <= RESPONSE_BUFFER_BYTES) return;
+        startStreaming();
+        return;
+      }
       if (!res.write(chunk)) c.pause();
     },
     onResponseEnd() {
       done = true;
-      res.end();
+      if (buffered === undefined) {
+        res.end();
+        return;
+      }
+      // A small answer goes out as one write: head and body in one TLS record where possible.
+      if (!hasLength && bufferedBytes > 0) responseHeaders.push("content-length", String(bufferedBytes));
+      res.writeHead(upstreamStatus, responseHeaders);
+      res.end(buffered.length === 1 ? buffered[0] : Buffer.concat(buffered, bufferedBytes));
     },
     onResponseError(_c, err) {
       done = true;

@@ -63,7 +63,10 @@ export function rfc4514(multiline: string): string {
     .join(",");
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 function asciiEscape(s: string): string {
+  if (PRINTABLE_ASCII.test(s)) return s;
   let out = "";
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -76,6 +79,7 @@ function asciiEscape(s: string): string {
 
 /** Unescapes an RFC 2253 value as Node prints it (`\,` `\+` `\"` `\\` `\XX`). */
 function unescapeValue(v: string): string {
+  if (!v.includes("\\")) return v;
   const bytes: number[] = [];
   for (let i = 0; i < v.length; i++) {
     const ch = v[i]!;
@@ -136,10 +140,26 @@ export function identityOf(x509: X509Certificate): ClientIdentity {
   return { subject, issuer, subjectAttributes: attributes(x509.subject), fingerprint256: x509.fingerprint256, serialNumber: x509.serialNumber.toUpperCase(), notAfter, headers };
 }
 
-/** The identity of a connection's verified peer, or undefined when it has none. */
+/** Most identities kept by {@link peerIdentity}: Thales calls with one or two certificates at a time. */
+const CACHE_SIZE = 64;
+const cache = new Map<string, ClientIdentity>();
+
+/**
+ * The identity of a connection's verified peer, or undefined when it has none. Identities are
+ * kept by certificate fingerprint: every connection from Thales presents the same certificate,
+ * and building the headers (PEM, DER, names) costs more than the rest of the request.
+ */
 export function peerIdentity(socket: TLSSocket): ClientIdentity | undefined {
   const x509 = socket.getPeerX509Certificate();
-  return x509 ? identityOf(x509) : undefined;
+  if (!x509) return undefined;
+  const key = x509.fingerprint256;
+  let id = cache.get(key);
+  if (!id) {
+    id = identityOf(x509);
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(key, id);
+  }
+  return id;
 }
 
 /**

@@ -181,6 +181,10 @@ export async function createInboundServer(options: InboundServerOptions): Promis
   if (!credentials.files.caFile || credentials.current().cas.length === 0) {
     throw new MtlsError("INBOUND_NOT_READY", "no client CA: the endpoint Thales calls must verify Thales's client certificate against the Thales Client CA");
   }
+  if (credentials.rules.refuseLeafAsCa === false) {
+    // Reloads must keep refusing a leaf as trust, whatever the caller's credentials allow.
+    throw new MtlsError("LEAF_AS_CA", "the credentials given accept a leaf certificate as the client CA; the endpoint Thales calls never pins a leaf, which Thales may rotate at any time");
+  }
   const metrics = createInboundMetrics();
   const updateGauges = (set: CredentialSet) => {
     metrics.notAfter.reset();

@@ -308,12 +308,14 @@ export async function buildFileCorpus(m: Materials, workDir: string, openssl: Op
   add({ name: "pem-csr-garbage-der", why: "random bytes under CERTIFICATE REQUEST", aim: "csr", kinds: [], data: garbagePem("CERTIFICATE REQUEST") });
   add({ name: "pem-private-key-garbage-der", why: "random bytes under PRIVATE KEY", aim: "key", kinds: [], data: garbagePem("PRIVATE KEY") });
   add({ name: "pem-ec-private-key-garbage-der", why: "random bytes under EC PRIVATE KEY", aim: "key", kinds: [], data: garbagePem("EC PRIVATE KEY") });
-  add({ name: "pem-encrypted-key-garbage-der", why: "random bytes under ENCRYPTED PRIVATE KEY", aim: "key", kinds: [], data: garbagePem("ENCRYPTED PRIVATE KEY") });
+  // Without the passphrase nothing can tell junk from an encrypted key: inspect may say "encrypted".
+  add({ name: "pem-encrypted-key-garbage-der", why: "random bytes under ENCRYPTED PRIVATE KEY", aim: "key", kinds: ["key"], refusedAsClientKey: true, data: garbagePem("ENCRYPTED PRIVATE KEY") });
   add({
     name: "pem-legacy-encrypted-bad-dek-info",
     why: "RSA PRIVATE KEY with Proc-Type ENCRYPTED and a DEK-Info naming no cipher",
     aim: "key",
-    kinds: [],
+    kinds: ["key"],
+    refusedAsClientKey: true,
     data: `-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: NOT-A-CIPHER,00\n\n${Buffer.from(garbage).toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END RSA PRIVATE KEY-----\n`,
   });
   add({ name: "pem-public-key-garbage-der", why: "random bytes under PUBLIC KEY", aim: "any", kinds: [], data: garbagePem("PUBLIC KEY") });
@@ -400,9 +402,10 @@ export async function buildFileCorpus(m: Materials, workDir: string, openssl: Op
   add({ name: "certificate-subject-bmpstring-lone-surrogates", why: "a BMPString CN with unpaired surrogates", aim: "certificate", kinds: ["certificate"], data: toPem("CERTIFICATE", bmp) });
   const notString = new Uint8Array(cnCert.der);
   notString[cnTag] = 0x30; // the CN value becomes a SEQUENCE of garbage
-  add({ name: "certificate-subject-value-not-a-string", why: "a CN whose value is a (broken) SEQUENCE, not a string", aim: "certificate", kinds: [], data: toPem("CERTIFICATE", notString) });
+  add({ name: "certificate-subject-value-not-a-string", why: "a CN whose value is a SEQUENCE of junk, not a string", aim: "certificate", kinds: ["certificate"], data: toPem("CERTIFICATE", notString) });
   const badTime = (() => {
     const der = Buffer.from(cnCert.der);
+    // eslint-disable-next-line no-control-regex -- the DER header of a UTCTime is two control octets
     const at = der.toString("latin1").search(/\x17\x0d\d{12}Z/); // the first UTCTime: notBefore
     if (at < 0) throw new Error("corpus: no UTCTime found in the certificate");
     der[at + 14] = 0x58; // its 'Z' becomes 'X'
@@ -505,8 +508,8 @@ export interface SubjectInput {
   readonly value: string;
   /** `refuse`: exit 2 with a coded error; `tolerate`: it may also be accepted. */
   readonly expect: "refuse" | "tolerate";
-  /** When refused, the code it must carry (when one is clearly right). */
-  readonly code?: ErrorCode;
+  /** When refused, the codes it may carry (when they are clearly right). */
+  readonly codes?: readonly ErrorCode[];
 }
 
 const S = "/C=FR/ST=Paris/L=Paris";
@@ -514,29 +517,29 @@ const S = "/C=FR/ST=Paris/L=Paris";
 /** Hostile `-subj` strings, Common Names and identifiers. */
 export function hostileSubjects(): SubjectInput[] {
   return [
-    { name: "subject-escape-sequence", why: "ESC[2J ESC[31m in O (clears and colours a terminal)", option: "subject", value: `${S}/O=Evil\u001b[2J\u001b[31mCorp/OU=Payments`, expect: "refuse", code: "SUBJECT_SYNTAX" },
-    { name: "subject-bell-and-backspace", why: "BEL and backspaces in OU", option: "subject", value: `${S}/O=Example/OU=Pay\u0007\u0008\u0008ments`, expect: "refuse", code: "SUBJECT_SYNTAX" },
-    { name: "subject-newline", why: "a line break in O, with a forged line after it", option: "subject", value: `${S}/O=Example\nCN=admin/OU=Payments`, expect: "refuse", code: "SUBJECT_SYNTAX" },
-    { name: "subject-carriage-return", why: "a carriage return in O (overwrites the line on a terminal)", option: "subject", value: `${S}/O=Example\rTrusted Bank/OU=Payments`, expect: "refuse", code: "SUBJECT_SYNTAX" },
-    { name: "subject-delete-character", why: "DEL (0x7f) in O", option: "subject", value: `${S}/O=Exa\u007fmple/OU=Payments`, expect: "refuse", code: "SUBJECT_SYNTAX" },
-    { name: "subject-c1-control", why: "U+009B (the 8-bit CSI) in O", option: "subject", value: `${S}/O=Exa\u009b2Jmple/OU=Payments`, expect: "refuse", code: "SUBJECT_SYNTAX" },
-    { name: "subject-rtl-override", why: "U+202E RIGHT-TO-LEFT OVERRIDE in O", option: "subject", value: `${S}/O=Payments\u202Egnp.exe/OU=Payments`, expect: "refuse", code: "SUBJECT_SYNTAX" },
-    { name: "subject-bidi-isolate", why: "U+2067 RIGHT-TO-LEFT ISOLATE in OU", option: "subject", value: `${S}/O=Example/OU=\u2067Payments\u2069`, expect: "refuse", code: "SUBJECT_SYNTAX" },
-    { name: "subject-10kib-organization", why: "a 10 KiB O (the limit is 64 characters)", option: "subject", value: `${S}/O=${"x".repeat(10_240)}/OU=Payments`, expect: "refuse", code: "SUBJECT_SYNTAX" },
+    { name: "subject-escape-sequence", why: "ESC[2J ESC[31m in O (clears and colours a terminal)", option: "subject", value: `${S}/O=Evil\u001b[2J\u001b[31mCorp/OU=Payments`, expect: "refuse", codes: ["SUBJECT_SYNTAX"] },
+    { name: "subject-bell-and-backspace", why: "BEL and backspaces in OU", option: "subject", value: `${S}/O=Example/OU=Pay\u0007\u0008\u0008ments`, expect: "refuse", codes: ["SUBJECT_SYNTAX"] },
+    { name: "subject-newline", why: "a line break in O, with a forged line after it", option: "subject", value: `${S}/O=Example\nCN=admin/OU=Payments`, expect: "refuse", codes: ["SUBJECT_SYNTAX"] },
+    { name: "subject-carriage-return", why: "a carriage return in O (overwrites the line on a terminal)", option: "subject", value: `${S}/O=Example\rTrusted Bank/OU=Payments`, expect: "refuse", codes: ["SUBJECT_SYNTAX"] },
+    { name: "subject-delete-character", why: "DEL (0x7f) in O", option: "subject", value: `${S}/O=Exa\u007fmple/OU=Payments`, expect: "refuse", codes: ["SUBJECT_SYNTAX"] },
+    { name: "subject-c1-control", why: "U+009B (the 8-bit CSI) in O", option: "subject", value: `${S}/O=Exa\u009b2Jmple/OU=Payments`, expect: "refuse", codes: ["SUBJECT_SYNTAX"] },
+    { name: "subject-rtl-override", why: "U+202E RIGHT-TO-LEFT OVERRIDE in O", option: "subject", value: `${S}/O=Payments\u202Egnp.exe/OU=Payments`, expect: "refuse", codes: ["SUBJECT_SYNTAX"] },
+    { name: "subject-bidi-isolate", why: "U+2067 RIGHT-TO-LEFT ISOLATE in OU", option: "subject", value: `${S}/O=Example/OU=\u2067Payments\u2069`, expect: "refuse", codes: ["SUBJECT_SYNTAX"] },
+    { name: "subject-10kib-organization", why: "a 10 KiB O (the limit is 64 characters)", option: "subject", value: `${S}/O=${"x".repeat(10_240)}/OU=Payments`, expect: "refuse", codes: ["SUBJECT_SYNTAX"] },
     { name: "subject-10kib-street", why: "a 10 KiB streetAddress (openssl sets no limit)", option: "subject", value: `${S}/O=Example/OU=Payments/street=${"x".repeat(10_240)}`, expect: "tolerate" },
-    { name: "subject-empty-values", why: "every attribute present but empty", option: "subject", value: "/C=/ST=/L=/O=/OU=", expect: "refuse", code: "SUBJECT_INCOMPLETE" },
-    { name: "subject-only-slashes", why: "five slashes", option: "subject", value: "/////", expect: "refuse", code: "SUBJECT_SYNTAX" },
+    { name: "subject-empty-values", why: "every attribute present but empty", option: "subject", value: "/C=/ST=/L=/O=/OU=", expect: "refuse", codes: ["SUBJECT_INCOMPLETE"] },
+    { name: "subject-only-slashes", why: "five slashes", option: "subject", value: "/////", expect: "refuse", codes: ["SUBJECT_SYNTAX"] },
     { name: "subject-2000-rdns", why: "2,000 OU attributes", option: "subject", value: `${S}/O=Example${"/OU=unit".repeat(2000)}`, expect: "tolerate" },
-    { name: "subject-oid-arc-beyond-2-pow-53", why: "a dotted OID whose arc does not fit a double (1.99999999999999999999)", option: "subject", value: `${S}/O=Example/OU=Payments/1.99999999999999999999=x`, expect: "refuse" },
+    { name: "subject-oid-arc-beyond-2-pow-53", why: "a dotted OID whose arc does not fit a double (1.99999999999999999999)", option: "subject", value: `${S}/O=Example/OU=Payments/1.99999999999999999999=x`, expect: "refuse", codes: ["SUBJECT_SYNTAX", "SUBJECT_ATTRIBUTE_UNKNOWN"] },
     { name: "subject-zero-width-and-bom", why: "U+FEFF and U+200B inside O", option: "subject", value: `${S}/O=\uFEFFExam\u200Bple/OU=Payments`, expect: "tolerate" },
     { name: "subject-unpaired-surrogate", why: "an unpaired UTF-16 surrogate (arrives as U+FFFD in argv)", option: "subject", value: `${S}/O=Exa\uD800mple/OU=Payments`, expect: "tolerate" },
     { name: "cn-escape-sequence", why: "an MT --cn with ESC and BEL", option: "cn", value: "MT-123456\u001b]0;pwned\u0007-SBX", expect: "refuse" },
     { name: "cn-10kib", why: "a 10 KiB MT --cn", option: "cn", value: "C".repeat(10_240), expect: "refuse" },
     { name: "cn-rtl-override", why: "an MT --cn with U+202E", option: "cn", value: "MT-123456-\u202EXBS", expect: "refuse" },
     { name: "cn-empty", why: "an empty MT --cn", option: "cn", value: "", expect: "refuse" },
-    { name: "id-path-traversal", why: "a customer id of ../../etc (becomes a folder name)", option: "id", value: "../../etc", expect: "refuse", code: "GATEWAY_ID_INVALID" },
-    { name: "id-newline", why: "a customer id with a line break", option: "id", value: "123456\nevil", expect: "refuse", code: "GATEWAY_ID_INVALID" },
-    { name: "id-10kib", why: "a 10 KiB customer id", option: "id", value: "9".repeat(10_240), expect: "refuse", code: "GATEWAY_ID_INVALID" },
+    { name: "id-path-traversal", why: "a customer id of ../../etc (becomes a folder name)", option: "id", value: "../../etc", expect: "refuse", codes: ["GATEWAY_ID_INVALID"] },
+    { name: "id-newline", why: "a customer id with a line break", option: "id", value: "123456\nevil", expect: "refuse", codes: ["GATEWAY_ID_INVALID"] },
+    { name: "id-10kib", why: "a 10 KiB customer id", option: "id", value: "9".repeat(10_240), expect: "refuse", codes: ["GATEWAY_ID_INVALID"] },
   ];
 }
 

@@ -41,6 +41,7 @@ export class Limiter {
  * Characters hostile input must never put raw on a terminal: C0 controls but tab and line
  * feed, DEL, C1 controls, and the Unicode bidi overrides and isolates.
  */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 export const TERMINAL_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 /** A readable form of control characters, for failure messages. */
