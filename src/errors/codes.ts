@@ -110,6 +110,11 @@ export const ERROR_CODES = {
     meaning: "The private key could not be decrypted with the passphrase given.",
     hint: "Check the passphrase file: only its first line is used, without the line break.",
   },
+  KEY_INVALID: {
+    exit: 2,
+    meaning: "The private key is damaged: its private value does not match the public key stored with it, or is out of range.",
+    hint: "Use the key file exactly as it was created; if it was edited or corrupted, create a new key (and a new CSR or certificate).",
+  },
   KEY_UNSUPPORTED: {
     exit: 2,
     meaning: "The key is of a kind mtlskit does not use for TLS client authentication.",
@@ -469,7 +474,7 @@ export const ERROR_CODES = {
   LISTEN_FAILED: {
     exit: 2,
     meaning: "The server could not listen on the address: the port is taken, the address is not on this machine, or a port below 1024 needs privileges.",
-    hint: "Choose a free port; for 443 see src/server/README.md (setcap, a port forward, or a load balancer) rather than running as root.",
+    hint: "Choose a free port; for 443, forward 443 to 8443 (load balancer in TCP passthrough, nft/iptables redirect) or grant CAP_NET_BIND_SERVICE (systemd AmbientCapabilities) rather than running as root.",
   },
   UPSTREAM_INVALID: {
     exit: 2,

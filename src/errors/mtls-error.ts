@@ -1,4 +1,5 @@
 import { ERROR_CODES, type ErrorCode } from "./codes.js";
+import { printable } from "./printable.js";
 
 /** Options of an {@link MtlsError} besides its code and message. */
 export interface MtlsErrorOptions {
@@ -24,9 +25,10 @@ export class MtlsError extends Error {
   readonly subject: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: MtlsErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Messages quote files, names and certificate fields: escape what could forge output.
+    super(printable(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.hint = options.hint ?? ERROR_CODES[code].hint;
+    this.hint = printable(options.hint ?? ERROR_CODES[code].hint);
     this.subject = options.subject;
   }
 

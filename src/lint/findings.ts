@@ -1,3 +1,4 @@
+import { printable } from "../errors/index.js";
 import type { KeyDescription } from "../pki/index.js";
 import { keyFamily, type EnvironmentPolicy, type HashName, type KeyType, type ProgramPolicy } from "../policy/index.js";
 import { LINT_RULES, type LintCode, type LintRule } from "./rules.js";
@@ -24,7 +25,8 @@ export interface LintContext {
 export function finding(code: LintCode, source: string, message: string, options: { hint?: string; alternate?: boolean } = {}): Finding {
   const rule: LintRule = LINT_RULES[code];
   const severity = options.alternate && rule.alsoAs ? rule.alsoAs.severity : rule.severity;
-  return { code, severity, message, hint: options.hint ?? rule.hint, source };
+  // Messages quote certificate fields (CNs, names): escape what could forge the output.
+  return { code, severity, message: printable(message), hint: printable(options.hint ?? rule.hint), source: printable(source) };
 }
 
 export const DAY_MS = 86_400_000;

@@ -9,6 +9,13 @@
  * matters more than speed.
  */
 
+import { MtlsError } from "../errors/index.js";
+
+/** A malformed DER value: callers name the file; the code is always INPUT_NOT_RECOGNIZED. */
+function malformed(what: string): MtlsError {
+  return new MtlsError("INPUT_NOT_RECOGNIZED", `malformed DER: ${what}`);
+}
+
 /** One DER value: where it sits in the buffer and what its tag is. */
 export interface Node {
   readonly buf: Uint8Array;
@@ -25,7 +32,7 @@ export interface Node {
 }
 
 function readNode(buf: Uint8Array, offset: number, limit: number): Node {
-  if (offset >= limit) throw new Error("unexpected end of data");
+  if (offset >= limit) throw malformed("unexpected end of data");
   const id = buf[offset]!;
   const cls = id >> 6;
   const constructed = (id & 0x20) !== 0;
@@ -34,33 +41,33 @@ function readNode(buf: Uint8Array, offset: number, limit: number): Node {
   if (tag === 0x1f) {
     tag = 0;
     for (let i = 0; ; i++) {
-      if (p >= limit || i > 3) throw new Error("bad tag");
+      if (p >= limit || i > 3) throw malformed("bad tag");
       const b = buf[p++]!;
       tag = (tag << 7) | (b & 0x7f);
       if ((b & 0x80) === 0) break;
     }
   }
-  if (p >= limit) throw new Error("missing length");
+  if (p >= limit) throw malformed("missing length");
   let len = buf[p++]!;
   if (len & 0x80) {
     const n = len & 0x7f;
-    if (n === 0) throw new Error("indefinite length is not DER");
-    if (n > 4) throw new Error("length too large");
+    if (n === 0) throw malformed("indefinite length is not DER");
+    if (n > 4) throw malformed("length too large");
     len = 0;
     for (let i = 0; i < n; i++) {
-      if (p >= limit) throw new Error("truncated length");
+      if (p >= limit) throw malformed("truncated length");
       len = len * 256 + buf[p++]!;
     }
   }
   const end = p + len;
-  if (end > limit) throw new Error("value runs past the end of its container");
+  if (end > limit) throw malformed("value runs past the end of its container");
   return { buf, cls, constructed, tag, start: offset, cstart: p, end };
 }
 
 /** Parses one whole DER value; throws when bytes are missing or trail. */
 export function parseDer(der: Uint8Array): Node {
   const n = readNode(der, 0, der.length);
-  if (n.end !== der.length) throw new Error("trailing bytes after the DER value");
+  if (n.end !== der.length) throw malformed("trailing bytes after the DER value");
   return n;
 }
 
@@ -98,14 +105,14 @@ export function universalTag(n: Node | undefined): number | undefined {
 }
 
 function expect(n: Node | undefined, tag: number, what: string): Node {
-  if (!n || n.cls !== 0 || n.tag !== tag) throw new Error(`expected ${what}`);
+  if (!n || n.cls !== 0 || n.tag !== tag) throw malformed(`expected ${what}`);
   return n;
 }
 
 /** Dotted string of an OBJECT IDENTIFIER. */
 export function oidOf(n: Node | undefined): string {
   const c = contentBytes(expect(n, 6, "an OBJECT IDENTIFIER"));
-  if (c.length === 0) throw new Error("empty OBJECT IDENTIFIER");
+  if (c.length === 0) throw malformed("empty OBJECT IDENTIFIER");
   const parts: number[] = [];
   let v = 0;
   for (const b of c) {
@@ -123,10 +130,10 @@ export function oidOf(n: Node | undefined): string {
 
 /** Date of a UTCTime or GeneralizedTime (whole seconds, Z). */
 export function timeOf(n: Node | undefined): Date {
-  if (!n || n.cls !== 0 || (n.tag !== 23 && n.tag !== 24)) throw new Error("expected a time");
+  if (!n || n.cls !== 0 || (n.tag !== 23 && n.tag !== 24)) throw malformed("expected a time");
   const s = Buffer.from(contentBytes(n)).toString("latin1");
   const m = n.tag === 23 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(s) : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:\.\d+)?Z$/.exec(s);
-  if (!m) throw new Error(`bad time '${s}'`);
+  if (!m) throw malformed(`bad time '${s}'`);
   let year = Number(m[1]);
   if (n.tag === 23) year += year < 50 ? 2000 : 1900;
   return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? "0")));
@@ -140,7 +147,7 @@ export function boolOf(n: Node | undefined): boolean {
 /** A small non-negative INTEGER (versions, path lengths) as a number. */
 export function intOf(n: Node | undefined): number {
   const c = contentBytes(expect(n, 2, "an INTEGER"));
-  if (c.length > 6 || (c[0]! & 0x80) !== 0) throw new Error("INTEGER out of range");
+  if (c.length > 6 || (c[0]! & 0x80) !== 0) throw malformed("INTEGER out of range");
   let v = 0;
   for (const b of c) v = v * 256 + b;
   return v;
@@ -149,6 +156,6 @@ export function intOf(n: Node | undefined): number {
 /** Contents of a BIT STRING and its unused bit count. */
 export function bitsOf(n: Node | undefined): { bytes: Uint8Array; unusedBits: number } {
   const c = contentBytes(expect(n, 3, "a BIT STRING"));
-  if (c.length === 0) throw new Error("empty BIT STRING");
+  if (c.length === 0) throw malformed("empty BIT STRING");
   return { bytes: c.subarray(1), unusedBits: c[0]! };
 }

@@ -213,7 +213,15 @@ export async function inspectFile(file: string, options: InspectFileOptions = {}
 
 /** One PEM block (as text) or one DER object. */
 function decodeOne(data: Buffer, where: string, read: ReadObjectsOptions, now: Date, label: string): ObjectDescription {
-  if (label === "PUBLIC KEY") return describePublicKey(createPublicKey({ key: data, format: "pem" }));
+  if (label === "PUBLIC KEY") {
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey({ key: data, format: "pem" });
+    } catch (e) {
+      throw new MtlsError("INPUT_NOT_RECOGNIZED", `${where}: the PUBLIC KEY block is not a valid public key`, { subject: where, cause: e });
+    }
+    return describePublicKey(publicKey);
+  }
   try {
     const [item] = decodePkiObjects(data, where, read);
     return describeItem(item!, now);

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPair, X509Certificate, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPair, sign as cryptoSign, verify as cryptoVerify, X509Certificate, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import { MtlsError } from "../errors/index.js";
 import type { KeyType } from "../policy/index.js";
@@ -125,11 +125,13 @@ export function loadPrivateKey(data: Uint8Array, options: LoadKeyOptions = {}): 
   const der = Buffer.from(data);
   const attempts: Array<"pkcs8" | "pkcs1" | "sec1"> = ["pkcs8", "pkcs1", "sec1"];
   for (const type of attempts) {
+    let key: KeyObject;
     try {
-      return createPrivateKey({ key: der, format: "der", type });
+      key = createPrivateKey({ key: der, format: "der", type });
     } catch {
-      // try the next encoding
+      continue; // try the next encoding
     }
+    return assertConsistent(key, source);
   }
   // Encrypted PKCS#8 in DER: only decryptable with the passphrase.
   if (isEncryptedPkcs8Der(der)) {
@@ -141,14 +143,39 @@ export function loadPrivateKey(data: Uint8Array, options: LoadKeyOptions = {}): 
   throw new MtlsError("INPUT_NOT_RECOGNIZED", `${source}: is not a private key in PEM or DER (PKCS#8, PKCS#1 or SEC1)`, { subject: source });
 }
 
+const PROBE = Buffer.from("mtlskit key consistency probe");
+
+/**
+ * A key file can carry a private value that does not match its stored public half (a damaged
+ * or forged SEC1 key, a scalar of zero): it loads, then signs what nobody can verify. One
+ * signature over a probe, checked with the key's public half, catches it before any CSR or
+ * certificate is made with it.
+ */
+function assertConsistent(key: KeyObject, source: string): KeyObject {
+  const kind = key.asymmetricKeyType;
+  if (kind !== "ec" && kind !== "rsa" && kind !== "rsa-pss" && kind !== "ed25519" && kind !== "ed448") return key;
+  let ok = false;
+  try {
+    const hash = kind === "ed25519" || kind === "ed448" ? null : "sha256";
+    ok = cryptoVerify(hash, PROBE, createPublicKey(key), cryptoSign(hash, PROBE, key));
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new MtlsError("KEY_INVALID", `${source}: the private key is damaged: its private value does not match its public key`, { subject: source });
+  }
+  return key;
+}
+
 function decodeKey(load: () => KeyObject, encrypted: boolean, options: LoadKeyOptions): KeyObject {
   const source = options.source ?? "key";
   if (encrypted && options.passphrase === undefined) {
     throw new MtlsError("KEY_ENCRYPTED", `${source}: the private key is encrypted and no passphrase was given`, { subject: source });
   }
   try {
-    return load();
+    return assertConsistent(load(), source);
   } catch (e) {
+    if (e instanceof MtlsError) throw e;
     const code = (e as { code?: string }).code ?? "";
     const msg = (e as Error).message ?? "";
     if (encrypted || /bad decrypt|BAD_DECRYPT|passphrase/i.test(code + msg)) {

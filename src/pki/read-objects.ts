@@ -65,7 +65,7 @@ function decodeDer(der: Uint8Array, source: string, options: ReadObjectsOptions)
   try {
     return { kind: "private-key", key: loadPrivateKey(der, { source, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) }) };
   } catch (e) {
-    if (e instanceof MtlsError && (e.code === "KEY_ENCRYPTED" || e.code === "KEY_BAD_PASSPHRASE")) throw e;
+    if (e instanceof MtlsError && (e.code === "KEY_ENCRYPTED" || e.code === "KEY_BAD_PASSPHRASE" || e.code === "KEY_INVALID")) throw e;
   }
   throw new MtlsError("INPUT_NOT_RECOGNIZED", `${source}: is neither PEM nor a DER certificate, CSR or private key`, { subject: source });
 }

@@ -24,7 +24,7 @@
  * skips the others).
  */
 import * as asn1js from "asn1js";
-import { MtlsError } from "../errors/index.js";
+import { hasUnsafeCharacters, MtlsError, printable } from "../errors/index.js";
 import { children, contentBytes, oidOf, parseDer as readDer, rawBytes, universalTag, type Node } from "./asn1.js";
 
 /** One attribute of a subject, such as `CN=example`. */
@@ -127,7 +127,17 @@ for (const spec of ATTRIBUTES) {
   BY_OID.set(spec.oid, spec);
 }
 
-const DOTTED_OID = /^[0-2](\.(0|[1-9][0-9]*))+$/;
+const DOTTED_OID_SYNTAX = /^[0-2](\.(0|[1-9][0-9]*))+$/;
+
+/** A dotted OID that DER can carry: arcs within safe integers, the second below 40 under 0 and 1. */
+const DOTTED_OID = {
+  test(oid: string): boolean {
+    if (!DOTTED_OID_SYNTAX.test(oid) || oid.length > 200) return false;
+    const arcs = oid.split(".").map(Number);
+    if (arcs.some((a) => !Number.isSafeInteger(a))) return false;
+    return arcs[0] === 2 || (arcs[1] ?? 0) < 40;
+  },
+};
 
 /** ASN.1 PrintableString's alphabet (X.680), the one openssl checks. */
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]$/;
@@ -189,6 +199,9 @@ function valueProblem(spec: AttributeSpec, value: string): string | undefined {
     const cp = ch.codePointAt(0) ?? 0;
     if (cp >= 0xd800 && cp <= 0xdfff) return `${label} holds a lone UTF-16 surrogate, which is not valid Unicode; fix the text`;
     if (cp === 0) return `${label} holds a NUL character, which openssl -subj cannot carry; remove it`;
+    if (ch !== "\t" && hasUnsafeCharacters(ch)) {
+      return `${label} holds the control or invisible character ${printable(ch)}, which would make the name read differently from what it is; remove it`;
+    }
     const fits =
       spec.kind === "utf8" ||
       (spec.kind === "printable" && PRINTABLE.test(ch)) ||
@@ -367,7 +380,7 @@ export function formatSubject(rdns: Rdn[]): string {
  * formatSubjectOneLine(parseSubject("/O=Acme/OU=A+OU=B/CN=x")); // "O=Acme, OU=A+OU=B, CN=x"
  */
 export function formatSubjectOneLine(rdns: Rdn[]): string {
-  return rdns.map((rdn) => rdn.map((a) => `${BY_OID.get(a.oid)?.name ?? a.type}=${a.value}`).join("+")).join(", ");
+  return rdns.map((rdn) => rdn.map((a) => `${printable(BY_OID.get(a.oid)?.name ?? a.type)}=${printable(a.value)}`).join("+")).join(", ");
 }
 
 function stringBlock(kind: StringKind, value: string): asn1js.BaseBlock {
@@ -432,8 +445,8 @@ function notAName(reason: string): MtlsError {
 }
 
 const latin1 = new TextDecoder("latin1");
-const utf8 = new TextDecoder("utf-8");
-const utf16be = new TextDecoder("utf-16be");
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+const utf16be = new TextDecoder("utf-16be", { ignoreBOM: true });
 
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, verify as cryptoVerify, X509Certificate, type KeyObject } from "node:crypto";
-import { MtlsError } from "../errors/index.js";
+import { MtlsError, printable } from "../errors/index.js";
 import type { HashName, KeyType } from "../policy/index.js";
 import { bitsOf, boolOf, children, contentBytes, intOf, isContext, oidOf, parseDer, rawBytes, timeOf, universalTag, type Node } from "./asn1.js";
 import { describeKey, type KeyDescription } from "./keys.js";
@@ -95,11 +95,11 @@ function generalNameText(g: Node): string {
   const bytes = contentBytes(g);
   switch (g.tag) {
     case 1:
-      return `email:${Buffer.from(bytes).toString("latin1")}`;
+      return `email:${printable(Buffer.from(bytes).toString("latin1"))}`;
     case 2:
-      return `DNS:${Buffer.from(bytes).toString("latin1")}`;
+      return `DNS:${printable(Buffer.from(bytes).toString("latin1"))}`;
     case 6:
-      return `URI:${Buffer.from(bytes).toString("latin1")}`;
+      return `URI:${printable(Buffer.from(bytes).toString("latin1"))}`;
     case 7: {
       if (bytes.length === 4) return `IP:${Array.from(bytes).join(".")}`;
       if (bytes.length === 16) {
@@ -249,7 +249,7 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
       x509,
     };
   } catch (e) {
-    if (e instanceof MtlsError) throw e;
+    if (e instanceof MtlsError && e.subject) throw e;
     fail(source, "X.509 certificate", e);
   }
 }
@@ -306,7 +306,7 @@ export function parseCsr(der: Uint8Array, source = "CSR"): CsrInfo {
       signatureValid: verifySignature(alg, rawBytes(parts[0]!), bitsOf(parts[2]).bytes, publicKey),
     };
   } catch (e) {
-    if (e instanceof MtlsError) throw e;
+    if (e instanceof MtlsError && e.subject) throw e;
     fail(source, "certificate signing request", e);
   }
 }

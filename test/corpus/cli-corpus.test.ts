@@ -118,58 +118,67 @@ interface FileCommand {
   readonly args: (dir: string, file: string) => string[];
 }
 
-const atKeys = (f: FileInput) => f.aim === "key" || f.aim === "any";
-const wellFormedCertificate = (f: FileInput) => f.aim === "certificate" && f.kinds.includes("certificate");
-const holdsKey = (f: FileInput) => f.aim === "key" && f.kinds.includes("key");
-/** Certificates whose names, addresses or constraints a server certificate check reads. */
-const serverRelevant = (f: FileInput) => wellFormedCertificate(f) && /san|subject|without-extensions|eku|ca-leaf|constraints|pathlen|key-usage/.test(f.name);
+const wellFormed = (f: FileInput) => f.kinds.length > 0;
+/** Certificates and CSRs lint reads whole: linted all in one run (see below). */
+const batchable = (f: FileInput) => f.kinds.length > 0 && f.kinds.every((k) => k === "certificate" || k === "csr") && !f.lintMustFail;
+/** Well-formed certificates whose checks after reading differ between the store commands. */
+const STORE_SET = new Set([
+  "certificate-expired",
+  "pem-thousand-copies-of-a-certificate",
+  "openssl-certificate-without-extensions",
+  "openssl-certificate-basic-constraints-null",
+  "openssl-certificate-eku-not-oids",
+  "openssl-certificate-ca-leaf-mix",
+  "openssl-certificate-san-empty",
+  "openssl-certificate-san-dns-with-nul",
+  "openssl-certificate-duplicate-san",
+  "openssl-certificate-subject-escape-sequence",
+  "openssl-certificate-subject-rtl-override",
+  "openssl-certificate-subject-newline",
+]);
 
 /**
- * The commands that take a file, and which inputs each takes by default. Every input goes
- * through lint and through a command of what it is aimed at; well-formed ones (what gets past
- * the reader) also through inspect and the store commands, whose checks come after reading.
- * Commands sharing a reader with another (cert self-signed --key and csr create --key;
- * needs-renewal, cert install, assets import and lint) take the rest only in full runs.
+ * The commands that take a file, and which inputs each takes by default (every one with
+ * MTLSKIT_CORPUS_FULL=1). A malformed input (nothing gets past the reader) goes through the
+ * command of what it is aimed at: the readers are shared (lint, needs-renewal, cert install and
+ * assets import read with readPkiObjects; csr create, cert self-signed, lint --key and
+ * server-cert set --key with loadPrivateKey), and library-corpus.test.ts puts every input
+ * through every reader in-process. A well-formed one also goes through inspect and lint, whose
+ * rendering differs, and a chosen set through the store commands, whose checks come after reading.
  */
 const FILE_COMMANDS: readonly FileCommand[] = [
-  { id: "lint", role: "lint", workspace: false, takes: () => true, args: (_, file) => ["lint", file, "--program", "d1", "--env", "preprod", "--gateway-id", "123456"] },
-  { id: "inspect", role: "inspect", workspace: false, takes: (f) => f.kinds.length > 0 || f.aim === "any", args: (_, file) => ["inspect", file] },
-  {
-    id: "cert needs-renewal",
-    role: "certificate",
-    workspace: false,
-    takes: (f) => f.aim === "certificate" && (f.kinds.length === 0 || f.name.startsWith("certificate-")),
-    args: (_, file) => ["cert", "needs-renewal", file],
-  },
+  { id: "lint", role: "lint", workspace: false, takes: (f) => (!wellFormed(f) && f.aim === "csr") || (wellFormed(f) && !batchable(f)), args: (_, file) => ["lint", file, "--program", "d1", "--env", "preprod", "--gateway-id", "123456"] },
+  { id: "inspect", role: "inspect", workspace: false, takes: (f) => wellFormed(f) || f.aim === "any", args: (_, file) => ["inspect", file] },
+  { id: "cert needs-renewal", role: "certificate", workspace: false, takes: (f) => f.aim === "certificate" && !f.kinds.includes("certificate"), args: (_, file) => ["cert", "needs-renewal", file] },
   {
     id: "csr create --key",
     role: "key",
     workspace: false,
-    takes: atKeys,
+    takes: (f) => f.aim === "key",
     args: (_, file) => ["csr", "create", "--program", "d1", "--env", "preprod", "--gateway-id", "123456", "--subject", D1_SUBJECT, "--key", file, "--out", "out.csr"],
   },
   {
     id: "cert self-signed --key",
     role: "key",
     workspace: false,
-    takes: holdsKey,
+    takes: () => false,
     args: (_, file) => ["cert", "self-signed", "--program", "mt", "--env", "sandbox", "--cn", "MT-123456-SBX", "--key", file, "--out", "out.crt"],
   },
   { id: "lint --key", role: "key", workspace: false, takes: () => false, args: (dir, file) => ["lint", support(dir, "good.csr"), "--program", "d1", "--key", file] },
-  { id: "cert install", role: "certificate", workspace: true, takes: (f) => f.aim === "certificate" && f.kinds.length > 0, args: (_, file) => ["cert", "install", file, "--profile", PROFILE] },
-  { id: "assets import", role: "certificate", workspace: true, takes: (f) => wellFormedCertificate(f) && f.name.startsWith("openssl-"), args: (_, file) => ["assets", "import", file, "--profile", PROFILE] },
+  { id: "cert install", role: "certificate", workspace: true, takes: (f) => STORE_SET.has(f.name) || (f.aim === "certificate" && wellFormed(f) && !f.kinds.includes("certificate")), args: (_, file) => ["cert", "install", file, "--profile", PROFILE] },
+  { id: "assets import", role: "certificate", workspace: true, takes: (f) => STORE_SET.has(f.name), args: (_, file) => ["assets", "import", file, "--profile", PROFILE] },
   {
     id: "server-cert set --cert",
     role: "certificate",
     workspace: true,
-    takes: serverRelevant,
+    takes: (f) => STORE_SET.has(f.name),
     args: (dir, file) => ["server-cert", "set", "--profile", PROFILE, "--cert", file, "--key", support(dir, "server.key"), "--host", "notify.example.com"],
   },
   {
     id: "server-cert set --key",
     role: "key",
     workspace: true,
-    takes: holdsKey,
+    takes: () => false,
     args: (dir, file) => ["server-cert", "set", "--profile", PROFILE, "--cert", support(dir, "server-chain.pem"), "--key", file, "--host", "notify.example.com"],
   },
 ];
@@ -221,6 +230,38 @@ for (const command of FILE_COMMANDS) {
       expectContract(r, expectationFor(command.role, f));
       expectNoTerminalControl(r);
     });
+  });
+}
+
+/** True when the run keeps the contract (for bisecting a batch). */
+function keeps(r: RunRecord, e: Expectation): string | undefined {
+  try {
+    expectContract(r, e);
+    expectNoTerminalControl(r);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.split("\n")[0];
+  }
+}
+
+if (!FULL) {
+  describe("mtlskit lint <every well-formed certificate and CSR at once>", () => {
+    // One run for all (lint takes many files); on failure, halves are run until each failing
+    // input is named, so the message lists the culprits and why.
+    const batch = files.filter(batchable);
+    const lintArgs = (dir: string, list: FileInput[]) => ["lint", ...list.map((f) => input(dir, f)), "--program", "d1", "--env", "preprod", "--gateway-id", "123456"];
+    const culprits = async (list: FileInput[]): Promise<string[]> => {
+      const r = await runCase((dir) => lintArgs(dir, list));
+      const problem = keeps(r, { exits: list.length === 1 ? expectationFor("lint", list[0]!).exits : [0, 1] });
+      if (problem === undefined) return [];
+      if (list.length === 1) return [`${list[0]!.name}: ${problem}`];
+      const half = Math.ceil(list.length / 2);
+      return (await Promise.all([culprits(list.slice(0, half)), culprits(list.slice(half))])).flat();
+    };
+    it(`${batch.length} inputs in one run, bisected on failure`, async () => {
+      const found = await culprits(batch);
+      expect(found, `inputs that break the contract:\n${found.join("\n")}`).toEqual([]);
+    }, 300_000);
   });
 }
 
@@ -277,8 +318,16 @@ const subjectCases: SubjectCase[] = hostileSubjects().flatMap((s): SubjectCase[]
   }
 });
 
+/**
+ * By default one command each (parseSubject and the id checks are shared): a refused subject
+ * through csr create (which would encode it), a tolerated one through profile add (which
+ * stores it), a CN through cert self-signed, an id through profile add (a folder name).
+ */
+const defaultSubjectCase = (c: SubjectCase): boolean =>
+  c.input.option === "subject" ? (c.input.expect === "refuse") !== c.writesConfig : c.input.option === "cn" ? !c.writesConfig : c.writesConfig;
+
 describe("hostile subjects, Common Names and ids", () => {
-  it.concurrent.each(subjectCases)("$label ($input.why)", async (c) => {
+  it.concurrent.each(subjectCases.filter((c) => FULL || defaultSubjectCase(c)))("$label ($input.why)", async (c) => {
     const r = await runCase(() => c.args(c.input.value), { workspace: c.workspace });
     const refuse = c.input.expect === "refuse";
     expectContract(r, { exits: refuse ? [2] : [0, 2], ...(refuse && c.input.codes ? { codes: c.input.codes } : {}) });
@@ -291,7 +340,22 @@ describe("hostile subjects, Common Names and ids", () => {
 // --- Broken mtlskit.yaml --------------------------------------------------------------------
 describe("broken mtlskit.yaml", () => {
   // Every command loads the file the same way (loadConfig); a write shows also that the file is left as it was.
-  const cases = brokenConfigs().flatMap((c) => [
+  // library-corpus.test.ts reads every file with parseConfig; here a sample through the binary.
+  const sample = new Set([
+    "yaml-alias-bomb",
+    "yaml-huge-over-4mib",
+    "yaml-profile-named-proto",
+    "yaml-key-is-a-collection",
+    "yaml-is-a-directory",
+    "yaml-invalid-utf8",
+    "yaml-nul-bytes",
+    "yaml-nested-flow-20000",
+    "yaml-customer-id-path-traversal",
+    "yaml-unknown-profile-field",
+    "yaml-bom-and-comments",
+    "yaml-empty",
+  ]);
+  const cases = brokenConfigs().filter((c) => FULL || sample.has(c.name)).flatMap((c) => [
     ...(FULL ? [{ label: `profile list: ${c.name}`, config: c, args: ["profile", "list"] }] : []),
     { label: `profile add (a write): ${c.name}`, config: c, args: ["profile", "add", "mt-new", "--program", "mt", "--env", "sandbox", "--id", "654321"] },
   ]);

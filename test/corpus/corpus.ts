@@ -454,6 +454,7 @@ export async function buildFileCorpus(m: Materials, workDir: string, openssl: Op
     odd("openssl-certificate-subject-300-rdns", "300 OU attributes", undefined, `${"/OU=unit".repeat(300)}/CN=many.example.com`);
     add({ name: "openssl-csr-unknown-critical-extension", why: "a CSR requesting a critical unknown extension", aim: "csr", kinds: ["csr"], data: opensslCsr(openssl, workDir, `${D1_SUBJECT}/CN=${D1_CN.replace(/\//g, "\\/")}`, ["1.2.3.4=critical,DER:0500"]) });
     add({ name: "openssl-csr-subject-rtl-and-escape", why: "a CSR subject with U+202E and ESC", aim: "csr", kinds: ["csr"], data: opensslCsr(openssl, workDir, "/C=FR/ST=Paris/L=Paris/O=Evil\u202Egnp.exe\u001b[0m/OU=Payments/CN=TLSMA-ECDSA\\/123456\\/D1.PPR") });
+    add({ name: "openssl-csr-cn-with-leading-bom", why: "a D1 CSR whose CN starts with an invisible U+FEFF", aim: "csr", kinds: ["csr"], lintMustFail: true, data: opensslCsr(openssl, workDir, `${D1_SUBJECT}/CN=\uFEFF${D1_CN.replace(/\//g, "\\/")}`) });
     const params = openssl(["ecparam", "-name", "prime256v1"]).toString("latin1");
     add({ name: "pem-ec-parameters-only", why: "an EC PARAMETERS block and no key", aim: "key", kinds: [], data: params });
     add({ name: "pem-ec-parameters-and-key", why: "EC PARAMETERS then an EC PRIVATE KEY (openssl ecparam -genkey)", aim: "key", kinds: ["key"], data: openssl(["ecparam", "-name", "prime256v1", "-genkey"]).toString("latin1") });

@@ -17,7 +17,7 @@ export const MAX_RUN_MS = Number(process.env.MTLSKIT_CORPUS_MAX_RUN_MS ?? 20_000
 export const KILL_AFTER_MS = MAX_RUN_MS + 5_000;
 
 /** At most this many CLI processes at once (spawning is CPU-bound; the machine is shared). */
-export const CONCURRENCY = Math.max(1, Number(process.env.MTLSKIT_CORPUS_CONCURRENCY ?? Math.min(4, Math.max(2, os.cpus().length))));
+export const CONCURRENCY = Math.max(1, Number(process.env.MTLSKIT_CORPUS_CONCURRENCY ?? Math.min(4, Math.max(3, os.cpus().length))));
 
 /** A counting semaphore. */
 export class Limiter {
@@ -115,7 +115,7 @@ export function errorCode(stderr: string): string | undefined {
 
 /** A short account of a run for failure messages. */
 export function describeRun(r: RunRecord): string {
-  return `mtlskit ${r.args.map((a) => (a.length > 80 ? `${a.slice(0, 80)}…` : a)).map((a) => JSON.stringify(visible(a, 200))).join(" ")}\n  exit ${r.run.code} after ${r.ms} ms\n  stderr: ${visible(r.run.stderr)}\n  stdout: ${visible(r.run.stdout, 600)}`;
+  return `mtlskit ${r.args.map((a) => (a.length > 80 ? `${a.slice(0, 80)}…` : a)).map((a) => JSON.stringify(visible(a, 200))).join(" ")}\n  exit ${r.run.code} after ${r.ms} ms\n  stderr: ${visible(r.run.stderr)}\n  stdout: ${visible(r.run.stdout, 600)}${r.changes.length ? `\n  files changed: ${r.changes.join(", ")}` : ""}`;
 }
 
 /**
