@@ -203,9 +203,10 @@ export async function runInboundBench(options: InboundBenchOptions = {}): Promis
     lines.push("  skipped: dist/ is missing (npm run bench builds it)");
     return lines;
   }
+  // MTLSKIT_BENCH_LOAD=undici uses the undici loop even when autocannon is installed.
   let autocannon: string | undefined;
   try {
-    autocannon = fileURLToPath(import.meta.resolve("autocannon/autocannon.js"));
+    autocannon = process.env["MTLSKIT_BENCH_LOAD"] === "undici" ? undefined : fileURLToPath(import.meta.resolve("autocannon/autocannon.js"));
   } catch {
     autocannon = undefined;
   }

@@ -89,3 +89,11 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+// Outbound (issue 5): createThalesDispatcher against a raw undici Agent, same TLS options.
+const { runOutboundBench } = await import("./outbound.js");
+console.log(`\n${(await runOutboundBench()).join("\n")}`);
+
+// Inbound (issue 6): mtlskit serve against nginx, same certificates, upstream and load generators.
+const { runInboundBench } = await import("./inbound.js");
+console.log(`\n${(await runInboundBench()).join("\n")}`);

@@ -5,6 +5,7 @@
  * which Thales retries; 502/504 in `gateway` mode), logged and counted; the admin endpoints.
  */
 import { promises as fs } from "node:fs";
+import * as net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer, type InboundServerOptions } from "../src/server/index.js";
 import { call, captureLogger, waitFor, clientAgent, createInboundPki, startUpstream, type CapturedLogger, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
@@ -17,7 +18,7 @@ const agents: Agent[] = [];
 
 beforeAll(async () => {
   pki = await createInboundPki();
-  upstream = await startUpstream((r) => (r.url.startsWith("/slow") ? "hang" : r.url.startsWith("/big") ? { body: "x".repeat(300_000) } : r.url.startsWith("/echo") ? { body: r.body } : r.url.startsWith("/status/") ? { status: Number(r.url.slice(8)), headers: { "x-app": "yes", connection: "x-app-hop", "x-app-hop": "1" } } : {}));
+  upstream = await startUpstream((r) => (r.url.startsWith("/slow") ? "hang" : r.url.startsWith("/delay") ? { delayMs: 400 } : r.url.startsWith("/big") ? { body: "x".repeat(300_000) } : r.url.startsWith("/echo") ? { body: r.body } : r.url.startsWith("/status/") ? { status: Number(r.url.slice(8)), headers: { "x-app": "yes", connection: "x-app-hop", "x-app-hop": "1" } } : {}));
 });
 afterEach(async () => {
   for (const a of agents.splice(0)) await a.close();
@@ -186,6 +187,28 @@ describe("admin listener", () => {
     const closing = srv.close({ graceMs: 100 });
     expect(srv.notReady()).toContain("shutting down");
     await closing;
+  });
+});
+
+describe("shutdown", () => {
+  it("lets a request in progress finish, refuses new ones, and waits no longer than the grace time for a connection stuck before its handshake", async () => {
+    const log = captureLogger();
+    const srv = await createInboundServer({ credentials: pki.files, upstream: upstream.url, listen: { host: "127.0.0.1", port: 0 }, logger: log, reload: { watch: false } });
+    const agent = clientAgent(pki, pki.client);
+    agents.push(agent);
+    const stuck = net.connect(srv.address.port, "127.0.0.1");
+    stuck.on("error", () => undefined);
+    await new Promise<void>((resolve) => stuck.once("connect", () => resolve()));
+    const inFlight = call(agent, `${srv.url}/delay`);
+    await waitFor(() => upstream.received.some((r) => r.url === "/delay"), 2000, "the request to reach the upstream");
+    const t0 = Date.now();
+    await srv.close({ graceMs: 1500 });
+    expect(Date.now() - t0).toBeLessThan(4500);
+    expect((await inFlight).status).toBe(200);
+    expect(srv.notReady()).toContain("shutting down");
+    stuck.destroy();
+    await expect(call(clientAgent(pki, pki.client), `${srv.url}/after`)).rejects.toThrow();
+    expect(log.lines.at(-1)).toMatchObject({ event: "closed" });
   });
 });
 

@@ -1,4 +1,4 @@
-import { MtlsError } from "../errors/index.js";
+import { MtlsError, printable } from "../errors/index.js";
 import { COMMON_NAME_MAX_LENGTH, PROGRAMS } from "./programs.js";
 import { KEY_TYPES, type EnvironmentPolicy, type HashName, type KeyType, type ProgramPolicy } from "./types.js";
 
@@ -55,10 +55,16 @@ export function assertKeyAccepted(program: ProgramPolicy, keyType: KeyType, hash
 
 const ID_PATTERN = /^[A-Za-z0-9._-]+$/;
 
+/** Longest customer id / merchantGatewayId accepted (it becomes part of a CN and of a folder name). */
+export const CUSTOMER_ID_MAX_LENGTH = 64;
+
 /** Checks a customer id / merchantGatewayId for use in a CN; `GATEWAY_ID_INVALID` otherwise. */
 export function assertCustomerId(program: ProgramPolicy, id: string): void {
+  if (id.length > CUSTOMER_ID_MAX_LENGTH) {
+    throw new MtlsError("GATEWAY_ID_INVALID", `${program.customerIdLabel} '${printable(id, 80)}' is ${id.length} characters long; at most ${CUSTOMER_ID_MAX_LENGTH} are allowed`);
+  }
   if (!ID_PATTERN.test(id)) {
-    throw new MtlsError("GATEWAY_ID_INVALID", `${program.customerIdLabel} '${id}' is not valid: it must be non-empty and use only letters, digits, '.', '_' and '-'`);
+    throw new MtlsError("GATEWAY_ID_INVALID", `${program.customerIdLabel} '${printable(id, 80)}' is not valid: it must be non-empty and use only letters, digits, '.', '_' and '-'`);
   }
 }
 

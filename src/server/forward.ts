@@ -153,7 +153,6 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
  */
 export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, identity: ClientIdentity): void {
   const correlation = correlationIdFor(req.headers["x-correlation-id"], ctx.correlationIdPattern);
-  const path = (req.url ?? "/").replace(/[?#].*$/, "");
   if (correlation.rejected) ctx.logger.debug({ event: "correlation_id_replaced", correlationId: correlation.id }, "the caller's x-correlation-id does not match the pattern; a new one was generated");
   const cl = req.headers["content-length"];
   const chunked = req.headers["transfer-encoding"] !== undefined;
@@ -225,18 +224,18 @@ export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: S
       if (clientGone) return;
       if (err instanceof BodyTooLargeError) {
         ctx.metrics.limits.inc({ limit: "body_size" });
-        ctx.logger.warn({ event: "limit_reached", limit: "body_size", correlationId: correlation.id, method: req.method, path }, `refused a request body larger than ${ctx.maxBodyBytes} bytes`);
+        ctx.logger.warn({ event: "limit_reached", limit: "body_size", correlationId: correlation.id, method: req.method, path: pathOf(req) }, `refused a request body larger than ${ctx.maxBodyBytes} bytes`);
         sendError(res, 413, "BODY_TOO_LARGE", `the request body is larger than ${ctx.maxBodyBytes} bytes`, correlation.id, true);
         return;
       }
       const failure = classifyUpstreamError(err as Error & { code?: string });
       if (res.headersSent) {
-        ctx.logger.warn({ event: "upstream_error", failure: failure ?? "other", error: errorCode(err), correlationId: correlation.id, method: req.method, path }, "the upstream failed while answering; the connection is closed");
+        ctx.logger.warn({ event: "upstream_error", failure: failure ?? "other", error: errorCode(err), correlationId: correlation.id, method: req.method, path: pathOf(req) }, "the upstream failed while answering; the connection is closed");
         res.destroy();
         return;
       }
       if (!failure) {
-        ctx.logger.warn({ event: "bad_request", error: errorCode(err), correlationId: correlation.id, method: req.method, path }, `could not forward the request: ${err.message}`);
+        ctx.logger.warn({ event: "bad_request", error: errorCode(err), correlationId: correlation.id, method: req.method, path: pathOf(req) }, `could not forward the request: ${err.message}`);
         sendError(res, 400, "BAD_REQUEST", "the request could not be forwarded", correlation.id, true);
         return;
       }
@@ -244,7 +243,7 @@ export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: S
       const status = failureStatus(failure, ctx.failureStatus);
       const ms = Math.round(performance.now() - started);
       ctx.logger.warn(
-        { event: "upstream_error", failure, error: errorCode(err), status, ms, correlationId: correlation.id, method: req.method, path },
+        { event: "upstream_error", failure, error: errorCode(err), status, ms, correlationId: correlation.id, method: req.method, path: pathOf(req) },
         failure === "timeout" ? `the upstream did not answer within ${ctx.upstreamTimeoutMs} ms` : failure === "unreachable" ? "the upstream is unreachable" : "the upstream closed the connection",
       );
       sendError(res, status, failure === "timeout" ? "UPSTREAM_TIMEOUT" : "UPSTREAM_UNAVAILABLE", failure === "timeout" ? "the application did not answer in time" : "the application is not reachable", correlation.id);
@@ -265,6 +264,11 @@ export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: S
   } catch (e) {
     handler.onResponseError!(undefined as unknown as Dispatcher.DispatchController, e as Error);
   }
+}
+
+/** The request path without query or fragment: what a log line may show (a query can carry secrets). */
+export function pathOf(req: IncomingMessage): string {
+  return (req.url ?? "/").replace(/[?#].*$/, "");
 }
 
 function errorCode(err: unknown): string {

@@ -13,7 +13,7 @@ import { ReloadableCredentials, type CredentialFiles, type CredentialSet } from 
 import { MtlsError } from "../errors/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
 import { adminHandler, isLoopback } from "./admin.js";
-import { forwardRequest, sendError, DEFAULT_CORRELATION_ID_PATTERN, type ForwardContext, type UpstreamFailureStatus } from "./forward.js";
+import { forwardRequest, pathOf, sendError, DEFAULT_CORRELATION_ID_PATTERN, type ForwardContext, type UpstreamFailureStatus } from "./forward.js";
 import { classifyHandshakeError, refusalMessage } from "./handshake-errors.js";
 import { checkAllowList, peerIdentity, type ClientIdentity, type IdentityAllowList } from "./identity.js";
 import { createJsonLogger, type InboundLogger } from "./logger.js";
@@ -226,6 +226,7 @@ export async function createInboundServer(options: InboundServerOptions): Promis
     res.once("close", () => {
       if (responding.get(socket) === res) responding.delete(socket);
       metrics.requests.inc({ status: res.writableFinished ? String(res.statusCode) : "499" });
+      if (closing && !socket.destroyed) socket.end();
     });
     const conn = connections.get(socket);
     if (closing) {
@@ -241,7 +242,7 @@ export async function createInboundServer(options: InboundServerOptions): Promis
     const cl = req.headers["content-length"];
     if (cl !== undefined && Number(cl) > limits.maxBodyBytes) {
       metrics.limits.inc({ limit: "body_size" });
-      logger.warn({ event: "limit_reached", limit: "body_size", contentLength: Number(cl), max: limits.maxBodyBytes, method: req.method, path: (req.url ?? "").replace(/[?#].*$/, "") }, `refused a request body of ${cl} bytes (limit ${limits.maxBodyBytes})`);
+      logger.warn({ event: "limit_reached", limit: "body_size", contentLength: Number(cl), max: limits.maxBodyBytes, method: req.method, path: pathOf(req) }, `refused a request body of ${cl} bytes (limit ${limits.maxBodyBytes})`);
       sendError(res, 413, "BODY_TOO_LARGE", `the request body is larger than ${limits.maxBodyBytes} bytes`, undefined, true);
       return;
     }
@@ -471,15 +472,24 @@ export async function createInboundServer(options: InboundServerOptions): Promis
         const graceMs = closeOptions.graceMs ?? 5000;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-        timer.unref();
-        await stopped;
+        // After the grace time every HTTP connection goes. A connection still in its TLS
+        // handshake is left to its handshake timeout: Node offers no safe way to end it early
+        // (destroying the TCP socket under a TLS socket crashes Node 20).
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            server.closeAllConnections();
+            resolve();
+          }, graceMs);
+        });
+        await Promise.race([stopped, grace]);
         clearTimeout(timer);
         await pool.close().catch(() => undefined);
         if (admin) {
           const a = admin;
-          await new Promise<void>((resolve) => a.close(() => resolve()));
+          const adminClosed = new Promise<void>((resolve) => a.close(() => resolve()));
           a.closeAllConnections();
+          await adminClosed;
         }
         logger.info({ event: "closed" }, "stopped");
       })();

@@ -94,8 +94,8 @@ export interface TestUpstream {
   start(): Promise<void>;
 }
 
-/** Answers with a status, headers and body; or `"hang"` to never answer. */
-export type UpstreamResponder = (r: UpstreamRequest) => { status?: number; headers?: Record<string, string>; body?: string } | "hang";
+/** Answers with a status, headers and body (after `delayMs`); or `"hang"` to never answer. */
+export type UpstreamResponder = (r: UpstreamRequest) => { status?: number; headers?: Record<string, string>; body?: string; delayMs?: number } | "hang";
 
 /** Starts a plain-HTTP upstream on 127.0.0.1 that records every request and answers 200 JSON. */
 export async function startUpstream(respond: UpstreamResponder = () => ({})): Promise<TestUpstream> {
@@ -109,8 +109,12 @@ export async function startUpstream(respond: UpstreamResponder = () => ({})): Pr
       const a = respond(r);
       if (a === "hang") return;
       const body = a.body ?? JSON.stringify({ ok: true, n: received.length });
-      res.writeHead(a.status ?? 200, { "content-type": "application/json", ...a.headers });
-      res.end(body);
+      const answer = () => {
+        res.writeHead(a.status ?? 200, { "content-type": "application/json", ...a.headers });
+        res.end(body);
+      };
+      if (a.delayMs) setTimeout(answer, a.delayMs);
+      else answer();
     });
   });
   let port = 0;

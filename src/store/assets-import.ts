@@ -1,10 +1,11 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
-import { MtlsError } from "../errors/index.js";
+import { MtlsError, printable } from "../errors/index.js";
 import { keysMatch, needsRenewal, readInputFile, readPkiObjects, readPrivateKeyFile, type CertificateInfo, type PkiItem } from "../pki/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
 import { ASSET_NAMES, BUNDLE_FORMAT, MANIFEST_FILE } from "./asset-names.js";
+import { DNS_SERVER } from "./config.js";
 import { chainUp, isCa, nameOf, orderChain, pemBundle, verifyLinks } from "./chains.js";
 import { applyClientInstall, planClientInstall } from "./client-cert.js";
 import type { StoreWriteOptions } from "./cert-install.js";
@@ -23,7 +24,8 @@ const ManifestSchema = z.looseObject({
   customerId: z.string({ error: "expected the customer id as a string" }).optional(),
   direction: z.enum(["from-thales", "to-thales"], { error: 'expected "from-thales" or "to-thales"' }),
   assets: z.record(z.string(), z.string({ error: "expected a file name or a value" })),
-  dnsServers: z.array(z.string()).optional(),
+  /** Resolvers for the profile (the emulator's DNS stand-in): IP literals, optionally with a port. */
+  dnsServers: z.array(DNS_SERVER, { error: "expected a list of resolver addresses" }).optional(),
 });
 
 /** A bundle manifest. */
@@ -205,9 +207,9 @@ function validateAuthzUrl(profile: Profile, name: string, value: string): string
   try {
     u = new URL(value);
   } catch {
-    throw new MtlsError("HOST_INVALID", `${name} '${value}' is not a URL`);
+    throw new MtlsError("HOST_INVALID", `${name} '${printable(value, 80)}' is not a URL`);
   }
-  if (u.protocol !== "https:") throw new MtlsError("HOST_INVALID", `${name} '${value}' is not an https:// URL`);
+  if (u.protocol !== "https:") throw new MtlsError("HOST_INVALID", `${name} '${printable(value, 80)}' is not an https:// URL`);
   assertHostName(u.host, name);
   assertHostEnvironment(profile, u.host, name);
   return value;
@@ -290,20 +292,20 @@ async function planBundle(profile: Profile, dir: string, now: Date): Promise<Imp
   const manifest = await readManifest(dir);
   const manifestFile = path.join(dir, MANIFEST_FILE);
   if (manifest.direction !== "from-thales") {
-    throw new MtlsError("ASSETS_INVALID", `${manifestFile}: this bundle goes to Thales (direction "${manifest.direction}"); import what Thales hands over`, { subject: manifestFile });
+    throw new MtlsError("ASSETS_INVALID", `${manifestFile}: this bundle goes to Thales (direction "${printable(String(manifest.direction), 80)}"); import what Thales hands over`, { subject: manifestFile });
   }
   if (manifest.program !== profile.program.id) {
-    throw new MtlsError("PROFILE_MISMATCH", `${manifestFile}: the bundle is for program '${manifest.program}', but profile '${profile.name}' is ${profile.program.name} (${profile.program.id})`, {
+    throw new MtlsError("PROFILE_MISMATCH", `${manifestFile}: the bundle is for program '${printable(String(manifest.program), 80)}', but profile '${profile.name}' is ${profile.program.name} (${profile.program.id})`, {
       hint: "Import it into a profile of that program.",
     });
   }
   if (manifest.environment !== profile.environment.id) {
-    throw new MtlsError("ENVIRONMENT_MISMATCH", `${manifestFile}: the bundle is for the ${manifest.environment} environment, but profile '${profile.name}' is ${profile.program.name} ${profile.environment.label}`, {
-      hint: `Environments are isolated: import the ${profile.environment.label} bundle here, and this one into a ${manifest.environment} profile.`,
+    throw new MtlsError("ENVIRONMENT_MISMATCH", `${manifestFile}: the bundle is for the ${printable(String(manifest.environment), 80)} environment, but profile '${profile.name}' is ${profile.program.name} ${profile.environment.label}`, {
+      hint: `Environments are isolated: import the ${profile.environment.label} bundle here, and this one into a ${printable(String(manifest.environment), 80)} profile.`,
     });
   }
   if (manifest.customerId !== undefined && manifest.customerId !== profile.customerId) {
-    throw new MtlsError("PROFILE_MISMATCH", `${manifestFile}: the bundle is for ${profile.program.customerIdLabel} '${manifest.customerId}', but profile '${profile.name}' is for '${profile.customerId}'`);
+    throw new MtlsError("PROFILE_MISMATCH", `${manifestFile}: the bundle is for ${profile.program.customerIdLabel} '${printable(String(manifest.customerId), 80)}', but profile '${profile.name}' is for '${profile.customerId}'`);
   }
   const names = ASSET_NAMES[profile.program.id].fromThales;
   const toThales = new Set(Object.values(ASSET_NAMES[profile.program.id].toThales));
@@ -311,7 +313,7 @@ async function planBundle(profile: Profile, dir: string, now: Date): Promise<Imp
   for (const [name, value] of Object.entries(manifest.assets)) {
     if (fileAssetKind(profile.program, name)) {
       if (path.basename(value) !== value || value === "." || value === "..") {
-        throw new MtlsError("ASSETS_INVALID", `${manifestFile}: ${name} names '${value}'; a bundle's files are plain names inside the bundle folder`, { subject: manifestFile });
+        throw new MtlsError("ASSETS_INVALID", `${manifestFile}: ${name} names '${printable(value, 80)}'; a bundle's files are plain names inside the bundle folder`, { subject: manifestFile });
       }
       await addFileAsset(plan, profile, name, path.join(dir, value), now);
     } else if (name === names.apiHost) {

@@ -1,8 +1,9 @@
 import { promises as fs } from "node:fs";
+import { isIP } from "node:net";
 import * as path from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
-import { MtlsError } from "../errors/index.js";
+import { MtlsError, printable } from "../errors/index.js";
 import { PROGRAMS, KEY_TYPES, type KeyType, type ProgramId } from "../policy/index.js";
 import { writeFileAtomic } from "../pki/index.js";
 
@@ -21,9 +22,28 @@ const CUSTOMER_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
 /** `host`, `host:port`; the value is checked for being a DNS name by the asset checks. */
 const HOST_PORT = z.string().min(1, { error: "expected a host name, optionally with :port" });
 
+/** Longest customer id accepted (the policy's rule: it becomes part of a CN and a folder name). */
+const CUSTOMER_ID_MAX_LENGTH = 64;
+
+/** Largest `mtlskit.yaml` read: a workspace of a few profiles is a few KiB. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * True for a DNS resolver address as `dns.Resolver#setServers` takes it and the emulator
+ * writes it: an IP literal, optionally with a port (`127.0.0.1`, `127.0.0.1:53`, `::1`,
+ * `[::1]:53`). Host names are refused: a resolver cannot be found by name.
+ */
+export function isDnsServerAddress(value: string): boolean {
+  if (isIP(value) === 6) return true;
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+))(?::(\d{1,5}))?$/.exec(value);
+  if (!m) return false;
+  if (m[1] !== undefined ? isIP(m[1]) !== 6 : isIP(m[2]!) !== 4) return false;
+  return m[3] === undefined || (Number(m[3]) >= 1 && Number(m[3]) <= 65535);
+}
+
 /** A DNS resolver address: `IP:port` or `IP` (port 53). */
-const DNS_SERVER = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$|^[0-9A-Fa-f:]+$/, {
-  error: "expected a resolver address such as 127.0.0.1:53 or [::1]:53",
+export const DNS_SERVER = z.string({ error: "expected a resolver address as a string" }).refine(isDnsServerAddress, {
+  error: "expected a resolver address such as 127.0.0.1:53 or [::1]:53 (an IP address, optionally with a port from 1 to 65535)",
 });
 
 const programIds = Object.keys(PROGRAMS) as ProgramId[];
@@ -37,7 +57,8 @@ const ProfileSchema = z
     /** merchantGatewayId (D1) or customer identifier (MT), as Thales gave it. */
     customerId: z
       .string({ error: "expected the customer id as a string (quote numbers: \"123456\")" })
-      .regex(CUSTOMER_ID_PATTERN, { error: "expected letters, digits, '.', '_' and '-' only" }),
+      .regex(CUSTOMER_ID_PATTERN, { error: "expected letters, digits, '.', '_' and '-' only" })
+      .max(CUSTOMER_ID_MAX_LENGTH, { error: `expected at most ${CUSTOMER_ID_MAX_LENGTH} characters` }),
     /** Subject without CN in openssl -subj syntax (D1: C, ST, L, O, OU). */
     subject: z.string().optional(),
     /** Key type of new client keys. */
@@ -152,18 +173,75 @@ export function validateConfig(data: unknown, file: string): WorkspaceConfig {
   throw new MtlsError("CONFIG_INVALID", `${file}: ${lines.join("; ")}`, { subject: file });
 }
 
+function configRefused(file: string, what: string, cause?: unknown): MtlsError {
+  return new MtlsError("CONFIG_INVALID", `${file}: ${what}`, {
+    subject: file,
+    hint: `Fix ${path.basename(file)} (or move the file away to start again: its profiles' folders stay untouched).`,
+    ...(cause !== undefined ? { cause } : {}),
+  });
+}
+
+/** 1-based line of a character offset, for messages. */
+function lineOf(text: string, offset: number | undefined): string {
+  if (offset === undefined) return "";
+  let line = 1;
+  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) line++;
+  return ` (line ${line})`;
+}
+
+/**
+ * Checks every mapping of the document before it is turned into data, in one pass without
+ * recursion (deeply nested input cannot exhaust the stack): keys are plain scalars (a list or
+ * mapping as a key has no meaning here), no key is `__proto__`, and no key repeats (a Set per
+ * mapping: linear, where the YAML library's own check is quadratic).
+ */
+function checkKeys(doc: YAML.Document, text: string, file: string): void {
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (YAML.isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = pair.key;
+        if (!YAML.isScalar(key)) {
+          const at = lineOf(text, (key as { range?: [number, number, number] } | null)?.range?.[0] ?? (pair.value as { range?: [number, number, number] } | null)?.range?.[0]);
+          throw configRefused(file, `a key that is not a plain name${at}: keys are field and profile names`);
+        }
+        const name = String(key.value);
+        if (name === "__proto__") throw configRefused(file, `'__proto__'${lineOf(text, key.range?.[0])} is not a valid field or profile name`);
+        if (seen.has(name)) throw configRefused(file, `not valid YAML: the key '${printable(name, 80)}' appears twice in one mapping${lineOf(text, key.range?.[0])}; keys must be unique`);
+        seen.add(name);
+        stack.push(pair.value);
+      }
+    } else if (YAML.isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
+}
+
 /** Parses the text of `mtlskit.yaml` (YAML syntax, then the schema). */
 export function parseConfig(text: string, file: string): { config: WorkspaceConfig; doc: YAML.Document } {
-  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const size = Buffer.byteLength(text, "utf8");
+  if (size > MAX_CONFIG_BYTES) {
+    throw configRefused(file, `is ${size} bytes long; at most ${MAX_CONFIG_BYTES} are read (a workspace configuration is a few KiB)`);
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const first = e.message.split("\n")[0]!.replace(/:$/, "");
-    throw new MtlsError("CONFIG_INVALID", `${file}: not valid YAML: ${first}`, {
+    throw new MtlsError("CONFIG_INVALID", `${file}: not valid YAML: ${printable(first, 200)}`, {
       subject: file,
       hint: `Fix the line named in ${path.basename(file)} (or move the file away to start again: its profiles' folders stay untouched).`,
     });
   }
-  const data: unknown = doc.toJS();
+  checkKeys(doc, text, file);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    const why = e instanceof ReferenceError && /alias/i.test(e.message) ? "too many alias expansions (a YAML alias bomb?)" : `cannot be read as data (${printable((e as Error).message ?? String(e), 120)})`;
+    throw configRefused(file, `not valid YAML: ${why}`, e);
+  }
   if (data !== null && data !== undefined && (typeof data !== "object" || Array.isArray(data))) {
     throw new MtlsError("CONFIG_INVALID", `${file}: expected a mapping with 'version' and 'profiles', got ${describeInput(data)}`, { subject: file });
   }
@@ -175,8 +253,19 @@ export async function loadConfig(dir: string): Promise<LoadedConfig> {
   const file = path.join(dir, CONFIG_FILE);
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    const handle = await fs.open(file, "r");
+    try {
+      const st = await handle.stat();
+      if (st.isDirectory()) throw Object.assign(new Error("EISDIR"), { code: "EISDIR" });
+      if (st.size > MAX_CONFIG_BYTES) {
+        throw configRefused(file, `is ${st.size} bytes long; at most ${MAX_CONFIG_BYTES} are read (a workspace configuration is a few KiB)`);
+      }
+      text = await handle.readFile("utf8");
+    } finally {
+      await handle.close();
+    }
   } catch (e) {
+    if (e instanceof MtlsError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") {
       const config: WorkspaceConfig = { version: CONFIG_VERSION, profiles: {} };

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { MtlsError } from "../errors/index.js";
+import { MtlsError, printable } from "../errors/index.js";
 import { PROGRAMS, type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
 import type { CertificateInfo } from "../pki/index.js";
 
@@ -27,19 +27,21 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
  */
 export function assertHostName(value: string, what: string): string {
   const v = value.trim();
+  const shown = printable(value, 80);
   const host = hostOnly(v);
   if (isIP(host) || /^\[.*\]/.test(v)) {
-    throw new MtlsError("HOST_INVALID", `${what} is the IP address '${value}'; a host name is expected`, {
+    throw new MtlsError("HOST_INVALID", `${what} is the IP address '${shown}'; a host name is expected`, {
       hint: "Thales hosts are DNS names, resolved at every connection and never pinned to an address: ask Thales for the host name.",
     });
   }
-  const port = /:(\d+)$/.exec(v)?.[1];
+  const colon = v.indexOf(":");
+  const port = colon >= 0 ? v.slice(colon + 1) : undefined;
   const labels = host.split(".");
   if (host.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^\d+$/.test(labels[labels.length - 1]!)) {
-    throw new MtlsError("HOST_INVALID", `${what} '${value}' is not a DNS host name (expected name.domain or name.domain:port)`);
+    throw new MtlsError("HOST_INVALID", `${what} '${shown}' is not a DNS host name (expected name.domain or name.domain:port)`);
   }
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
-    throw new MtlsError("HOST_INVALID", `${what} '${value}' has the port ${port}, outside 1-65535`);
+  if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)) {
+    throw new MtlsError("HOST_INVALID", `${what} '${shown}' has the port '${printable(port, 80)}'; a port is a number from 1 to 65535`);
   }
   return v;
 }
@@ -85,7 +87,7 @@ function refuse(target: EnvironmentTarget, what: string, found: string): never {
 export function assertHostEnvironment(target: EnvironmentTarget, hostPort: string, what: string): void {
   const found = hostEnvironment(hostPort);
   if (found && (found.program.id !== target.program.id || found.environment.id !== target.environment.id)) {
-    refuse(target, `${what} '${hostPort}'`, `${found.program.name} ${found.environment.label}`);
+    refuse(target, `${what} '${printable(hostPort, 80)}'`, `${found.program.name} ${found.environment.label}`);
   }
 }
 

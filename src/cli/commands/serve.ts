@@ -22,7 +22,7 @@ export function define(cmd: Command): Command {
   return cmd
     .description("serve the endpoint Thales calls: mutual TLS with Thales's client certificate verified against the Thales Client CA, requests forwarded to your application with the verified identity in headers")
     .option("--profile <name>", "serve the profile's server certificate and Thales Client CA (server-cert set, assets import)")
-    .option("--listen <host:port>", `where Thales connects (443 or ${DEFAULT_LISTEN_PORT}; 443 needs privileges, see src/server/README.md)`, `0.0.0.0:${DEFAULT_LISTEN_PORT}`)
+    .option("--listen <host:port>", `where Thales connects, 443 or ${DEFAULT_LISTEN_PORT} (443 needs CAP_NET_BIND_SERVICE, or forward 443 to ${DEFAULT_LISTEN_PORT}); default every interface`, `:${DEFAULT_LISTEN_PORT}`)
     .requiredOption("--upstream <url>", "your application, plain HTTP: http://HOST:PORT[/prefix]")
     .option("--admin <host:port|off>", "/healthz, /readyz and /metrics (Prometheus); keep it on loopback", `${DEFAULT_ADMIN_HOST}:${DEFAULT_ADMIN_PORT}`)
     .option("--cert <file>", "without a profile: the server certificate (optionally followed by its chain)")
