@@ -1,24 +1,10 @@
 import { createSecureContext, type ConnectionOptions, type SecureContext } from "node:tls";
 import type { CredentialSet } from "../credentials/index.js";
-import type { ProgramPolicy } from "../policy/index.js";
+import { AEAD_FORWARD_SECRET_CIPHERS, type ProgramPolicy } from "../policy/index.js";
 import { serverIdentityChecker } from "./server-trust.js";
 
-/**
- * Cipher suites offered: AEAD with forward secrecy only. TLS 1.3 suites are all AEAD and
- * ephemeral; for TLS 1.2, ECDHE with AES-GCM or ChaCha20-Poly1305 (no CBC, no static RSA key
- * exchange, no DHE with server-chosen groups).
- */
-export const DEFAULT_CIPHERS = [
-  "TLS_AES_128_GCM_SHA256",
-  "TLS_AES_256_GCM_SHA384",
-  "TLS_CHACHA20_POLY1305_SHA256",
-  "ECDHE-ECDSA-AES128-GCM-SHA256",
-  "ECDHE-RSA-AES128-GCM-SHA256",
-  "ECDHE-ECDSA-AES256-GCM-SHA384",
-  "ECDHE-RSA-AES256-GCM-SHA384",
-  "ECDHE-ECDSA-CHACHA20-POLY1305",
-  "ECDHE-RSA-CHACHA20-POLY1305",
-].join(":");
+/** Cipher suites offered: the policy's AEAD, forward-secret list. */
+export const DEFAULT_CIPHERS = AEAD_FORWARD_SECRET_CIPHERS;
 
 /** Options of {@link thalesTlsOptions}. */
 export interface ThalesTlsOptionsInput {

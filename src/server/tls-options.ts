@@ -6,23 +6,10 @@
 import { constants } from "node:crypto";
 import type { SecureContextOptions, TlsOptions } from "node:tls";
 import type { CredentialSet } from "../credentials/index.js";
-import { PROGRAMS, type ProgramPolicy } from "../policy/index.js";
+import { AEAD_FORWARD_SECRET_CIPHERS, PROGRAMS, type ProgramPolicy } from "../policy/index.js";
 
-/**
- * TLS 1.2 suites: forward secret (ECDHE) and AEAD (GCM, ChaCha20-Poly1305) only, in Mozilla's
- * "intermediate" order without the DHE suites. TLS 1.3 suites are all forward secret and AEAD.
- */
-export const INBOUND_CIPHERS = [
-  "TLS_AES_128_GCM_SHA256",
-  "TLS_AES_256_GCM_SHA384",
-  "TLS_CHACHA20_POLY1305_SHA256",
-  "ECDHE-ECDSA-AES128-GCM-SHA256",
-  "ECDHE-RSA-AES128-GCM-SHA256",
-  "ECDHE-ECDSA-AES256-GCM-SHA384",
-  "ECDHE-RSA-AES256-GCM-SHA384",
-  "ECDHE-ECDSA-CHACHA20-POLY1305",
-  "ECDHE-RSA-CHACHA20-POLY1305",
-].join(":");
+/** Cipher suites accepted: the policy's AEAD, forward-secret list. */
+export const INBOUND_CIPHERS = AEAD_FORWARD_SECRET_CIPHERS;
 
 /** Key exchange groups offered, fastest first. */
 export const INBOUND_ECDH_CURVES = "X25519:P-256:P-384";
