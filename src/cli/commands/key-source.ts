@@ -26,3 +26,15 @@ export function hashOption(v: unknown): HashName | undefined {
   if (h !== "sha256" && h !== "sha384") throw new MtlsError("USAGE", `--hash must be sha256 or sha384, not '${String(v)}'`);
   return h;
 }
+
+/** Without --profile, each option of `list` ([key, flag]) is required: USAGE names the first missing. */
+export function requireWithoutProfile(o: Record<string, unknown>, list: ReadonlyArray<readonly [string, string]>): void {
+  for (const [key, flag] of list) {
+    if (o[key] === undefined) throw new MtlsError("USAGE", `required option '${flag}' not specified`, { hint: "Give it, or use --profile NAME (mtlskit profile add) to take it from a profile." });
+  }
+}
+
+/** The key lines of a profile command's output: the reused key, or the new one, and backups. */
+export function keyLines(r: { reusedKey: boolean; keyFileInProfile: string; backups: readonly string[] }, wrote: string): string[] {
+  return [r.reusedKey ? `key: ${r.keyFileInProfile} (the profile's key)` : `${wrote} ${r.keyFileInProfile} (private key, mode 0600)`, ...r.backups.map((b) => `backup: ${b}`)];
+}

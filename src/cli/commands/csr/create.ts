@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { createClientCsr, createProfileCsr, MtlsError } from "../../../index.js";
 import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
-import { hashOption, keySourceFrom } from "../key-source.js";
+import { hashOption, keySourceFrom, keyLines, requireWithoutProfile } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -59,9 +59,7 @@ async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Prom
     return 0;
   }
   say(ctx, `${paint(ctx, "green", "wrote")} ${r.csrFile} (CSR, ${r.keyType}, CN=${r.commonName})`);
-  if (r.reusedKey) say(ctx, `key: ${r.keyFileInProfile} (the profile's key)`);
-  else say(ctx, `${paint(ctx, "green", "wrote")} ${r.keyFileInProfile} (private key, mode 0600)`);
-  for (const b of r.backups) say(ctx, `backup: ${b}`);
+  for (const line of keyLines(r, paint(ctx, "green", "wrote"))) say(ctx, line);
   say(ctx, `subject: ${r.subject}`);
   say(ctx, `public key pin: ${r.spkiPin}`);
   printNextSteps(ctx, r.nextSteps);
@@ -70,9 +68,7 @@ async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Prom
 
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
   if (o["profile"] !== undefined) return runWithProfile(ctx, o);
-  for (const [key, flag] of PROFILE_REPLACES) {
-    if (o[key] === undefined) throw new MtlsError("USAGE", `required option '${flag}' not specified`, { hint: "Give it, or use --profile NAME (mtlskit profile add) to take it from a profile." });
-  }
+  requireWithoutProfile(o, PROFILE_REPLACES);
   const out = String(o["out"]);
   const hash = hashOption(o["hash"]);
   const r = await withProgress(
