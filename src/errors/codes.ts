@@ -481,6 +481,11 @@ export const ERROR_CODES = {
     meaning: "The upstream is not an http:// (or https://) URL with a host, without user name, password, query or fragment.",
     hint: "Give the URL of your application, e.g. --upstream http://127.0.0.1:8080 (a path prefix is allowed: http://127.0.0.1:8080/thales).",
   },
+  DEMO_STEP_FAILED: {
+    exit: 1,
+    meaning: "A step of `mtlskit demo` ran but did not give the result the demo checks for (a notification not delivered, a call failed during a renewal, an answer not as expected).",
+    hint: "Read the step's message; run the demo again with --keep DIR to inspect the workspace and the emulator's state it leaves there.",
+  },
   INTERNAL: {
     exit: 3,
     meaning: "mtlskit hit a bug.",
