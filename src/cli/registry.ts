@@ -21,6 +21,7 @@ export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; 
   { path: ["lint"], load: () => import("./commands/lint.js") },
   { path: ["inspect"], load: () => import("./commands/inspect.js") },
   { path: ["emulate"], load: () => import("./commands/emulate.js") },
+  { path: ["demo"], load: () => import("./commands/demo.js") },
   { path: ["profile", "add"], group: "profiles of the workspace", load: () => import("./commands/profile/add.js") },
   { path: ["profile", "list"], group: "profiles of the workspace", load: () => import("./commands/profile/list.js") },
   { path: ["profile", "show"], group: "profiles of the workspace", load: () => import("./commands/profile/show.js") },
