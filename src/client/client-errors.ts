@@ -23,9 +23,9 @@ const CHAIN_CODES = new Set([
 
 /** The name of a TLS alert received from the server, from Node's code or OpenSSL's text. */
 export function receivedAlert(e: { code?: string; message?: string }): string | undefined {
-  const byCode = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(e.code ?? "")?.[1];
+  const byCode = /^ERR_SSL_(?:SSLV3|SSL\/TLS|TLSV1|TLSV13)_ALERT_(.+)$/.exec(e.code ?? "")?.[1];
   if (byCode) return byCode.toLowerCase();
-  const byText = /(?:sslv3|tlsv1|tlsv13) alert ([a-z _]+)/i.exec(e.message ?? "")?.[1];
+  const byText = /(?:sslv3|ssl\/tls|tlsv1|tlsv13) alert ([a-z _]+)/i.exec(e.message ?? "")?.[1];
   return byText?.trim().replace(/ /g, "_").toLowerCase();
 }
 

@@ -16,6 +16,7 @@ describe("classifyHandshakeError", () => {
     [err("ERR_SSL_HTTP_REQUEST"), null, "not_tls"],
     [err("ERR_SSL_TLSV1_ALERT_UNKNOWN_CA"), null, "server_certificate_refused"],
     [err("ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE"), null, "server_certificate_refused"],
+    [err("ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE"), null, "server_certificate_refused"],
     [err("ECONNRESET", "socket hang up"), null, "aborted"],
     [err("", "TLS handshake timeout"), null, "handshake_timeout"],
     [err("ERR_SOMETHING_NEW"), null, "other"],

@@ -83,7 +83,7 @@ export function classifyHandshakeError(err: Error & { code?: string }, authoriza
     return make("not_tls", code);
   }
   // An alert received from the client about our certificate.
-  if (/^ERR_SSL_(SSLV3|TLSV1)_ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_EXPIRED|DECRYPT_ERROR|ACCESS_DENIED)$/.test(code)) {
+  if (/^ERR_SSL_(SSLV3|SSL\/TLS|TLSV1)_ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_EXPIRED|DECRYPT_ERROR|ACCESS_DENIED)$/.test(code)) {
     return make("server_certificate_refused", code);
   }
   if (code === "ECONNRESET" || code === "EPIPE" || /socket hang up/i.test(text)) return make("aborted", code || "ECONNRESET");

@@ -109,6 +109,16 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     reload: { watch: true, intervalMs, signal: "SIGHUP" },
     logger,
   });
+  // Listen for the stop signals before saying "ready": a supervisor may signal at once.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
   const set = srv.credentials.current();
   if (ctx.json) {
     printJson(ctx, {
@@ -130,15 +140,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     say(ctx, "reload: SIGHUP, file changes, every " + (intervalMs ? `${Math.round(intervalMs / 1000)} s` : "(timer off)") + "; stop: Ctrl-C");
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await stopped;
   await srv.close({ graceMs: 10_000 });
   return 0;
 }
