@@ -53,7 +53,7 @@ export function chainFromPeer(cert: PeerCertificate | DetailedPeerCertificate | 
 
 /** One sentence naming the program's rule, for messages. */
 export function describeTrustRule(rule: ServerTrustRule): string {
-  return rule.kind === "ca-in-chain" ? `the chain must contain the CA "${rule.caCommonName}"` : `the chain must reach a ${rule.rootOwner} root (${rule.rootCommonNames.join(", ")})`;
+  return rule.kind === "ca-in-chain" ? `the chain must contain the CA "${rule.caCommonName}"` : `the chain must reach ${/^[AEIOU]/.test(rule.rootOwner) ? "an" : "a"} ${rule.rootOwner} root (${rule.rootCommonNames.join(", ")})`;
 }
 
 /**
