@@ -317,6 +317,13 @@ export async function createInboundServer(options: InboundServerOptions): Promis
 
   server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
     const code = err.code ?? "";
+    // https.Server passes every 'tlsClientError' on as a 'clientError' too: a connection whose
+    // handshake never finished (refused, aborted, timed out) is counted and logged by the
+    // 'tlsClientError' listener; there is no HTTP to answer on it.
+    if (!connections.has(socket as TLSSocket)) {
+      socket.destroy();
+      return;
+    }
     if (code === "ECONNRESET" || code === "EPIPE" || !socket.writable) {
       socket.destroy();
       return;
