@@ -6,7 +6,7 @@ import { MtlsError } from "../errors/index.js";
 import { getProgram, type ProgramId, type ProgramPolicy } from "../policy/index.js";
 import { startApiServer, type ApiServer, type ClientTrust, type HandshakeLogEntry } from "./api-server.js";
 import { writeAssetBundle } from "./assets.js";
-import { startDnsStandIn, type DnsStandIn } from "./dns/dns-server.js";
+import { startDnsStandIn, type DnsRecord, type DnsStandIn } from "./dns/dns-server.js";
 import { loadOrCreateEmulatorPki, type EmulatorPki } from "./emulator-pki.js";
 import { emulatedEnvironments } from "./hosts.js";
 import { startNotifier, type Notifier, type NotifierOptions } from "./notifier.js";
@@ -27,6 +27,12 @@ export interface StartEmulatorOptions {
   dnsPort?: number;
   /** TTL of the DNS answers for the Thales hosts, seconds. Default 30. */
   dnsTtlSeconds?: number;
+  /**
+   * More names the DNS stand-in answers from the start, e.g. a customer's ISSUER_HOST under
+   * `.test`: records set later with `dns.set()` live in memory only, and a restarted emulator
+   * resumes its pending notifications before anyone could set them again.
+   */
+  dnsRecords?: readonly DnsRecord[];
   /** Notifier retry policy (tests make it fast). */
   notifierBackoff?: NotifierOptions["backoff"];
   /** Per-attempt time limit of the notifier, ms. */
@@ -98,7 +104,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
-    const dns = await startDnsStandIn({ host, ...(options.dnsPort !== undefined ? { port: options.dnsPort } : {}), records: envs.map((e) => ({ name: e.host, address: host, ttlSeconds: ttl })) });
+    const dns = await startDnsStandIn({ host, ...(options.dnsPort !== undefined ? { port: options.dnsPort } : {}), records: [...envs.map((e) => ({ name: e.host, address: host, ttlSeconds: ttl })), ...(options.dnsRecords ?? [])] });
     closers.push(() => dns.close());
 
     const logs = new Map<string, HandshakeLogEntry[]>();
