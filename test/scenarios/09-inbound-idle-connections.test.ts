@@ -1,0 +1,168 @@
+/**
+ * Scenario 9: 1,000 connections open to the inbound server and send nothing, while a stream of
+ * requests runs (keep-alive and new connections). Most are bare TCP connections that never
+ * start TLS (closed by the handshake timeout); a few finish the TLS handshake and then never
+ * send a request (closed by the header timeout). Expected: no request of the stream fails, and
+ * every idle connection is closed by the server.
+ *
+ * The server's connection limit is raised above the flood: with the default (512 connections,
+ * TCP connections beyond 576 dropped), 1,000 connections that send nothing hold every slot
+ * until the handshake timeout, and new connections are dropped meanwhile (see the report).
+ * File descriptors: each idle connection costs two in this process (both ends); the flood is
+ * opened in batches, and made smaller when `ulimit -n` would not allow it.
+ */
+import { execFileSync } from "node:child_process";
+import { promises as fs } from "node:fs";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { request, type Agent } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createInboundServer, type InboundServer } from "../../src/server/index.js";
+import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../../src/server/test-fixtures.js";
+import { expect2xx, Recovery, report, startLoad, tlsRequest } from "./harness.js";
+
+const HOST = "notify.customer.test";
+const WANTED = 1000;
+/** Of which these finish the TLS handshake and then say nothing. */
+const TLS_IDLE = 50;
+const BATCH = 100;
+const TIMEOUT_MS = 2000;
+
+/** The soft limit of open files of this process (children inherit it). */
+function openFileLimit(): number {
+  try {
+    const out = execFileSync("sh", ["-c", "ulimit -n"], { encoding: "utf8" }).trim();
+    return out === "unlimited" ? Number.POSITIVE_INFINITY : Number(out);
+  } catch {
+    return 1024;
+  }
+}
+
+let pki: InboundPki;
+let upstream: TestUpstream;
+let srv: InboundServer;
+let log: CapturedLogger;
+let keepAlive: Agent;
+const idle: net.Socket[] = [];
+
+beforeAll(async () => {
+  pki = await createInboundPki();
+  upstream = await startUpstream();
+  log = captureLogger();
+  srv = await createInboundServer({
+    credentials: pki.files,
+    upstream: upstream.url,
+    listen: { host: "127.0.0.1", port: 0 },
+    logger: log,
+    reload: { watch: false },
+    limits: { handshakeTimeoutMs: TIMEOUT_MS, headersTimeoutMs: TIMEOUT_MS, maxConnections: 1500 },
+  });
+  keepAlive = clientAgent(pki, pki.client);
+});
+afterAll(async () => {
+  for (const s of idle) s.destroy();
+  await keepAlive?.close();
+  await srv?.close({ graceMs: 100 });
+  await upstream?.stop();
+  if (pki) await fs.rm(pki.dir, { recursive: true, force: true });
+});
+
+interface Answer {
+  status: number | undefined;
+}
+
+/** Opens one connection that sends nothing (bare TCP, or TLS with no request); resolves once it is open. */
+function openIdle(withTls: boolean): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = withTls
+      ? tls.connect({ host: "127.0.0.1", port: srv.address.port, servername: HOST, ca: pki.serverPki.root.certPem, cert: pki.client.chainPem, key: pki.client.keyPem })
+      : net.connect(srv.address.port, "127.0.0.1");
+    s.on("error", () => undefined);
+    s.resume(); // read (and drop) what the server sends, so that its close is seen
+    s.once(withTls ? "secureConnect" : "connect", () => resolve(s));
+    s.once("close", () => reject(new Error("closed before it was open")));
+  });
+}
+
+describe("scenario 9: 1,000 connections that open and send nothing", () => {
+  it("keeps answering a parallel stream of requests, and closes the idle connections", async () => {
+    const limit = openFileLimit();
+    const count = Math.max(TLS_IDLE + BATCH, Math.min(WANTED, Math.floor((limit - 300) / 2)));
+    const recovery = new Recovery();
+    let floodOver = false;
+    const load = startLoad<Answer>({
+      requests: 5000,
+      concurrency: 4,
+      timeLimitMs: 60_000,
+      paceMs: 10,
+      send: async (i) => {
+        if (i % 2 === 0) {
+          const res = await request(`${srv.url}/notify`, { dispatcher: keepAlive, method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+          await res.body.dump();
+          return { status: res.statusCode };
+        }
+        const a = await tlsRequest({ port: srv.address.port, servername: HOST, ca: pki.serverPki.root.certPem, cert: pki.client.chainPem, key: pki.client.keyPem, method: "POST", path: "/notify", body: "{}" });
+        if (a.status === undefined) throw new Error(`no answer: ${a.error ?? "?"}`);
+        return { status: a.status };
+      },
+      check: expect2xx,
+    });
+
+    await load.reached(20);
+    const floodAt = Date.now();
+    recovery.fault(floodAt);
+    let closed = 0;
+    for (let opened = 0; opened < count; opened += BATCH) {
+      const n = Math.min(BATCH, count - opened);
+      const batch = await Promise.all(Array.from({ length: n }, (_, k) => openIdle(opened + k < TLS_IDLE)));
+      for (const s of batch) s.once("close", () => closed++);
+      idle.push(...batch);
+    }
+    const allOpenAt = Date.now();
+    await waitFor(() => closed === count, TIMEOUT_MS + 15_000, `the ${count} idle connections to be closed by the server`);
+    recovery.observe();
+    floodOver = true;
+    // A little more of the stream once the flood is gone.
+    await load.reached(load.ended + 20);
+    load.stop();
+    const result = await load.done;
+
+    const during = result.records.filter((r) => r.start >= floodAt && r.end <= recovery.recoveredAt!);
+    const timedOut = srv.metrics.handshakes.get({ result: "handshake_timeout" });
+    const headerTimeouts = srv.metrics.limits.get({ limit: "header_timeout" });
+
+    await report({
+      scenario: "09-inbound-idle-connections",
+      sent: result.sent,
+      failed: result.failed,
+      lost: result.lost,
+      duplicated: 0,
+      recoverMs: recovery.ms,
+      durationMs: result.durationMs,
+      firstFailures: result.firstFailures,
+      notes: {
+        idleConnections: count,
+        openFileLimit: limit,
+        openingMs: allOpenAt - floodAt,
+        requestsDuringFlood: during.length,
+        handshakeTimeouts: timedOut,
+        headerTimeouts,
+        dropped: srv.metrics.limits.get({ limit: "max_connections" }),
+        answered400: srv.metrics.requests.get({ status: "400" }),
+        floodOver,
+      },
+    });
+
+    expect(result.firstFailures).toEqual([]);
+    expect(result.failed + result.lost).toBe(0);
+    if (count < WANTED) console.warn(`scenario 9: opened ${count} idle connections, not ${WANTED}: ulimit -n is ${limit}`);
+    expect(during.length).toBeGreaterThan(20);
+    expect(timedOut).toBe(count - TLS_IDLE);
+    expect(headerTimeouts).toBe(TLS_IDLE);
+    expect(srv.metrics.limits.get({ limit: "max_connections" })).toBe(0);
+    // A handshake that timed out is a refused handshake, not a malformed HTTP request answered 400.
+    expect(srv.metrics.requests.get({ status: "400" })).toBe(0);
+    expect(log.lines.filter((l) => l.event === "bad_request")).toEqual([]);
+    expect(recovery.ms!).toBeLessThan(TIMEOUT_MS + 15_000);
+  });
+});
