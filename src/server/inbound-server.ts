@@ -18,7 +18,7 @@ import { classifyHandshakeError, refusalMessage } from "./handshake-errors.js";
 import { checkAllowList, peerIdentity, type ClientIdentity, type IdentityAllowList } from "./identity.js";
 import { createJsonLogger, type InboundLogger } from "./logger.js";
 import { createInboundMetrics, type InboundMetrics } from "./metrics.js";
-import { DEFAULT_LISTEN_PORT, parseUpstream, resolveLimits, type InboundLimits, type ListenAddress } from "./options.js";
+import { DEFAULT_LISTEN_PORT, parseUpstream, resolveLimits, tcpConnectionCap, type InboundLimits, type ListenAddress } from "./options.js";
 import { startReloadTriggers, type ReloadTrigger, type ReloadTriggers } from "./reloader.js";
 import { secureContextOptions, serverTlsOptions } from "./tls-options.js";
 
@@ -269,8 +269,11 @@ export async function createInboundServer(options: InboundServerOptions): Promis
   server.keepAliveTimeout = limits.idleTimeoutMs;
   server.timeout = 0;
   // A hard cap at the TCP level, above which connections are dropped unanswered; between
-  // maxConnections and the cap they are answered 503 (which Thales retries).
-  server.maxConnections = limits.maxConnections + Math.max(16, Math.ceil(limits.maxConnections / 8));
+  // maxConnections and the cap they are answered 503 (which Thales retries). The cap counts
+  // connections still in their handshake too: it is kept well above maxConnections so that a
+  // flood of connections that never speak (each closed by the handshake timeout) cannot
+  // crowd out Thales's new connections meanwhile.
+  server.maxConnections = tcpConnectionCap(limits.maxConnections);
   let partialChainWarned = false;
   const trustAnchors = (set: CredentialSet) => {
     if (hasSelfSignedAnchor(set)) return;

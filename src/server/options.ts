@@ -45,6 +45,11 @@ export const DEFAULT_LIMITS: Readonly<InboundLimits> = {
   upstreamConnectTimeoutMs: 2_000,
 };
 
+/** TCP connections accepted at once (handshakes in progress included): 8x maxConnections, at least maxConnections + 16. */
+export function tcpConnectionCap(maxConnections: number): number {
+  return Math.max(maxConnections * 8, maxConnections + 16);
+}
+
 /** Merges and checks limits; `USAGE` for a value that is not a positive number. */
 export function resolveLimits(limits: Partial<InboundLimits> | undefined): InboundLimits {
   const out: InboundLimits = { ...DEFAULT_LIMITS };
