@@ -3,7 +3,7 @@
 // only the Thales Client CA, and state survives a restart.
 import { execFile } from "node:child_process";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -335,10 +335,17 @@ describe("mtlskit emulate", () => {
       expect(doc.environments[0]!.apiUrl).toMatch(/^https:\/\/api\.d1-stg\.thalescloud\.test:\d+$/);
       expect(path.isAbsolute(doc.environments[0]!.assetsDir)).toBe(true);
       expect(readFileSync(path.join(doc.environments[0]!.assetsDir, "manifest.json"), "utf8")).toContain("mtlskit-assets/1");
+      // A second emulator on the same state folder is refused, naming the first one's process.
+      const second = await mtlskit(["emulate", "--program", "d1", "--dir", dir], { env: { MTLSKIT_LOCK_WAIT_MS: "0" } });
+      expect(second.code).toBe(2);
+      expect(second.stderr).toContain("EMULATOR_DIR_IN_USE");
+      expect(second.stderr).toContain(String(child.pid));
       const exit = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
       child.kill("SIGTERM");
       expect(await exit).toBe(0);
       expect(err).toBe("");
+      // Stopped: the folder is free again.
+      expect(existsSync(path.join(dir, ".lock"))).toBe(false);
     } finally {
       child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,8 @@ import { createPublicKey, type KeyObject } from "node:crypto";
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { MtlsError } from "../errors/index.js";
+import { isMtlsError, MtlsError } from "../errors/index.js";
+import { withWorkspaceLock } from "../store/index.js";
 import { getProgram, type ProgramId, type ProgramPolicy } from "../policy/index.js";
 import { startApiServer, type ApiServer, type ClientTrust, type HandshakeLogEntry } from "./api-server.js";
 import { writeAssetBundle } from "./assets.js";
@@ -93,13 +94,21 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   }
   const programs = (options.programs ?? ["d1", "mt"]).map((p) => getProgram(p));
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const unlock = await lockStateFolder(dir);
   const assetsRoot = path.join(dir, "assets");
-  const pki = await loadOrCreateEmulatorPki(dir);
-  const state = await EmulatorState.load(dir);
+  const closers: Array<() => Promise<void>> = [unlock];
+  let pki: EmulatorPki;
+  let state: EmulatorState;
+  try {
+    pki = await loadOrCreateEmulatorPki(dir);
+    state = await EmulatorState.load(dir);
+  } catch (e) {
+    await unlock();
+    throw e;
+  }
   const envs = emulatedEnvironments(programs);
   const ttl = options.dnsTtlSeconds ?? 30;
 
-  const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
@@ -221,3 +230,40 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     throw e;
   }
 }
+
+/**
+ * Holds the lock of the state folder (`<dir>/.lock`, the workspace lock) for as long as the
+ * emulator runs: a second emulator on the same folder, in another process, is refused with
+ * `EMULATOR_DIR_IN_USE` instead of overwriting the first one's state. Returns the release.
+ */
+async function lockStateFolder(dir: string): Promise<() => Promise<void>> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let held!: Promise<void>;
+  await new Promise<void>((resolve, reject) => {
+    held = withWorkspaceLock(
+      dir,
+      async () => {
+        resolve();
+        await released;
+      },
+      { waitMs: 0, command: "emulate" },
+    ).catch((e: unknown) => {
+      if (isMtlsError(e) && e.code === "WORKSPACE_LOCKED") {
+        const pid = /process (\d+)/.exec(e.message)?.[1];
+        reject(
+          new MtlsError("EMULATOR_DIR_IN_USE", e.message.replace("the workspace is locked by", "another emulator runs on this folder:"), {
+            subject: dir,
+            cause: e,
+            hint: pid ? `Stop the emulator of process ${pid}, or give this one another --dir.` : `Stop the other emulator, or give this one another --dir (if none runs, remove ${path.join(dir, ".lock")}).`,
+          }),
+        );
+      } else reject(e);
+    });
+  });
+  return async () => {
+    release();
+    await held;
+  };
+}
+

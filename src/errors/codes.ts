@@ -240,6 +240,11 @@ export const ERROR_CODES = {
     meaning: "Another mtlskit process is writing to the workspace; the message names its process id.",
     hint: "Wait for it to finish and run the command again; if that process no longer runs, remove the .lock file named.",
   },
+  EMULATOR_DIR_IN_USE: {
+    exit: 2,
+    meaning: "Another emulator is running on the same state folder; two would overwrite each other's state.",
+    hint: "Stop the other emulator (the message names its process id), or give this one another --dir.",
+  },
   CONFIRMATION_REQUIRED: {
     exit: 2,
     meaning: "The command removes or replaces something and needs a confirmation, but it does not run on a terminal.",

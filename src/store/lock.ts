@@ -131,7 +131,9 @@ export async function withWorkspaceLock<T>(dir: string, work: () => Promise<T>, 
     try {
       return await work();
     } finally {
-      held.set(key, (held.get(key) ?? 1) - 1);
+      // The outer holder may have finished first (an emulator holds the lock while it runs).
+      const d = held.get(key);
+      if (d !== undefined) held.set(key, d - 1);
     }
   }
   const file = path.join(key, LOCK_FILE);
