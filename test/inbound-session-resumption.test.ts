@@ -4,13 +4,15 @@
  * reload rotates the session ticket keys, so the old ticket no longer opens a session and the
  * full handshake checks the certificate against the new CA. Before the change, resumption works
  * (the test would prove nothing otherwise), and it still works after a reload that changed only
- * the server certificate: the ticket keys are kept then.
+ * the server certificate: the ticket keys are kept then. A keep-alive connection opened by a
+ * client of the old CA before the change gets no more requests through after it (403, closed);
+ * one whose CA is still trusted goes on.
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../src/server/index.js";
-import { captureLogger, createInboundPki, runTool, startUpstream, type CapturedLogger, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
+import { call, captureLogger, clientAgent, createInboundPki, runTool, startUpstream, type CapturedLogger, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
 import { requireTool } from "./support/tools.js";
 
 const HOST = "notify.customer.test";
@@ -81,6 +83,35 @@ describe.skipIf(!requireTool("openssl"))("session resumption after a client CA c
       const fresh = await sClient(version, newClient, []);
       expect(fresh.stdout).toMatch(/HTTP\/1\.1 200 OK/);
     } finally {
+      await fs.writeFile(pki.files.caFile, originalCa);
+      expect(await srv.reload()).toMatchObject({ ok: true, changed: true });
+    }
+  });
+
+  it("closes a keep-alive connection of a CA that is no longer trusted at its next request, and leaves the others alone", async () => {
+    const oldAgent = clientAgent(pki, pki.client);
+    const originalCa = await fs.readFile(pki.files.caFile, "utf8");
+    try {
+      expect((await call(oldAgent, `${srv.url}/before`)).status).toBe(200);
+      // A change that keeps the old CA trusted (both CAs): the open connection goes on.
+      await fs.writeFile(pki.files.caFile, originalCa + pki.other.caBundlePem);
+      expect(await srv.reload()).toMatchObject({ ok: true, changed: true, clientCaChanged: true });
+      const still = await call(oldAgent, `${srv.url}/still-trusted`);
+      expect(still.status).toBe(200);
+      expect(still.headers["connection"]).not.toBe("close");
+      // The old CA removed: the same open connection is refused and closed.
+      await fs.writeFile(pki.files.caFile, pki.other.caBundlePem);
+      expect(await srv.reload()).toMatchObject({ ok: true, changed: true, clientCaChanged: true });
+      const refused = await call(oldAgent, `${srv.url}/after`);
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body)).toMatchObject({ error: { code: "CLIENT_CA_NOT_TRUSTED" } });
+      expect(refused.headers["connection"]).toBe("close");
+      expect(upstream.received.some((r) => r.url === "/after")).toBe(false);
+      expect(log.lines).toContainEqual(expect.objectContaining({ event: "trust_removed" }));
+      // And a new connection of the old CA fails its handshake.
+      await expect(call(oldAgent, `${srv.url}/again`)).rejects.toThrow();
+    } finally {
+      await oldAgent.close();
       await fs.writeFile(pki.files.caFile, originalCa);
       expect(await srv.reload()).toMatchObject({ ok: true, changed: true });
     }

@@ -3,7 +3,7 @@
  * inbound rules, forwards verified requests to the customer's application over a keep-alive
  * pool, reloads its certificates without downtime, and reports on an admin listener.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import * as http from "node:http";
 import * as https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
@@ -94,6 +94,30 @@ export interface InboundServer {
 interface ConnectionState {
   identity: ClientIdentity | undefined;
   overLimit: boolean;
+  /** The trust generation under which the peer's certificate was last found trusted. */
+  trustGeneration: number;
+}
+
+/**
+ * True when the peer's certificate, or a certificate of the chain it presented, is one of
+ * `cas` or is issued (and signed) by one of them: the check a new handshake would pass.
+ */
+function peerStillTrusted(socket: TLSSocket, cas: readonly X509Certificate[]): boolean {
+  let cert: X509Certificate | undefined = socket.getPeerX509Certificate();
+  const seen = new Set<string>();
+  while (cert && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    for (const ca of cas) {
+      if (cert.fingerprint256 === ca.fingerprint256) return true;
+      if (cert.checkIssued(ca) && cert.verify(ca.publicKey)) return true;
+    }
+    cert = cert.issuerCertificate;
+  }
+  return false;
+}
+
+function x509s(pem: string): X509Certificate[] {
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
 }
 
 function isCredentials(c: CredentialFiles | ReloadableCredentials): c is ReloadableCredentials {
@@ -215,6 +239,8 @@ export async function createInboundServer(options: InboundServerOptions): Promis
   };
 
   const connections = new WeakMap<TLSSocket, ConnectionState>();
+  /** The trusted client CAs, and a generation that changes with them (see onRequest). */
+  const trust = { generation: 0, cas: x509s(credentials.current().caPem) };
   const responding = new WeakMap<Socket, http.ServerResponse>();
   let open = 0;
   let closing = false;
@@ -245,6 +271,17 @@ export async function createInboundServer(options: InboundServerOptions): Promis
       logger.warn({ event: "limit_reached", limit: "body_size", contentLength: Number(cl), max: limits.maxBodyBytes, method: req.method, path: pathOf(req) }, `refused a request body of ${cl} bytes (limit ${limits.maxBodyBytes})`);
       sendError(res, 413, "BODY_TOO_LARGE", `the request body is larger than ${limits.maxBodyBytes} bytes`, undefined, true);
       return;
+    }
+    if (conn.trustGeneration !== trust.generation) {
+      // The trusted client CA changed since this connection's handshake: a connection of a
+      // CA that is no longer trusted gets no more requests through (a new handshake would be
+      // refused too); one of a CA still trusted goes on.
+      if (!peerStillTrusted(socket, trust.cas)) {
+        logger.warn({ event: "trust_removed", remote: socket.remoteAddress, subject: conn.identity?.subject, issuer: conn.identity?.issuer, method: req.method, path: pathOf(req) }, "refused a request on a connection whose client certificate the reloaded client CA no longer trusts; the connection is closed");
+        sendError(res, 403, "CLIENT_CA_NOT_TRUSTED", "the client certificate of this connection is no longer trusted", undefined, true);
+        return;
+      }
+      conn.trustGeneration = trust.generation;
     }
     const identity = (conn.identity ??= peerIdentity(socket));
     if (!identity) {
@@ -299,7 +336,7 @@ export async function createInboundServer(options: InboundServerOptions): Promis
     metrics.handshakes.inc({ result: "ok" });
     open++;
     metrics.connections.set(undefined, open);
-    connections.set(socket, { identity, overLimit: open > limits.maxConnections });
+    connections.set(socket, { identity, overLimit: open > limits.maxConnections, trustGeneration: trust.generation });
     socket.once("close", () => {
       open--;
       metrics.connections.set(undefined, open);
@@ -379,6 +416,10 @@ export async function createInboundServer(options: InboundServerOptions): Promis
     } catch (e) {
       logger.error({ event: "reload_failed", error: (e as Error).message }, "the new certificate set was valid but Node refused it; new connections keep the previous one");
       return;
+    }
+    if (clientCaChanged) {
+      trust.cas = x509s(set.caPem);
+      trust.generation += 1;
     }
     trustAnchors(set);
     updateGauges(set);
