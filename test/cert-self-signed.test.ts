@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { colonHex, keysMatch, loadPrivateKey, OID, parseCertificate, parsePem, spkiPin, type CertificateInfo } from "../src/pki/index.js";
-import { mtlskit, type CliRun } from "./support/cli.js";
+import { mtlskit, type CliRun, expectCodedError } from "./support/cli.js";
 
 const DAY = 86_400_000;
 const CN = "MT-123456-SBX";
@@ -50,15 +50,7 @@ async function modeOf(file: string): Promise<number> {
   return (await fs.stat(path.join(dir, file))).mode & 0o777;
 }
 
-function expectError(r: CliRun, code: string): string {
-  expect(r.code, r.stderr).toBe(2);
-  expect(r.stdout).toBe("");
-  const lines = r.stderr.trimEnd().split("\n");
-  expect(lines, r.stderr).toHaveLength(2);
-  expect(lines[0]).toMatch(new RegExp(`^error \\[${code}\\]: \\S`));
-  expect(lines[1]).toMatch(/^ {2}hint: \S/);
-  return lines[0]!;
-}
+const expectError = expectCodedError;
 
 /** Everything an MT client certificate must be. */
 function expectClientCertificate(info: CertificateInfo, rsa: boolean): void {

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { keysMatch, loadPrivateKey, parseCsr, parsePem, type CsrInfo } from "../src/pki/index.js";
-import { mtlskit, type CliRun } from "./support/cli.js";
+import { mtlskit, type CliRun, expectCodedError } from "./support/cli.js";
 
 const SUBJECT = "/C=FR/ST=Ile-de-France/L=Paris/O=Example SA/OU=Payments";
 const PASS = "pass phrase with spaces";
@@ -58,15 +58,7 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-function expectError(r: CliRun, code: string): string {
-  expect(r.code, r.stderr).toBe(2);
-  expect(r.stdout).toBe("");
-  const lines = r.stderr.trimEnd().split("\n");
-  expect(lines, r.stderr).toHaveLength(2);
-  expect(lines[0]).toMatch(new RegExp(`^error \\[${code}\\]: \\S`));
-  expect(lines[1]).toMatch(/^ {2}hint: \S/);
-  return lines[0]!;
-}
+const expectError = expectCodedError;
 
 describe("mtlskit csr create --type (a new key)", () => {
   it("D1 PreProd, ECDSA P-256: CN derived, key 0600 beside the CSR, next step in plain words", async () => {

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeKey, loadPrivateKey, spkiPin } from "../src/pki/index.js";
 import type { KeyType } from "../src/policy/index.js";
-import { mtlskit, type CliRun } from "./support/cli.js";
+import { mtlskit, type CliRun, expectCodedError } from "./support/cli.js";
 import { requireTool } from "./support/tools.js";
 
 let dir: string;
@@ -27,12 +27,7 @@ async function modeOf(file: string): Promise<number> {
 
 /** Exit 2 with exactly `error [CODE]: <file>: ...` and a hint line, no stack trace. */
 function expectError(r: CliRun, code: string, file?: string): void {
-  expect(r.code).toBe(2);
-  expect(r.stdout).toBe("");
-  const lines = r.stderr.trimEnd().split("\n");
-  expect(lines, r.stderr).toHaveLength(2);
-  expect(lines[0]).toMatch(new RegExp(`^error \\[${code}\\]: ${file ? `${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ` : ""}\\S`));
-  expect(lines[1]).toMatch(/^ {2}hint: \S/);
+  expectCodedError(r, code, file);
   expect(r.stderr).not.toMatch(/^ {4}at /m);
 }
 

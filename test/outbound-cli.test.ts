@@ -9,29 +9,13 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../src/emulator/index.js";
 import { createTestPki } from "../src/testing/index.js";
-import { mtlskit, type CliRun } from "./support/cli.js";
+import { cliSession } from "./support/cli.js";
 
 const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";
 let emu: Emulator;
 let tmp: string;
 let home: string;
-const runs: CliRun[] = [];
-
-async function run(args: string[]): Promise<CliRun> {
-  const r = await mtlskit(args, { cwd: tmp, env: { MTLSKIT_HOME: home } });
-  runs.push(r);
-  return r;
-}
-
-async function ok(args: string[]): Promise<CliRun> {
-  const r = await run(args);
-  expect(r.code, `mtlskit ${args.join(" ")}\n${r.stdout}${r.stderr}`).toBe(0);
-  return r;
-}
-
-async function json<T>(args: string[]): Promise<T> {
-  return JSON.parse((await ok(["--json", ...args])).stdout) as T;
-}
+const { runs, run, ok, json } = cliSession(() => ({ cwd: tmp, home }));
 
 async function portal<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${emu.portalUrl}${route}`, { method, ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}) });

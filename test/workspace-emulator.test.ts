@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestPki } from "../src/testing/index.js";
-import { mtlskit, type CliRun } from "./support/cli.js";
+import { cliSession, type CliRun } from "./support/cli.js";
 
 const EMULATOR = fileURLToPath(new URL("../src/emulator/emulator.ts", import.meta.url));
 const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";
@@ -27,23 +27,7 @@ interface Emulator {
 let emu: Emulator;
 let tmp: string;
 let home: string;
-const runs: CliRun[] = [];
-
-async function run(args: string[]): Promise<CliRun> {
-  const r = await mtlskit(args, { cwd: tmp, env: { MTLSKIT_HOME: home } });
-  runs.push(r);
-  return r;
-}
-
-async function ok(args: string[]): Promise<CliRun> {
-  const r = await run(args);
-  expect(r.code, `mtlskit ${args.join(" ")}\n${r.stdout}${r.stderr}`).toBe(0);
-  return r;
-}
-
-async function json<T>(args: string[]): Promise<T> {
-  return JSON.parse((await ok(["--json", ...args])).stdout) as T;
-}
+const { runs, run, ok, json } = cliSession(() => ({ cwd: tmp, home }));
 
 function refused(r: CliRun, code: string): string {
   expect(r.code, r.stdout + r.stderr).toBe(2);

@@ -12,7 +12,7 @@ import {
 import { parseKeyType, type HashName, type KeyType } from "../policy/index.js";
 import type { StoreWriteOptions } from "./cert-install.js";
 import { backupFile, ensureDir, isFile, removeFile, replaceFile } from "./fs-ops.js";
-import { writeWorkspace, type Profile } from "./workspace.js";
+import { writeWorkspace, type Profile, type WorkspaceTxn } from "./workspace.js";
 
 /** Options of {@link createProfileCsr} and {@link createProfileSelfSigned}. */
 export interface ProfileCredentialOptions extends StoreWriteOptions {
@@ -70,7 +70,16 @@ async function makeRoom(profile: Profile, reused: boolean, options: ProfileCrede
  * Decides where the key comes from: a file given (copied in), the profile's key (reused), or
  * a new one. Refuses to replace a key or certificate without `force`.
  */
-async function keySource(profile: Profile, options: ProfileCredentialOptions, renewHint: string): Promise<{ source: KeySource; reused: boolean; imported?: string; backups: string[] }> {
+/** Where the key of a new CSR or certificate comes from. */
+interface KeyChoice {
+  source: KeySource;
+  /** The profile's key is used. */
+  reused: boolean;
+  /** A key given as a file, as PKCS#8 PEM, to copy into the profile. */
+  imported?: string;
+}
+
+async function keySource(profile: Profile, options: ProfileCredentialOptions, renewHint: string): Promise<KeyChoice> {
   const p = profile.paths.client;
   const hasKey = await isFile(p.key);
   const hasCert = await isFile(p.cert);
@@ -86,7 +95,7 @@ async function keySource(profile: Profile, options: ProfileCredentialOptions, re
     }
     const passphrase = options.passphraseFile ? await readPassphraseFile(options.passphraseFile) : undefined;
     const key = await readPrivateKeyFile(options.keyFile, passphrase !== undefined ? { passphrase } : {});
-    return { source: { keyFile: options.keyFile, ...(options.passphraseFile ? { passphraseFile: options.passphraseFile } : {}) }, reused: false, imported: privateKeyToPem(key), backups: [] };
+    return { source: { keyFile: options.keyFile, ...(options.passphraseFile ? { passphraseFile: options.passphraseFile } : {}) }, reused: false, imported: privateKeyToPem(key) };
   }
   if (hasKey && !(force && options.keyType)) {
     if (options.keyType && !force) {
@@ -94,10 +103,21 @@ async function keySource(profile: Profile, options: ProfileCredentialOptions, re
         hint: "Leave --type out to use the profile's key, or add --force to replace it (the old one is kept in backups/).",
       });
     }
-    return { source: { keyFile: p.key }, reused: true, backups: [] };
+    return { source: { keyFile: p.key }, reused: true };
   }
   const keyType = parseKeyType(String(options.keyType ?? profile.config.keyType ?? profile.program.clientCertificate.defaultKeyType));
-  return { source: { keyType, keyOut: p.key }, reused: false, backups: [] };
+  return { source: { keyType, keyOut: p.key }, reused: false };
+}
+
+/**
+ * Once the CSR or certificate is written: a key given as a file moves into the profile (0600),
+ * the key type is remembered, and the profile's part of the result.
+ */
+async function settleKey(txn: WorkspaceTxn, profile: Profile, ks: KeyChoice, made: { keyFile: string | undefined; keyType: KeyType }, backups: string[]) {
+  const key = profile.paths.client.key;
+  if (ks.imported) await replaceFile(key, ks.imported, { mode: 0o600 });
+  if (!profile.config.keyType) txn.set(["profiles", profile.name, "keyType"], made.keyType);
+  return { keyFile: made.keyFile ?? (ks.imported ? key : undefined), profile: profile.name, keyFileInProfile: key, reusedKey: ks.reused, backups };
 }
 
 /**
@@ -139,16 +159,10 @@ export async function createProfileCsr(dir: string, name: string, options: Profi
         force: !!options.force,
         ...(options.hash ? { hash: options.hash } : {}),
       });
-      if (ks.imported) await replaceFile(p.client.key, ks.imported, { mode: 0o600 });
       if (!profile.config.subject) txn.set(["profiles", name, "subject"], subject);
-      if (!profile.config.keyType) txn.set(["profiles", name, "keyType"], r.keyType);
       return {
         ...r,
-        keyFile: r.keyFile ?? (ks.imported ? p.client.key : undefined),
-        profile: name,
-        keyFileInProfile: p.client.key,
-        reusedKey: ks.reused,
-        backups,
+        ...(await settleKey(txn, profile, ks, r, backups)),
         nextSteps: [
           `Send ${p.client.csr} to your Thales representative for D1 ${profile.environment.label} (merchantGatewayId ${profile.customerId}), or hand over the export: mtlskit assets export --profile ${name} --out DIR`,
           `The private key stays in ${p.client.key}; it is never sent.`,
@@ -213,16 +227,10 @@ export async function createProfileSelfSigned(dir: string, name: string, options
         ...(options.days !== undefined ? { days: options.days } : {}),
         ...(options.hash ? { hash: options.hash } : {}),
       });
-      if (ks.imported) await replaceFile(p.client.key, ks.imported, { mode: 0o600 });
       if (!profile.config.cn) txn.set(["profiles", name, "cn"], cn);
-      if (!profile.config.keyType) txn.set(["profiles", name, "keyType"], r.keyType);
       return {
         ...r,
-        keyFile: r.keyFile ?? (ks.imported ? p.client.key : undefined),
-        profile: name,
-        keyFileInProfile: p.client.key,
-        reusedKey: ks.reused,
-        backups,
+        ...(await settleKey(txn, profile, ks, r, backups)),
         nextSteps: [
           `Have Thales endorse (pin) ${p.client.cert} for MT ${profile.environment.label} (customer ${profile.customerId}): upload it in the Thales portal, or hand over the export: mtlskit assets export --profile ${name} --out DIR`,
           `Check that Thales registers the SHA-256 fingerprint ${r.sha256Fingerprint}.`,

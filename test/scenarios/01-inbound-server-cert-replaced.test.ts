@@ -7,12 +7,12 @@
  * certificate.
  */
 import { promises as fs } from "node:fs";
-import { request, type Agent } from "undici";
+import type { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../../src/server/index.js";
 import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type InboundPki, type TestUpstream } from "../../src/server/test-fixtures.js";
 import type { TestCertificate } from "../../src/testing/index.js";
-import { deliveryCounts, expect2xx, Recovery, replaceFile, report, startLoad, tlsRequest } from "./harness.js";
+import { deliveryCounts, expect2xx, Recovery, replaceFile, report, startLoad, inboundRequest } from "./harness.js";
 
 const HOST = "notify.customer.test";
 /** Upper bound; the stream stops 100 requests after the second certificate is first seen. */
@@ -65,15 +65,9 @@ describe("scenario 1: inbound server certificate replaced during load", () => {
       timeLimitMs: 60_000,
       paceMs: 2,
       send: async (i) => {
-        if (i % 2 === 0) {
-          const res = await request(`${srv.url}/notify`, { dispatcher: keepAlive, method: "POST", body: `{"n":${i}}`, headers: { "content-type": "application/json", "x-correlation-id": id(i) } });
-          await res.body.dump();
-          return { status: res.statusCode };
-        }
-        const a = await tlsRequest({ port: srv.address.port, servername: HOST, ca: pki.serverPki.root.certPem, cert: pki.client.chainPem, key: pki.client.keyPem, method: "POST", path: "/notify", body: `{"n":${i}}`, headers: { "x-correlation-id": id(i) } });
-        if (a.status === undefined) throw new Error(`no answer: ${a.error ?? "?"}`);
+        const a = await inboundRequest({ url: srv.url, port: srv.address.port, servername: HOST, ca: pki.serverPki.root.certPem, client: pki.client, keepAlive }, i, `{"n":${i}}`, { "x-correlation-id": id(i) });
         if (a.serverFingerprint) seen.add(a.serverFingerprint);
-        return { status: a.status, serverFingerprint: a.serverFingerprint };
+        return a;
       },
       check: expect2xx,
       recovery,

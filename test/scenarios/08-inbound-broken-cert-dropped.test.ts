@@ -6,11 +6,11 @@
  * no request fails or is lost, and every new connection still gets the original certificate.
  */
 import { promises as fs } from "node:fs";
-import { request, type Agent } from "undici";
+import type { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../../src/server/index.js";
 import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../../src/server/test-fixtures.js";
-import { deliveryCounts, expect2xx, Recovery, replaceFile, report, startLoad, tlsRequest } from "./harness.js";
+import { deliveryCounts, expect2xx, Recovery, replaceFile, report, startLoad, inboundRequest } from "./harness.js";
 
 const HOST = "notify.customer.test";
 const REQUESTS = 400;
@@ -53,16 +53,7 @@ describe("scenario 8: a broken certificate file dropped in the watched folder", 
       concurrency: 6,
       timeLimitMs: 30_000,
       paceMs: 2,
-      send: async (i) => {
-        if (i % 2 === 0) {
-          const res = await request(`${srv.url}/notify`, { dispatcher: keepAlive, method: "POST", body: `{"n":${i}}`, headers: { "content-type": "application/json", "x-correlation-id": id(i) } });
-          await res.body.dump();
-          return { status: res.statusCode };
-        }
-        const a = await tlsRequest({ port: srv.address.port, servername: HOST, ca: pki.serverPki.root.certPem, cert: pki.client.chainPem, key: pki.client.keyPem, method: "POST", path: "/notify", body: `{"n":${i}}`, headers: { "x-correlation-id": id(i) } });
-        if (a.status === undefined) throw new Error(`no answer: ${a.error ?? "?"}`);
-        return { status: a.status, serverFingerprint: a.serverFingerprint };
-      },
+      send: (i) => inboundRequest({ url: srv.url, port: srv.address.port, servername: HOST, ca: pki.serverPki.root.certPem, client: pki.client, keepAlive }, i, `{"n":${i}}`, { "x-correlation-id": id(i) }),
       check: (a) => expect2xx(a) ?? (a.serverFingerprint !== undefined && a.serverFingerprint !== original ? `new connection got ${a.serverFingerprint}` : undefined),
       recovery,
     });

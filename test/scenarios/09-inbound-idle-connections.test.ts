@@ -15,11 +15,11 @@ import { execFileSync } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { request, type Agent } from "undici";
+import type { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../../src/server/index.js";
 import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../../src/server/test-fixtures.js";
-import { expect2xx, Recovery, report, startLoad, tlsRequest } from "./harness.js";
+import { expect2xx, Recovery, report, startLoad, inboundRequest } from "./harness.js";
 
 const HOST = "notify.customer.test";
 const WANTED = 1000;
@@ -96,16 +96,7 @@ describe("scenario 9: 1,000 connections that open and send nothing", () => {
       concurrency: 4,
       timeLimitMs: 60_000,
       paceMs: 10,
-      send: async (i) => {
-        if (i % 2 === 0) {
-          const res = await request(`${srv.url}/notify`, { dispatcher: keepAlive, method: "POST", body: "{}", headers: { "content-type": "application/json" } });
-          await res.body.dump();
-          return { status: res.statusCode };
-        }
-        const a = await tlsRequest({ port: srv.address.port, servername: HOST, ca: pki.serverPki.root.certPem, cert: pki.client.chainPem, key: pki.client.keyPem, method: "POST", path: "/notify", body: "{}" });
-        if (a.status === undefined) throw new Error(`no answer: ${a.error ?? "?"}`);
-        return { status: a.status };
-      },
+      send: (i) => inboundRequest({ url: srv.url, port: srv.address.port, servername: HOST, ca: pki.serverPki.root.certPem, client: pki.client, keepAlive }, i, "{}"),
       check: expect2xx,
     });
 

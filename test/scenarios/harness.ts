@@ -14,6 +14,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import * as tls from "node:tls";
+import { request, type Agent } from "undici";
 
 /** Resolves after `ms`. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -368,4 +369,32 @@ export async function report(result: ScenarioResult): Promise<void> {
   if (!file) return;
   const line = { ...result, recoverMs: result.recoverMs ?? null, at: new Date().toISOString(), node: process.version };
   await fs.appendFile(file, `${JSON.stringify(line)}\n`);
+}
+
+/** Where {@link inboundRequest} sends: the inbound server, its trust, a Thales-side client. */
+export interface InboundTarget {
+  url: string;
+  port: number;
+  servername: string;
+  /** Trust for the server certificate. */
+  ca: string;
+  client: { chainPem: string; keyPem: string };
+  /** The kept-alive connections of the even requests. */
+  keepAlive: Agent;
+}
+
+/**
+ * Request `i` of an inbound stream, POST /notify: even ones on kept-alive connections, odd ones
+ * on a new TLS connection each (whose answer carries the server certificate it was shown).
+ * Throws when no answer came (counted as lost).
+ */
+export async function inboundRequest(t: InboundTarget, i: number, body: string, headers: Record<string, string> = {}): Promise<{ status: number; serverFingerprint?: string | undefined }> {
+  if (i % 2 === 0) {
+    const res = await request(`${t.url}/notify`, { dispatcher: t.keepAlive, method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+    await res.body.dump();
+    return { status: res.statusCode };
+  }
+  const a = await tlsRequest({ port: t.port, servername: t.servername, ca: t.ca, cert: t.client.chainPem, key: t.client.keyPem, method: "POST", path: "/notify", body, headers });
+  if (a.status === undefined) throw new Error(`no answer: ${a.error ?? "?"}`);
+  return { status: a.status, serverFingerprint: a.serverFingerprint };
 }
