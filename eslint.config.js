@@ -6,7 +6,7 @@ function layer(files, above) {
   return [
     {
       files: [files],
-      ignores: ["**/*.test.ts", "**/test-fixtures.ts"],
+      ignores: ["**/*.test.ts"],
       rules: { "no-restricted-imports": ["error", { patterns: above.map((l) => ({ group: [`**/${l}/**`, `../${l}/*`, `./${l}/*`], message: `layers (DESIGN.md): this layer may not import ${l}` })) }] },
     },
   ];

@@ -8,7 +8,7 @@ import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer, type InboundServerOptions } from "../src/server/index.js";
-import { call, captureLogger, waitFor, clientAgent, createInboundPki, startUpstream, type CapturedLogger, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
+import { call, captureLogger, waitFor, clientAgent, createInboundPki, startUpstream, type CapturedLogger, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 import type { Agent } from "undici";
 
 let pki: InboundPki;

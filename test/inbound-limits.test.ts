@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../src/server/index.js";
-import { captureLogger, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
+import { captureLogger, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 
 let pki: InboundPki;
 let upstream: TestUpstream;

@@ -7,7 +7,7 @@
 import { promises as fs } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../src/server/index.js";
-import { captureLogger, createInboundPki, curl, runTool, startUpstream, type CapturedLogger, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
+import { captureLogger, createInboundPki, curl, runTool, startUpstream, type CapturedLogger, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 import { requireTool } from "./support/tools.js";
 
 const HOST = "notify.customer.test";

@@ -8,7 +8,7 @@ import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { createInboundServer, type InboundServer } from "../src/server/index.js";
-import { call, captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
+import { call, captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 
 let pki: InboundPki;
 let upstream: TestUpstream;

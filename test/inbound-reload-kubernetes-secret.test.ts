@@ -8,7 +8,7 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../src/server/index.js";
-import { captureLogger, createInboundPki, startUpstream, waitFor, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
+import { captureLogger, createInboundPki, startUpstream, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 import type { TestCertificate } from "../src/testing/index.js";
 
 let pki: InboundPki;

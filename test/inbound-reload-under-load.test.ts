@@ -9,7 +9,7 @@ import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request, type Agent } from "undici";
 import { createInboundServer, type InboundServer } from "../src/server/index.js";
-import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
+import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 import type { TestCertificate } from "../src/testing/index.js";
 
 let pki: InboundPki;

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInboundPki, curl, startUpstream, waitFor, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
+import { createInboundPki, curl, startUpstream, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 import { MTLSKIT_BIN, mtlskit } from "./support/cli.js";
 import { requireTool } from "./support/tools.js";
 

@@ -12,7 +12,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../src/server/index.js";
-import { call, captureLogger, clientAgent, createInboundPki, runTool, startUpstream, type CapturedLogger, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
+import { call, captureLogger, clientAgent, createInboundPki, runTool, startUpstream, type CapturedLogger, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 import { requireTool } from "./support/tools.js";
 
 const HOST = "notify.customer.test";

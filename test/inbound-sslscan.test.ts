@@ -7,7 +7,7 @@
 import { promises as fs } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../src/server/index.js";
-import { captureLogger, createInboundPki, runTool, startUpstream, type InboundPki, type TestUpstream } from "../src/server/test-fixtures.js";
+import { captureLogger, createInboundPki, runTool, startUpstream, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 import type { KeyType } from "../src/policy/index.js";
 import { requireTool } from "./support/tools.js";
 

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { makeThalesSide, signCsr, standardBundle, type ThalesSide } from "../src/store/test-fixtures.js";
+import { makeThalesSide, signCsr, standardBundle, type ThalesSide } from "./support/store-fixtures.js";
 import { mtlskit, type CliRun } from "./support/cli.js";
 
 const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";

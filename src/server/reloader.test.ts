@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startReloadTriggers, type ReloadTrigger, type ReloadTriggers } from "./reloader.js";
-import { waitFor } from "./test-fixtures.js";
+import { waitFor } from "../../test/support/server-fixtures.js";
 
 let triggers: ReloadTriggers | undefined;
 const dirs: string[] = [];

@@ -7,7 +7,7 @@ import { assetsStatus } from "./assets-status.js";
 import { importAssets } from "./assets-import.js";
 import { loadConfig } from "./config.js";
 import { addProfile } from "./profiles.js";
-import { makeThalesSide, serverChainPem, standardBundle, thalesClientCertificate, writeBundle, type ThalesSide } from "./test-fixtures.js";
+import { makeThalesSide, serverChainPem, standardBundle, thalesClientCertificate, writeBundle, type ThalesSide } from "../../test/support/store-fixtures.js";
 import { openProfile } from "./workspace.js";
 
 let d1: ThalesSide;

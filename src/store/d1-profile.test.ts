@@ -10,7 +10,7 @@ import { createProfileCsr } from "./profile-credentials.js";
 import { addProfile, removeProfile } from "./profiles.js";
 import { renewProfile } from "./renew.js";
 import { workspaceStatus } from "./status.js";
-import { makeThalesSide, signCsr, standardBundle, type ThalesSide } from "./test-fixtures.js";
+import { makeThalesSide, signCsr, standardBundle, type ThalesSide } from "../../test/support/store-fixtures.js";
 import { openProfile } from "./workspace.js";
 
 const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";

@@ -9,7 +9,7 @@ import { createProfileCsr, createProfileSelfSigned } from "./profile-credentials
 import { addProfile } from "./profiles.js";
 import { renewProfile } from "./renew.js";
 import { workspaceStatus } from "./status.js";
-import { makeThalesSide, standardBundle, type ThalesSide } from "./test-fixtures.js";
+import { makeThalesSide, standardBundle, type ThalesSide } from "../../test/support/store-fixtures.js";
 import { openProfile } from "./workspace.js";
 
 let side: ThalesSide;

@@ -19,7 +19,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { addProfile, createProfileCsr, loadConfig } from "../../src/store/index.js";
-import { makeThalesSide, standardBundle } from "../../src/store/test-fixtures.js";
+import { makeThalesSide, standardBundle } from "../support/store-fixtures.js";
 import { mtlskit } from "../support/cli.js";
 import { requireTool } from "../support/tools.js";
 import {

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, createJsonLogger, type InboundServer } from "../../src/server/index.js";
-import { createInboundPki, startUpstream, tempDir, type InboundPki, type TestUpstream } from "../../src/server/test-fixtures.js";
+import { createInboundPki, startUpstream, tempDir, type InboundPki, type TestUpstream } from "../support/server-fixtures.js";
 import { MTLSKIT_BIN, mtlskit } from "../support/cli.js";
 import { buildFileCorpus, buildMaterials, pseudoRandomBytes } from "./corpus.js";
 import { closedByPeer, exchange } from "./http-exchange.js";

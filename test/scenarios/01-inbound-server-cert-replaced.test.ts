@@ -10,7 +10,7 @@ import { promises as fs } from "node:fs";
 import type { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../../src/server/index.js";
-import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type InboundPki, type TestUpstream } from "../../src/server/test-fixtures.js";
+import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type InboundPki, type TestUpstream } from "../support/server-fixtures.js";
 import type { TestCertificate } from "../../src/testing/index.js";
 import { deliveryCounts, expect2xx, Recovery, replaceFile, report, startLoad, inboundRequest } from "./harness.js";
 

@@ -14,7 +14,7 @@ import { promises as fs } from "node:fs";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../../src/server/index.js";
-import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../../src/server/test-fixtures.js";
+import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../support/server-fixtures.js";
 import { createTestPki, type TestCertificate, type TestPki } from "../../src/testing/index.js";
 import { Recovery, replaceFile, report, startLoad, tlsRequest, type TlsAnswer } from "./harness.js";
 

@@ -8,7 +8,7 @@
  * done, so that the new certificate is seen however fast the first 600 went.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "../../src/server/test-fixtures.js";
+import { waitFor } from "../support/server-fixtures.js";
 import { deliveryCounts, Recovery, report } from "./harness.js";
 import { startNotificationWorld, type NotificationWorld } from "./notification-world.js";
 

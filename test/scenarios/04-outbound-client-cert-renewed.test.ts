@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openThalesDispatcher, createOAuthKey, type ThalesDispatcher } from "../../src/client/index.js";
 import { startEmulator, type Emulator } from "../../src/emulator/index.js";
 import { activateCertificate, addProfile, createProfileCsr, createProfileSelfSigned, importAssets, installCertificate, renewProfile } from "../../src/store/index.js";
-import { tempDir } from "../../src/server/test-fixtures.js";
+import { tempDir } from "../support/server-fixtures.js";
 import { createTestPki } from "../../src/testing/index.js";
 import { Recovery, report, startLoad, stopAfterRecovery } from "./harness.js";
 

@@ -8,7 +8,7 @@
  * the first notification it receives after it (so it includes the downtime).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "../../src/server/test-fixtures.js";
+import { waitFor } from "../support/server-fixtures.js";
 import { deliveryCounts, Recovery, report, sleep } from "./harness.js";
 import { startNotificationWorld, type NotificationWorld } from "./notification-world.js";
 

@@ -18,7 +18,7 @@ import * as tls from "node:tls";
 import type { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../../src/server/index.js";
-import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../../src/server/test-fixtures.js";
+import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../support/server-fixtures.js";
 import { expect2xx, Recovery, report, startLoad, inboundRequest } from "./harness.js";
 
 const HOST = "notify.customer.test";

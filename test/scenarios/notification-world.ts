@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { startEmulator, type Delivery, type Emulator, type StartEmulatorOptions } from "../../src/emulator/index.js";
 import { mt } from "../../src/policy/index.js";
 import { createInboundServer, type InboundServer } from "../../src/server/index.js";
-import { captureLogger, createInboundPki, startUpstream, tempDir, type InboundPki, type TestUpstream, type UpstreamResponder } from "../../src/server/test-fixtures.js";
+import { captureLogger, createInboundPki, startUpstream, tempDir, type InboundPki, type TestUpstream, type UpstreamResponder } from "../support/server-fixtures.js";
 
 export const HOST = "notify.customer.test";
 export const CUSTOMER = "654321";

@@ -5,8 +5,8 @@
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { createTestPki, type TestCertificate, type TestPki } from "../testing/index.js";
-import { parseCsr, parsePem, readPrivateKeyFile } from "../pki/index.js";
+import { createTestPki, type TestCertificate, type TestPki } from "../../src/testing/index.js";
+import { parseCsr, parsePem, readPrivateKeyFile } from "../../src/pki/index.js";
 
 const YEAR_HOURS = 24 * 365;
 

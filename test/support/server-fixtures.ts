@@ -11,9 +11,9 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Agent, request } from "undici";
-import { createTestPki, type TestCertificate, type TestPki } from "../testing/index.js";
-import type { KeyType } from "../policy/index.js";
-import type { InboundLogger } from "./logger.js";
+import { createTestPki, type TestCertificate, type TestPki } from "../../src/testing/index.js";
+import type { KeyType } from "../../src/policy/index.js";
+import type { InboundLogger } from "../../src/server/logger.js";
 
 /** The files and certificates of one inbound test setup. */
 export interface InboundPki {
