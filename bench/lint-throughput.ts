@@ -5,7 +5,7 @@
  * the checks add on top of reading; lintItems itself only gets parsed items.
  */
 import { performance } from "node:perf_hooks";
-import { decodePkiObjects, generateKey, type PkiItem } from "../src/index.js";
+import { decodePkiObjects, generateKey, type PkiItem } from "../src/pki/index.js";
 import { createTestPki, type LeafOptions } from "../src/testing/index.js";
 import { median } from "./stats.js";
 

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCsr, parseSubject, toPem } from "../src/index.js";
+import { createCsr, parseSubject, toPem } from "../src/pki/index.js";
 import { createTestPki, writeTestCertificate, type TestCertificate, type TestPki } from "../src/testing/index.js";
 import { mtlskit, type CliRun } from "./support/cli.js";
 import { requireTool } from "./support/tools.js";

@@ -1,4 +1,4 @@
-import { MtlsError } from "../index.js";
+import { MtlsError } from "../errors/index.js";
 
 /** What every command gets: the global flags and where to write. */
 export interface CliContext {

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { ERROR_CODES, MtlsError } from "../index.js";
+import { ERROR_CODES, MtlsError } from "../errors/index.js";
 import { makeContext, paint, printJson, type CliContext, type GlobalOptions } from "./context.js";
 import { COMMANDS, type CommandModule } from "./registry.js";
 

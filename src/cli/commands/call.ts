@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import { callProfile, MtlsError, readInputFile } from "../../index.js";
+import { callProfile } from "../../client/index.js";
+import { MtlsError } from "../../errors/index.js";
+import { readInputFile } from "../../pki/index.js";
 import { paint, positiveInt, printJson, type CliContext } from "../context.js";
 
 function collect(value: string, previous: string[]): string[] {

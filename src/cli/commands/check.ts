@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import { checkProfile, MtlsError, parseRenewalWindow, type DoctorReport } from "../../index.js";
+import { checkProfile, type DoctorReport } from "../../client/index.js";
+import { MtlsError } from "../../errors/index.js";
+import { parseRenewalWindow } from "../../pki/index.js";
 import { paint, positiveInt, printJson, say, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {

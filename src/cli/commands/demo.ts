@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { MtlsError } from "../../index.js";
+import { MtlsError } from "../../errors/index.js";
 import { printJson, type CliContext } from "../context.js";
 import { createTextReporter, demoJson, renderSummary } from "../demo/render.js";
 import { runDemo } from "../demo/runner.js";

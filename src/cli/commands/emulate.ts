@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { MtlsError, type ProgramId } from "../../index.js";
+import { MtlsError } from "../../errors/index.js";
+import type { ProgramId } from "../../policy/index.js";
 import { startEmulator } from "../../emulator/index.js";
 import { paint, printJson, say, type CliContext } from "../context.js";
 

@@ -2,8 +2,6 @@ import type { Command } from "commander";
 import {
   inspectFile,
   inspectUrl,
-  isMtlsError,
-  MtlsError,
   readCertificates,
   toPem,
   type CertificateDescription,
@@ -11,7 +9,8 @@ import {
   type ExtensionDescription,
   type FileObjectDescription,
   type UrlInspection,
-} from "../../index.js";
+} from "../../pki/index.js";
+import { isMtlsError, MtlsError } from "../../errors/index.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {

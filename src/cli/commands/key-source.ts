@@ -1,4 +1,6 @@
-import { MtlsError, parseKeyType, type HashName, type KeySource } from "../../index.js";
+import { MtlsError } from "../../errors/index.js";
+import { parseKeyType, type HashName } from "../../policy/index.js";
+import type { KeySource } from "../../pki/index.js";
 
 /** Reads `--key FILE [--passphrase-file F]` or `--type T [--key-out FILE]` into a key source. */
 export function keySourceFrom(o: Record<string, unknown>, out: string): KeySource {

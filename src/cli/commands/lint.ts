@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { lintFiles, type Finding, type LintResult } from "../../index.js";
+import { lintFiles, type Finding, type LintResult } from "../../lint/index.js";
 import { paint, printJson, say, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { renewProfile } from "../../index.js";
+import { renewProfile } from "../../store/index.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext, printNextSteps } from "../context.js";
 import { hashOption } from "./key-source.js";
 

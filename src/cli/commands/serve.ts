@@ -5,15 +5,15 @@ import {
   DEFAULT_ADMIN_HOST,
   DEFAULT_ADMIN_PORT,
   DEFAULT_LISTEN_PORT,
-  MtlsError,
   parseDurationMs,
   parseListenAddress,
   profileInboundFiles,
   type CredentialFiles,
   type InboundLimits,
   type LogLevel,
-  type ProgramPolicy,
-} from "../../index.js";
+} from "../../server/index.js";
+import { MtlsError } from "../../errors/index.js";
+import type { ProgramPolicy } from "../../policy/index.js";
 import { paint, positiveInt, printJson, say, type CliContext } from "../context.js";
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { MtlsError, obtainProfileToken } from "../../index.js";
+import { MtlsError } from "../../errors/index.js";
+import { obtainProfileToken } from "../../client/index.js";
 import { positiveInt, printJson, say, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {

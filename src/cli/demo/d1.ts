@@ -4,7 +4,10 @@
  * renewal (renew -> new CSR -> the portal signs -> cert install).
  */
 import { X509Certificate } from "node:crypto";
-import { addProfile, createOAuthKey, createProfileCsr, importAssets, installCertificate, MtlsError, obtainProfileToken, readInputFile, renewProfile } from "../../index.js";
+import { addProfile, createProfileCsr, importAssets, installCertificate, renewProfile } from "../../store/index.js";
+import { createOAuthKey, obtainProfileToken } from "../../client/index.js";
+import { MtlsError } from "../../errors/index.js";
+import { readInputFile } from "../../pki/index.js";
 import type { DemoSession } from "./session.js";
 import { registerStep, serverCertStep, type DemoStep, type ProgramDriver } from "./steps.js";
 

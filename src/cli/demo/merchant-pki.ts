@@ -6,7 +6,7 @@
 import { createPublicKey } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { createCertificate, generateKey, keyIdentifier, OID, parseCertificate, parseSubject, privateKeyToPem, toPem } from "../../index.js";
+import { createCertificate, generateKey, keyIdentifier, OID, parseCertificate, parseSubject, privateKeyToPem, toPem } from "../../pki/index.js";
 
 /** Files of a server certificate, as `mtlskit server-cert set` takes them. */
 export interface ServerCertificateFiles {

@@ -3,7 +3,9 @@
  * self-signed client certificate, the portal's endorsement, `assets import`; and the renewal
  * (renew -> the portal endorses the new certificate -> cert activate).
  */
-import { activateCertificate, addProfile, createProfileSelfSigned, importAssets, MtlsError, readInputFile, renewProfile } from "../../index.js";
+import { activateCertificate, addProfile, createProfileSelfSigned, importAssets, renewProfile } from "../../store/index.js";
+import { MtlsError } from "../../errors/index.js";
+import { readInputFile } from "../../pki/index.js";
 import { hexOf, shortFingerprint, type DemoSession } from "./session.js";
 import { registerStep, serverCertStep, type DemoStep, type ProgramDriver } from "./steps.js";
 

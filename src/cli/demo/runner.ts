@@ -7,7 +7,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { MtlsError, type ErrorCode } from "../../index.js";
+import { MtlsError, type ErrorCode } from "../../errors/index.js";
 import { startEmulator } from "../../emulator/index.js";
 import { d1Driver, tokenStep } from "./d1.js";
 import { mtDriver } from "./mt.js";

@@ -8,7 +8,8 @@ import { promises as fs } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import { MtlsError, type InboundServer } from "../../index.js";
+import { MtlsError } from "../../errors/index.js";
+import type { InboundServer } from "../../server/index.js";
 import type { Emulator } from "../../emulator/index.js";
 import { createMerchantPki, type MerchantPki } from "./merchant-pki.js";
 

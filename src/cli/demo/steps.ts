@@ -5,22 +5,11 @@
  */
 import { performance } from "node:perf_hooks";
 import { request } from "undici";
-import {
-  ASSET_NAMES,
-  callProfile,
-  checkProfile,
-  createInboundServer,
-  exportAssets,
-  MtlsError,
-  openThalesDispatcher,
-  profileInboundFiles,
-  readInputFile,
-  resolveCallUrl,
-  setServerCertificate,
-  silentLogger,
-  type ExportAssetsResult,
-  type ThalesDispatcher,
-} from "../../index.js";
+import { ASSET_NAMES, exportAssets, setServerCertificate, type ExportAssetsResult } from "../../store/index.js";
+import { callProfile, checkProfile, openThalesDispatcher, resolveCallUrl, type ThalesDispatcher } from "../../client/index.js";
+import { createInboundServer, profileInboundFiles, silentLogger } from "../../server/index.js";
+import { MtlsError } from "../../errors/index.js";
+import { readInputFile } from "../../pki/index.js";
 import type { Delivery } from "../../emulator/index.js";
 import { hexOf, shortFingerprint, sleep, type DemoProgram, type DemoSession } from "./session.js";
 

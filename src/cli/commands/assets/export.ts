@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { exportAssets } from "../../../index.js";
+import { exportAssets } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {

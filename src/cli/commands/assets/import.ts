@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { importAssets } from "../../../index.js";
+import { importAssets } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
 
 export function define(cmd: Command): Command {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { assetsStatus } from "../../../index.js";
+import { assetsStatus } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { activateCertificate } from "../../../index.js";
+import { activateCertificate } from "../../../store/index.js";
 import { printJson, type CliContext } from "../../context.js";
 import { renderInstall } from "./install.js";
 

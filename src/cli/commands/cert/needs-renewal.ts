@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { DEFAULT_RENEWAL_WINDOW, needsRenewal, parseRenewalWindow, readCertificates } from "../../../index.js";
+import { DEFAULT_RENEWAL_WINDOW, needsRenewal, parseRenewalWindow, readCertificates } from "../../../pki/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {

@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import { createProfileSelfSigned, createSelfSignedClientCertificate, MtlsError } from "../../../index.js";
+import { createProfileSelfSigned } from "../../../store/index.js";
+import { createSelfSignedClientCertificate } from "../../../pki/index.js";
+import { MtlsError } from "../../../errors/index.js";
 import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
 import { hashOption, keySourceFrom, keyLines, requireWithoutProfile } from "../key-source.js";
 

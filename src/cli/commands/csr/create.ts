@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import { createClientCsr, createProfileCsr, MtlsError } from "../../../index.js";
+import { createClientCsr } from "../../../pki/index.js";
+import { createProfileCsr } from "../../../store/index.js";
+import { MtlsError } from "../../../errors/index.js";
 import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
 import { hashOption, keySourceFrom, keyLines, requireWithoutProfile } from "../key-source.js";
 

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { createKeyFile, parseKeyType } from "../../../index.js";
+import { createKeyFile } from "../../../pki/index.js";
+import { parseKeyType } from "../../../policy/index.js";
 import { printJson, say, withProgress, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { createOAuthKey, MtlsError } from "../../../index.js";
+import { createOAuthKey } from "../../../client/index.js";
+import { MtlsError } from "../../../errors/index.js";
 import { printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {

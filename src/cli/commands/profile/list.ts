@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { listProfiles } from "../../../index.js";
+import { listProfiles } from "../../../store/index.js";
 import { printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {

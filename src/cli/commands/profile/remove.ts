@@ -1,6 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { MtlsError, removeProfile } from "../../../index.js";
+import { MtlsError } from "../../../errors/index.js";
+import { removeProfile } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {

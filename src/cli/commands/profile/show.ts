@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { showProfile } from "../../../index.js";
+import { showProfile } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 import { renderProfileStatus } from "../status.js";
 
