@@ -59,8 +59,5 @@ export function tlsTokenKeyOptions(uri: string, options: Pkcs11Options = {}): Tl
     process.env["OPENSSL_ENGINES"] = dirname(engine);
     privateKeyEngine = "pkcs11";
   }
-  const out: TlsTokenKeyOptions = { privateKeyEngine, privateKeyIdentifier: identifier };
-  // Keep the PIN out of util.inspect / JSON of option objects.
-  Object.defineProperty(out, "privateKeyIdentifier", { value: identifier, enumerable: false });
-  return out;
+  return { privateKeyEngine, privateKeyIdentifier: identifier };
 }
