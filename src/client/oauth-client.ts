@@ -7,6 +7,7 @@ import type { Dispatcher } from "undici";
 import { z } from "zod";
 import { MtlsError } from "../errors/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
+import { isSigner, type Signer } from "../pki/index.js";
 import { extend, getHeader, withHeader } from "./headers.js";
 import { StableController } from "./retry.js";
 
@@ -67,8 +68,8 @@ export interface OAuthClientOptions {
   issuer: string;
   /** `kid` of the key registered with Thales. */
   kid: string;
-  /** The ES256 (ECDSA P-256) private key. */
-  privateKey: KeyObject;
+  /** The ES256 (ECDSA P-256) private key, or a {@link Signer} for a key in a PKCS#11 token. */
+  privateKey: KeyObject | Signer;
   /** The program (limits of the assertion and token lifetimes). */
   program?: ProgramPolicy;
   /** `sub` of the assertion. Default: the issuer (RFC 7523 requires a subject). */
@@ -126,8 +127,8 @@ export class OAuthClient {
   requests = 0;
 
   constructor(private readonly options: OAuthClientOptions) {
-    const key = options.privateKey;
-    if (key.type !== "private" || key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+    const key = isSigner(options.privateKey) ? options.privateKey.publicKey : options.privateKey;
+    if ((!isSigner(options.privateKey) && key.type !== "private") || key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
       throw new MtlsError("OAUTH_KEY_INVALID", `the OAuth signing key is ${key.asymmetricKeyType ?? "unknown"}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ""}, not an ECDSA P-256 private key (ES256)`);
     }
     const max = options.program?.auth.assertionMaxLifetimeSeconds ?? 15 * 60;
@@ -194,7 +195,13 @@ export class OAuthClient {
       .setExpirationTime(iat + this.assertionLifetime)
       .setJti(randomUUID());
     if (this.options.audience) jwt = jwt.setAudience(this.options.audience);
-    return jwt.sign(this.options.privateKey);
+    const key = this.options.privateKey;
+    if (!isSigner(key)) return jwt.sign(key);
+    // A key in a token: the same JWS, signed there (ES256 is raw r||s, RFC 7518 §3.4).
+    const claims = { iss: this.options.issuer, sub: this.options.subject ?? this.options.issuer, iat, exp: iat + this.assertionLifetime, jti: randomUUID(), ...(this.options.audience ? { aud: this.options.audience } : {}) };
+    const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const input = `${b64({ alg: "ES256", kid: this.options.kid, typ: "JWT" })}.${b64(claims)}`;
+    return `${input}.${Buffer.from(key.sign("sha256", Buffer.from(input), "ieee-p1363")).toString("base64url")}`;
   }
 
   private refreshMargin(t: AccessToken): number {

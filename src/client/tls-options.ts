@@ -36,7 +36,7 @@ export function thalesTlsOptions(input: ThalesTlsOptionsInput): ConnectionOption
     maxVersion: program.tls.maxVersion,
     ciphers,
     cert: credentials.certChainPem,
-    key: credentials.keyPem,
+    ...credentials.tlsKey,
     ...(trust !== undefined ? { ca: trust } : {}),
   });
   return {

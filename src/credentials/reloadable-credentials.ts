@@ -1,13 +1,28 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { MtlsError } from "../errors/index.js";
-import { isSignedBy, keysMatch, loadPrivateKey, readCertificates, readInputFile, readPassphraseFile, type CertificateInfo } from "../pki/index.js";
+import {
+  isPkcs11Uri,
+  isSignedBy,
+  keysMatch,
+  loadPrivateKey,
+  openTokenKey,
+  readCertificates,
+  readInputFile,
+  readPassphraseFile,
+  tlsTokenKeyOptions,
+  type CertificateInfo,
+  type Pkcs11Options,
+  type TlsTokenKeyOptions,
+} from "../pki/index.js";
 
 /** Where a TLS identity's files are. Every path is read again at each reload. */
 export interface CredentialFiles {
   /** PEM (or DER) certificate, optionally followed by its chain. */
   certFile: string;
-  /** Private key (PKCS#8, PKCS#1 or SEC1, PEM or DER). */
+  /** Private key (PKCS#8, PKCS#1 or SEC1, PEM or DER), or a `pkcs11:` URI of a key in a token. */
   keyFile: string;
+  /** Module and PIN of a key in a token (else MTLSKIT_PKCS11_MODULE / MTLSKIT_PKCS11_PIN). */
+  pkcs11?: Pkcs11Options;
   /** Passphrase file of an encrypted key. */
   passphraseFile?: string;
   /** Extra chain certificates, when not in certFile. */
@@ -20,8 +35,15 @@ export interface CredentialFiles {
 export interface CredentialSet {
   /** Leaf followed by its chain, PEM, in order. */
   readonly certChainPem: string;
-  /** The private key as PKCS#8 PEM (memory only; never logged). */
+  /** The private key as PKCS#8 PEM (memory only; never logged). Empty for a key in a token. */
   readonly keyPem: string;
+  /**
+   * The key as TLS options take it: `{ key }` for a key file, OpenSSL's pkcs11 engine options
+   * for a key in a token. Spread it into `tls`/`https` options. Never logged: it may carry a PIN.
+   */
+  readonly tlsKey: { readonly key: string } | TlsTokenKeyOptions;
+  /** Where the key is, for messages: the file, or `key in token ..., non-extractable`. */
+  readonly keyLocation: string;
   /** Trusted CA certificates, PEM; empty when no caFile. */
   readonly caPem: string;
   readonly leaf: CertificateInfo;
@@ -44,6 +66,10 @@ export interface CredentialRules {
   refuseLeafAsCa?: boolean;
 }
 
+function sameSpki(a: KeyObject, b: KeyObject): boolean {
+  return a.export({ type: "spki", format: "der" }).equals(b.export({ type: "spki", format: "der" }));
+}
+
 function pemOf(c: CertificateInfo): string {
   const b64 = Buffer.from(c.der).toString("base64").match(/.{1,64}/g)?.join("\n") ?? "";
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
@@ -59,9 +85,28 @@ export async function loadCredentialSet(files: CredentialFiles, rules: Credentia
   const extra = files.chainFile ? await readCertificates(files.chainFile) : [];
   const chain = [...certs, ...extra];
   const leaf = chain[0]!;
-  const passphrase = files.passphraseFile ? await readPassphraseFile(files.passphraseFile) : undefined;
-  const key: KeyObject = loadPrivateKey(await readInputFile(files.keyFile), { source: files.keyFile, ...(passphrase !== undefined ? { passphrase } : {}) });
-  if (!keysMatch(key, leaf.publicKey)) {
+  let tlsKey: CredentialSet["tlsKey"];
+  let keyPem = "";
+  let keyLocation = files.keyFile;
+  let matches: boolean;
+  if (isPkcs11Uri(files.keyFile)) {
+    // The key stays in the token: check it is there and belongs to the leaf, then hand TLS the engine.
+    const tokenKey = openTokenKey(files.keyFile, files.pkcs11);
+    try {
+      matches = sameSpki(tokenKey.publicKey, leaf.publicKey);
+      keyLocation = tokenKey.info.summary;
+    } finally {
+      tokenKey.close();
+    }
+    tlsKey = tlsTokenKeyOptions(files.keyFile, files.pkcs11);
+  } else {
+    const passphrase = files.passphraseFile ? await readPassphraseFile(files.passphraseFile) : undefined;
+    const key: KeyObject = loadPrivateKey(await readInputFile(files.keyFile), { source: files.keyFile, ...(passphrase !== undefined ? { passphrase } : {}) });
+    matches = keysMatch(key, leaf.publicKey);
+    keyPem = key.export({ type: "pkcs8", format: "pem" }).toString();
+    tlsKey = { key: keyPem };
+  }
+  if (!matches) {
     throw new MtlsError("KEY_MISMATCH", `${files.keyFile}: the private key does not belong to the certificate in ${files.certFile}`, { subject: files.keyFile });
   }
   for (let i = 0; i + 1 < chain.length; i++) {
@@ -82,7 +127,9 @@ export async function loadCredentialSet(files: CredentialFiles, rules: Credentia
   }
   return {
     certChainPem: chain.map(pemOf).join(""),
-    keyPem: key.export({ type: "pkcs8", format: "pem" }).toString(),
+    keyPem,
+    tlsKey,
+    keyLocation,
     caPem: cas.map(pemOf).join(""),
     leaf,
     chain,
@@ -150,7 +197,7 @@ export class ReloadableCredentials {
       const error = e instanceof MtlsError ? e : new MtlsError("INTERNAL", `reload failed: ${(e as Error).message}`, { cause: e });
       return { ok: false, error, kept: this.set };
     }
-    const same = next.certChainPem === this.set.certChainPem && next.caPem === this.set.caPem && samePublicKey(next.keyPem, this.set.keyPem);
+    const same = next.certChainPem === this.set.certChainPem && next.caPem === this.set.caPem && next.keyLocation === this.set.keyLocation && samePublicKey(next.keyPem, this.set.keyPem);
     if (same) return { ok: true, changed: false, set: this.set };
     const previous = this.set;
     this.set = next;
@@ -160,7 +207,8 @@ export class ReloadableCredentials {
 }
 
 function samePublicKey(a: string, b: string): boolean {
-  if (a === b) return true;
+  if (a === b) return true; // also two keys in a token (no PEM): keyLocation tells them apart
+  if (a === "" || b === "") return false;
   const pa = createPublicKey(a).export({ type: "spki", format: "der" });
   const pb = createPublicKey(b).export({ type: "spki", format: "der" });
   return Buffer.compare(pa, pb) === 0;

@@ -491,6 +491,56 @@ export const ERROR_CODES = {
     meaning: "A step of `mtlskit demo` ran but did not give the result the demo checks for (a notification not delivered, a call failed during a renewal, an answer not as expected).",
     hint: "Read the step's message; run the demo again with --keep DIR to inspect the workspace and the emulator's state it leaves there.",
   },
+  PKCS11_URI_INVALID: {
+    exit: 2,
+    meaning: "A PKCS#11 URI (RFC 7512) is malformed, names no object, or carries an attribute mtlskit does not know.",
+    hint: 'Write it like "pkcs11:token=mtlskit;object=client-key" (percent-encode spaces and ;).',
+  },
+  PKCS11_MODULE_NOT_FOUND: {
+    exit: 2,
+    meaning: "No PKCS#11 module is set, or the module file does not exist or cannot be loaded.",
+    hint: "Give --pkcs11-module PATH or set MTLSKIT_PKCS11_MODULE (SoftHSM: /usr/lib/softhsm/libsofthsm2.so from the Debian package softhsm2).",
+  },
+  PKCS11_TOKEN_NOT_FOUND: {
+    exit: 2,
+    meaning: "No token present in the PKCS#11 module matches the URI's token label (or serial, model, slot).",
+    hint: "List the tokens (pkcs11-tool --module MODULE --list-token-slots) and fix token= in the URI.",
+  },
+  PKCS11_PIN_MISSING: {
+    exit: 2,
+    meaning: "A key in a token is used but no PIN is given.",
+    hint: "Give --pin-file FILE (its first line is the PIN) or set MTLSKIT_PKCS11_PIN; mtlskit never stores a PIN.",
+  },
+  PKCS11_PIN_INCORRECT: {
+    exit: 2,
+    meaning: "The token refused the user PIN, or the PIN is locked after too many wrong tries.",
+    hint: "Check the PIN file or MTLSKIT_PKCS11_PIN; a locked PIN is reset with the security officer PIN.",
+  },
+  PKCS11_KEY_NOT_FOUND: {
+    exit: 2,
+    meaning: "The token holds no private key with the URI's object label or id (or several, or an EC key without its public key object).",
+    hint: "List the objects (pkcs11-tool --list-objects --login) and fix object= or id=; create a key with mtlskit key create --out pkcs11:...",
+  },
+  PKCS11_KEY_EXISTS: {
+    exit: 2,
+    meaning: "A key is to be created in a token under a label that an object of the token already has.",
+    hint: "Choose another object= label: mtlskit never replaces a key in a token.",
+  },
+  PKCS11_MECHANISM_UNSUPPORTED: {
+    exit: 2,
+    meaning: "The token does not offer the mechanism or key type mtlskit needs (ECDSA P-256/P-384 or RSA PKCS#1 v1.5 signing, key-pair generation).",
+    hint: "Use a key type the token supports, or a token that offers ECDSA or RSA signing.",
+  },
+  PKCS11_ENGINE_NOT_FOUND: {
+    exit: 2,
+    meaning: "A key in a token is to be used for TLS, but OpenSSL's pkcs11 engine (libp11) is not installed.",
+    hint: "Install the Debian package libengine-pkcs11-openssl, or set MTLSKIT_PKCS11_ENGINE to the engine's pkcs11.so.",
+  },
+  PKCS11_ERROR: {
+    exit: 2,
+    meaning: "The PKCS#11 module returned an error mtlskit has no more precise code for; the message names the PKCS#11 return value.",
+    hint: "Check the token (pkcs11-tool --list-objects --login) and the module's own logs.",
+  },
   INTERNAL: {
     exit: 3,
     meaning: "mtlskit hit a bug.",

@@ -4,6 +4,9 @@ import { assertKeyAccepted, deriveCommonName, getEnvironment, type EnvironmentPo
 import { checkOutputPath, readPassphraseFile, writeFileAtomic } from "./files.js";
 import { describeKey, generateKey, privateKeyToPem } from "./keys.js";
 import { readPrivateKeyFile } from "./read-objects.js";
+import { isPkcs11Uri } from "./pkcs11/uri.js";
+import { createTokenKey, openTokenKey, type Pkcs11Options, type TokenKeyInfo } from "./pkcs11/token.js";
+import { isSigner, type Signer } from "./signer.js";
 import { getAttribute, parseSubject, type Rdn } from "./subject.js";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -14,15 +17,41 @@ import * as path from "node:path";
  * and write outputs so that nothing is left half-done.
  */
 
-/** Where the private key comes from. */
-export type KeySource = { keyFile: string; passphraseFile?: string } | { keyType: KeyType; keyOut: string };
+/**
+ * Where the private key comes from: a key file, a key in a PKCS#11 token (`keyUri`), or a new
+ * key of `keyType` written to `keyOut` (a file, or a `pkcs11:` URI: the key is then generated
+ * inside the token and never leaves it).
+ */
+export type KeySource =
+  | { keyFile: string; passphraseFile?: string }
+  | { keyUri: string; pkcs11?: Pkcs11Options }
+  | { keyType: KeyType; keyOut: string; pkcs11?: Pkcs11Options };
 
 /** The key to use, checked against the program. */
 export interface ResolvedKey {
-  readonly privateKey: KeyObject;
+  /** A key in memory, or a {@link Signer} for a key in a token. */
+  readonly privateKey: KeyObject | Signer;
   readonly keyType: KeyType;
-  /** Set when the key was generated and must still be written. */
+  /** Set when the key was generated and must still be written to this file. */
   readonly generatedTo?: string;
+  /** Set when the key is in a token: what the token says of it (never key material). */
+  readonly token?: TokenKeyInfo;
+}
+
+/** True when a new key goes into a PKCS#11 token rather than a file. */
+export function keyOutIsToken(source: KeySource): boolean {
+  return "keyOut" in source && isPkcs11Uri(source.keyOut);
+}
+
+function checkTokenKey(program: ProgramPolicy, info: TokenKeyInfo, hash: HashName): KeyType {
+  if (!info.type) throw new MtlsError("KEY_UNSUPPORTED", `${info.uri}: a ${info.label} key cannot be used for a ${program.name} client certificate`, { subject: info.uri });
+  try {
+    assertKeyAccepted(program, info.type, hash);
+  } catch (e) {
+    if (e instanceof MtlsError) throw new MtlsError(e.code, `${info.uri}: ${e.message}`, { hint: e.hint, subject: info.uri });
+    throw e;
+  }
+  return info.type;
 }
 
 /** Loads or generates the client key and checks the program accepts its type and hash. */
@@ -42,7 +71,20 @@ export async function resolveClientKey(program: ProgramPolicy, source: KeySource
     }
     return { privateKey, keyType: d.type };
   }
+  if ("keyUri" in source) {
+    const key = openTokenKey(source.keyUri, source.pkcs11);
+    try {
+      return { privateKey: key, keyType: checkTokenKey(program, key.info, hash), token: key.info };
+    } catch (e) {
+      key.close();
+      throw e;
+    }
+  }
   assertKeyAccepted(program, source.keyType, hash);
+  if (isPkcs11Uri(source.keyOut)) {
+    const key = createTokenKey(source.keyOut, source.keyType, source.pkcs11);
+    return { privateKey: key, keyType: source.keyType, token: key.info };
+  }
   await checkOutputPath(source.keyOut, force);
   const pair = await generateKey(source.keyType);
   return { privateKey: pair.privateKey, keyType: source.keyType, generatedTo: source.keyOut };
@@ -104,7 +146,7 @@ export async function checkOutputs(source: KeySource, out: string, force: boolea
     });
   }
   await checkOutputPath(out, force);
-  if ("keyOut" in source) await checkOutputPath(source.keyOut, force);
+  if ("keyOut" in source && !isPkcs11Uri(source.keyOut)) await checkOutputPath(source.keyOut, force);
 }
 
 /**
@@ -113,7 +155,7 @@ export async function checkOutputs(source: KeySource, out: string, force: boolea
  */
 export async function writeKeyThenOutput(key: ResolvedKey, out: string, content: string, force: boolean): Promise<void> {
   await checkOutputPath(out, force);
-  if (key.generatedTo) {
+  if (key.generatedTo && !isSigner(key.privateKey)) {
     await writeFileAtomic(key.generatedTo, privateKeyToPem(key.privateKey), { mode: 0o600, overwrite: force });
   }
   try {
@@ -124,7 +166,13 @@ export async function writeKeyThenOutput(key: ResolvedKey, out: string, content:
   }
 }
 
-/** The public key of a private key. */
-export function publicOf(privateKey: KeyObject): KeyObject {
-  return createPublicKey(privateKey);
+/** The public key of a private key (or of a key in a token). */
+export function publicOf(privateKey: KeyObject | Signer): KeyObject {
+  return isSigner(privateKey) ? privateKey.publicKey : createPublicKey(privateKey);
+}
+
+/** Closes a token key's session once the command is done with it (a no-op for key files). */
+export function releaseKey(key: ResolvedKey): void {
+  const k = key.privateKey as { close?: () => void };
+  if (isSigner(key.privateKey) && typeof k.close === "function") k.close();
 }

@@ -1,6 +1,6 @@
 import { MtlsError } from "../errors/index.js";
 import { getEnvironment, getProgram, type HashName, type KeyType } from "../policy/index.js";
-import { buildClientSubject, checkOutputs, requiredCommonName, resolveClientKey, writeKeyThenOutput, type KeySource } from "./client-identity.js";
+import { buildClientSubject, checkOutputs, requiredCommonName, releaseKey, resolveClientKey, writeKeyThenOutput, type KeySource } from "./client-identity.js";
 import { toPem } from "./pem.js";
 import { formatSubject } from "./subject.js";
 import { createCsr } from "./x509-build.js";
@@ -31,8 +31,11 @@ export interface CreateClientCsrOptions {
 /** What {@link createClientCsr} made. */
 export interface CreateClientCsrResult {
   csrFile: string;
-  /** Set when a key was generated. */
+  /** Set when a key was generated into a file. */
   keyFile: string | undefined;
+  /** Set when the key is in a PKCS#11 token: its URI (no PIN) and a one-line description. */
+  keyUri?: string;
+  keyInToken?: string;
   commonName: string;
   /** Subject in openssl -subj syntax. */
   subject: string;
@@ -73,14 +76,20 @@ export async function createClientCsr(options: CreateClientCsrOptions): Promise<
   const key = await resolveClientKey(program, options.key, hash, force);
   const commonName = requiredCommonName(program, environment, { customerId: options.gatewayId, keyType: key.keyType, ...(options.cn !== undefined ? { cn: options.cn } : {}) });
   const subject = buildClientSubject(program, options.subject, commonName);
-  const der = createCsr({ subject, privateKey: key.privateKey, hash });
+  let der: Uint8Array;
+  try {
+    der = createCsr({ subject, privateKey: key.privateKey, hash });
+  } finally {
+    releaseKey(key);
+  }
   const info = parseCsr(der);
   await writeKeyThenOutput(key, options.out, toPem("CERTIFICATE REQUEST", der), force);
   const keyFile = key.generatedTo;
-  const keyPath = "keyFile" in options.key ? options.key.keyFile : keyFile;
+  const keyPath = "keyFile" in options.key ? options.key.keyFile : (key.token?.uri ?? keyFile);
   return {
     csrFile: options.out,
     keyFile,
+    ...(key.token ? { keyUri: key.token.uri, keyInToken: key.token.summary } : {}),
     commonName,
     subject: formatSubject(subject),
     keyType: key.keyType,

@@ -1,6 +1,6 @@
 import { MtlsError } from "../errors/index.js";
 import { getEnvironment, getProgram, keyFamily, MT_MAX_VALIDITY_DAYS, type HashName, type KeyType } from "../policy/index.js";
-import { buildClientSubject, checkOutputs, publicOf, requiredCommonName, resolveClientKey, writeKeyThenOutput, type KeySource } from "./client-identity.js";
+import { buildClientSubject, checkOutputs, publicOf, requiredCommonName, releaseKey, resolveClientKey, writeKeyThenOutput, type KeySource } from "./client-identity.js";
 import { OID } from "./oids.js";
 import { toPem } from "./pem.js";
 import { formatSubject } from "./subject.js";
@@ -30,6 +30,9 @@ export interface CreateSelfSignedOptions {
 export interface CreateSelfSignedResult {
   certificateFile: string;
   keyFile: string | undefined;
+  /** Set when the key is in a PKCS#11 token: its URI (no PIN) and a one-line description. */
+  keyUri?: string;
+  keyInToken?: string;
   commonName: string;
   subject: string;
   keyType: KeyType;
@@ -75,24 +78,30 @@ export async function createSelfSignedClientCertificate(options: CreateSelfSigne
   const commonName = requiredCommonName(program, environment, { keyType: key.keyType, cn: options.cn });
   const subject = buildClientSubject(program, options.subject, commonName);
   const now = Math.floor(Date.now() / 1000) * 1000;
-  const der = createCertificate({
-    subject,
-    publicKey: publicOf(key.privateKey),
-    signingKey: key.privateKey,
-    notBefore: new Date(now),
-    notAfter: new Date(now + days * 86_400_000),
-    hash,
-    extensions: {
-      basicConstraints: { ca: false },
-      keyUsage: keyFamily(key.keyType) === "rsa" ? ["digitalSignature", "keyEncipherment"] : ["digitalSignature"],
-      extKeyUsage: [OID.clientAuth],
-    },
-  });
+  let der: Uint8Array;
+  try {
+    der = createCertificate({
+      subject,
+      publicKey: publicOf(key.privateKey),
+      signingKey: key.privateKey,
+      notBefore: new Date(now),
+      notAfter: new Date(now + days * 86_400_000),
+      hash,
+      extensions: {
+        basicConstraints: { ca: false },
+        keyUsage: keyFamily(key.keyType) === "rsa" ? ["digitalSignature", "keyEncipherment"] : ["digitalSignature"],
+        extKeyUsage: [OID.clientAuth],
+      },
+    });
+  } finally {
+    releaseKey(key);
+  }
   const info = parseCertificate(der);
   await writeKeyThenOutput(key, options.out, toPem("CERTIFICATE", der), force);
   return {
     certificateFile: options.out,
     keyFile: key.generatedTo,
+    ...(key.token ? { keyUri: key.token.uri, keyInToken: key.token.summary } : {}),
     commonName,
     subject: formatSubject(subject),
     keyType: key.keyType,

@@ -3,6 +3,7 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import type { HashName } from "../policy/index.js";
 import { describeKey } from "./keys.js";
+import { isSigner, type Signer } from "./signer.js";
 import { KEY_USAGE_BITS, OID, signatureOid, type KeyUsageName } from "./oids.js";
 import { encodeSubject, type Rdn } from "./subject.js";
 
@@ -25,8 +26,11 @@ export interface CreateCertificateParams {
   subject: Rdn[];
   /** The public key the certificate certifies. */
   publicKey: KeyObject;
-  /** Private key that signs: the subject's own for a self-signed certificate, else the issuer's. */
-  signingKey: KeyObject;
+  /**
+   * What signs: the subject's own key for a self-signed certificate, else the issuer's. A
+   * node:crypto private key, or a {@link Signer} (a key in a PKCS#11 token).
+   */
+  signingKey: KeyObject | Signer;
   /** The issuer; omit for self-signed (issuer = subject, AKI = own SKI). */
   issuer?: { subjectDer: Uint8Array; subjectKeyIdentifier?: Uint8Array | undefined };
   /** Start of validity. Default: now, minus one minute for clock skew. */
@@ -51,8 +55,13 @@ export function keyIdentifier(publicKey: KeyObject): Uint8Array {
   return new Uint8Array(createHash("sha1").update(spki.subjectPublicKey.valueBlock.valueHexView).digest());
 }
 
-function algorithmIdentifier(signingKey: KeyObject, hash: HashName): pkijs.AlgorithmIdentifier {
-  const family = describeKey(signingKey).algorithm === "EC" ? "ec" : "rsa";
+/** Signs the to-be-signed bytes with a key or a {@link Signer} (ECDSA signatures in DER). */
+function signTbs(key: KeyObject | Signer, hash: HashName, tbs: Uint8Array): Uint8Array {
+  return isSigner(key) ? key.sign(hash, tbs, "der") : new Uint8Array(cryptoSign(hash, tbs, key));
+}
+
+function algorithmIdentifier(signingKey: KeyObject | Signer, hash: HashName): pkijs.AlgorithmIdentifier {
+  const family = describeKey(isSigner(signingKey) ? signingKey.publicKey : signingKey).algorithm === "EC" ? "ec" : "rsa";
   const oid = signatureOid(family, hash);
   // RSA PKCS#1 v1.5 identifiers carry an explicit NULL; ECDSA ones carry no parameters.
   return new pkijs.AlgorithmIdentifier(family === "rsa" ? { algorithmId: oid, algorithmParams: new asn1js.Null() } : { algorithmId: oid });
@@ -167,7 +176,7 @@ export function createCertificate(params: CreateCertificateParams): Uint8Array {
   cert.signatureAlgorithm = alg;
   const tbs = new Uint8Array(cert.encodeTBS().toBER(false));
   cert.tbsView = tbs;
-  const sig = cryptoSign(hash, tbs, params.signingKey);
+  const sig = signTbs(params.signingKey, hash, tbs);
   cert.signatureValue = new asn1js.BitString({ valueHex: sig });
   return new Uint8Array(cert.toSchema(false).toBER(false));
 }
@@ -175,8 +184,8 @@ export function createCertificate(params: CreateCertificateParams): Uint8Array {
 /** Parameters of {@link createCsr}. */
 export interface CreateCsrParams {
   subject: Rdn[];
-  /** The private key: the CSR carries its public half and is signed with it. */
-  privateKey: KeyObject;
+  /** The private key (or a {@link Signer}: a key in a token): the CSR carries its public half and is signed with it. */
+  privateKey: KeyObject | Signer;
   /** Signature hash. Default sha256. */
   hash?: HashName;
 }
@@ -190,13 +199,14 @@ export function createCsr(params: CreateCsrParams): Uint8Array {
   const csr = new pkijs.CertificationRequest();
   csr.version = 0;
   csr.subject = pkijsName(params.subject);
-  csr.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(createPublicKey(params.privateKey).export({ type: "spki", format: "der" }));
+  const publicKey = isSigner(params.privateKey) ? params.privateKey.publicKey : createPublicKey(params.privateKey);
+  csr.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(publicKey.export({ type: "spki", format: "der" }));
   csr.attributes = [];
   const alg = algorithmIdentifier(params.privateKey, hash);
   csr.signatureAlgorithm = alg;
   // encodeTBS is protected in pkijs's CSR typings but public at run time (its sign() uses it).
   const tbs = new Uint8Array((csr as unknown as { encodeTBS(): asn1js.Sequence }).encodeTBS().toBER(false));
   csr.tbsView = tbs;
-  csr.signatureValue = new asn1js.BitString({ valueHex: cryptoSign(hash, tbs, params.privateKey) });
+  csr.signatureValue = new asn1js.BitString({ valueHex: signTbs(params.privateKey, hash, tbs) });
   return new Uint8Array(csr.toSchema(false).toBER(false));
 }

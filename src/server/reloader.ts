@@ -66,7 +66,9 @@ export function startReloadTriggers(options: ReloadTriggerOptions): ReloadTrigge
   };
 
   const watchers: FSWatcher[] = [];
-  const dirs = options.watch === false ? [] : [...new Set(options.files.map((f) => path.dirname(path.resolve(f))))];
+  // A key in a token (`pkcs11:` URI) has no folder to watch: SIGHUP and the interval reload it.
+  const onDisk = options.files.filter((f) => !/^pkcs11:/i.test(f));
+  const dirs = options.watch === false ? [] : [...new Set(onDisk.map((f) => path.dirname(path.resolve(f))))];
   let debounce: NodeJS.Timeout | undefined;
   const changed = () => {
     if (debounce) clearTimeout(debounce);

@@ -33,7 +33,7 @@ export function inboundMinVersion(program?: ProgramPolicy): "TLSv1.2" | "TLSv1.3
 export function secureContextOptions(set: CredentialSet, program?: ProgramPolicy): SecureContextOptions {
   return {
     cert: set.certChainPem,
-    key: set.keyPem,
+    ...set.tlsKey,
     ca: set.caPem,
     // The Thales Client CA may be an intermediate shipped without its root: trust it as the anchor.
     allowPartialTrustChain: true,
