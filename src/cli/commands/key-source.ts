@@ -1,6 +1,20 @@
 import { MtlsError } from "../../errors/index.js";
 import { parseKeyType, type HashName } from "../../policy/index.js";
-import type { KeySource } from "../../pki/index.js";
+import { isPkcs11Uri, type KeySource, type Pkcs11Options } from "../../pki/index.js";
+
+/** `--pkcs11-module` and `--pin-file`: where a key in a token is reached (else MTLSKIT_PKCS11_MODULE / MTLSKIT_PKCS11_PIN). */
+export function pkcs11OptionsFrom(o: Record<string, unknown>): Pkcs11Options {
+  return {
+    ...(o["pkcs11Module"] !== undefined ? { module: String(o["pkcs11Module"]) } : {}),
+    ...(o["pinFile"] !== undefined ? { pinFile: String(o["pinFile"]) } : {}),
+  };
+}
+
+/** Help texts of the token options, one wording for every command. */
+export const TOKEN_OPTION_HELP = {
+  pinFile: "PIN of the PKCS#11 token (first line); default MTLSKIT_PKCS11_PIN. Never stored",
+  module: "PKCS#11 module (shared library) of the token; default MTLSKIT_PKCS11_MODULE",
+} as const;
 
 /** Reads `--key FILE [--passphrase-file F]` or `--type T [--key-out FILE]` into a key source. */
 export function keySourceFrom(o: Record<string, unknown>, out: string): KeySource {
@@ -9,10 +23,12 @@ export function keySourceFrom(o: Record<string, unknown>, out: string): KeySourc
   if (keyFile && type) throw new MtlsError("USAGE", "give either --key FILE (an existing key) or --type TYPE (a new key), not both");
   if (keyFile) {
     if (o["keyOut"]) throw new MtlsError("USAGE", "--key-out goes with --type (a new key); with --key the existing key is used");
+    if (isPkcs11Uri(keyFile)) return { keyUri: keyFile, pkcs11: pkcs11OptionsFrom(o) };
     return { keyFile, ...(o["passphraseFile"] ? { passphraseFile: String(o["passphraseFile"]) } : {}) };
   }
   if (!type) throw new MtlsError("USAGE", "give --key FILE (an existing key) or --type TYPE (a new key: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-4096)");
   const keyOut = (o["keyOut"] as string | undefined) ?? defaultKeyPath(out);
+  if (isPkcs11Uri(keyOut)) return { keyType: parseKeyType(type), keyOut, pkcs11: pkcs11OptionsFrom(o) };
   return { keyType: parseKeyType(type), keyOut };
 }
 

@@ -14,6 +14,7 @@ import {
 } from "../../server/index.js";
 import { MtlsError } from "../../errors/index.js";
 import type { ProgramPolicy } from "../../policy/index.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 import { paint, positiveInt, printJson, say, type CliContext } from "../context.js";
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -26,7 +27,9 @@ export function define(cmd: Command): Command {
     .requiredOption("--upstream <url>", "your application, plain HTTP: http://HOST:PORT[/prefix]")
     .option("--admin <host:port|off>", "/healthz, /readyz and /metrics (Prometheus); keep it on loopback", `${DEFAULT_ADMIN_HOST}:${DEFAULT_ADMIN_PORT}`)
     .option("--cert <file>", "without a profile: the server certificate (optionally followed by its chain)")
-    .option("--key <file>", "without a profile: its private key")
+    .option("--key <file>", "without a profile: its private key, or a key in a token (pkcs11:token=...;object=...)")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--chain <file>", "without a profile: the intermediates, in issuer order")
     .option("--client-ca <file>", "without a profile: the Thales Client CA (a CA certificate, never Thales's leaf)")
     .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
@@ -88,7 +91,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     files = { ...p.files, ...(passphraseFile ? { passphraseFile } : {}) };
     program = p.profile.program;
   } else {
-    files = { certFile: cert!, keyFile: key!, caFile: clientCa!, ...(chain ? { chainFile: chain } : {}), ...(passphraseFile ? { passphraseFile } : {}) };
+    files = { certFile: cert!, keyFile: key!, caFile: clientCa!, ...(chain ? { chainFile: chain } : {}), ...(passphraseFile ? { passphraseFile } : {}), pkcs11: pkcs11OptionsFrom(o) };
   }
   const profile = profileName ?? "default";
   const level = ctx.quiet ? "warn" : logLevel(String(o["logLevel"]));

@@ -2,8 +2,9 @@ import type { Command } from "commander";
 import { createProfileSelfSigned } from "../../../store/index.js";
 import { createSelfSignedClientCertificate } from "../../../pki/index.js";
 import { MtlsError } from "../../../errors/index.js";
+import { isPkcs11Uri } from "../../../pki/index.js";
 import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
-import { hashOption, keySourceFrom, keyLines, requireWithoutProfile } from "../key-source.js";
+import { hashOption, keySourceFrom, keyLines, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -13,10 +14,12 @@ export function define(cmd: Command): Command {
     .option("--cn <cn>", "the exact Common Name the Thales portal gives for this environment")
     .option("--profile <name>", "take program, environment, CN, subject and key type from this profile and write into its folder (instead of --program/--env/--out)")
     .option("--subject <dn>", "other subject attributes in openssl -subj syntax")
-    .option("--key <file>", "an existing private key (PEM or DER)")
+    .option("--key <file>", "an existing private key (PEM or DER), or a key in a token: pkcs11:token=...;object=...")
     .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
     .option("--type <type>", "create a new key: ecdsa-p256 | ecdsa-p384 | rsa-2048")
-    .option("--key-out <file>", "where to write the new key (default: --out with .key)")
+    .option("--key-out <file>", "where to write the new key (default: --out with .key); a pkcs11: URI creates it inside the token")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--days <n>", "validity in days, at most 730 (default 730)")
     .option("--hash <hash>", "sha256 (default) or sha384 with ecdsa-p384")
     .option("--out <file>", "where to write the certificate (PEM)")
@@ -37,6 +40,9 @@ const PROFILE_REPLACES: Array<[string, string]> = [
 
 async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
   const name = String(o["profile"]);
+  if (typeof o["key"] === "string" && isPkcs11Uri(o["key"])) {
+    throw new MtlsError("USAGE", "a key in a token (--key pkcs11:...) cannot be stored in a profile yet", { hint: "Run the command without --profile (with --program, --env, --out), then install the certificate into the profile's folder; profiles with keys in a token come next." });
+  }
   for (const [key, flag] of [["program", "--program"], ["env", "--env"], ["out", "--out"], ["keyOut", "--key-out"]]) {
     if (o[key!] !== undefined) {
       throw new MtlsError("USAGE", `${flag} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit cert self-signed --profile ${name} (see mtlskit profile show ${name}).` });
@@ -96,6 +102,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   }
   say(ctx, `${paint(ctx, "green", "wrote")} ${r.certificateFile} (self-signed, ${r.keyType}, CN=${r.commonName})`);
   if (r.keyFile) say(ctx, `${paint(ctx, "green", "wrote")} ${r.keyFile} (private key, mode 0600)`);
+  if (r.keyUri) say(ctx, `key: ${r.keyUri} (${r.keyInToken})`);
   say(ctx, `valid: ${r.notBefore} to ${r.notAfter}`);
   say(ctx, `SHA-256 fingerprint: ${r.sha256Fingerprint}`);
   say(ctx, `SPKI pin: ${r.spkiPin}`);

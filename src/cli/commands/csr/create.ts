@@ -2,8 +2,9 @@ import type { Command } from "commander";
 import { createClientCsr } from "../../../pki/index.js";
 import { createProfileCsr } from "../../../store/index.js";
 import { MtlsError } from "../../../errors/index.js";
+import { isPkcs11Uri } from "../../../pki/index.js";
 import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
-import { hashOption, keySourceFrom, keyLines, requireWithoutProfile } from "../key-source.js";
+import { hashOption, keySourceFrom, keyLines, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -13,10 +14,12 @@ export function define(cmd: Command): Command {
     .option("--gateway-id <id>", "the merchantGatewayId Thales gave you")
     .option("--subject <dn>", "C, ST, L, O, OU in openssl -subj syntax; the CN is added for you")
     .option("--profile <name>", "take program, environment, id, subject and key type from this profile and write into its folder (instead of --program/--env/--gateway-id/--out)")
-    .option("--key <file>", "an existing private key (PEM or DER)")
+    .option("--key <file>", "an existing private key (PEM or DER), or a key in a token: pkcs11:token=...;object=...")
     .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
     .option("--type <type>", "create a new key: ecdsa-p256 (default for D1) | rsa-4096")
-    .option("--key-out <file>", "where to write the new key (default: --out with .key)")
+    .option("--key-out <file>", "where to write the new key (default: --out with .key); a pkcs11: URI creates it inside the token")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--cn <cn>", "accepted only if it equals the derived Common Name")
     .option("--hash <hash>", "signature hash (D1: sha256)")
     .option("--out <file>", "where to write the CSR (PEM)")
@@ -38,6 +41,9 @@ const PROFILE_REPLACES: Array<[string, string]> = [
 
 async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
   const name = String(o["profile"]);
+  if (typeof o["key"] === "string" && isPkcs11Uri(o["key"])) {
+    throw new MtlsError("USAGE", "a key in a token (--key pkcs11:...) cannot be stored in a profile yet", { hint: "Run the command without --profile (with --program, --env, --out), then install the certificate into the profile's folder; profiles with keys in a token come next." });
+  }
   for (const [key, flag] of [...PROFILE_REPLACES.filter(([k]) => k !== "subject"), ["keyOut", "--key-out <file>"], ["cn", "--cn <cn>"]] as Array<[string, string]>) {
     if (o[key] !== undefined) {
       throw new MtlsError("USAGE", `${flag.split(" ")[0]} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit csr create --profile ${name} (see mtlskit profile show ${name}).` });
@@ -94,6 +100,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   }
   say(ctx, `${paint(ctx, "green", "wrote")} ${r.csrFile} (CSR, ${r.keyType}, CN=${r.commonName})`);
   if (r.keyFile) say(ctx, `${paint(ctx, "green", "wrote")} ${r.keyFile} (private key, mode 0600)`);
+  if (r.keyUri) say(ctx, `key: ${r.keyUri} (${r.keyInToken})`);
   say(ctx, `subject: ${r.subject}`);
   say(ctx, `public key pin: ${r.spkiPin}`);
   printNextSteps(ctx, r.nextSteps);
