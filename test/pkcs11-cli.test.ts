@@ -54,6 +54,21 @@ describe.skipIf(!haveSoftHsm())("mtlskit with keys in a token", () => {
     expect(readdirSync(dir).sort()).toEqual(["d1-next.csr", "d1.csr", "mt.crt"]);
   });
 
+  it("inspect and lint show the key in the token; lint checks it against the CSR", async () => {
+    const ins = await run(["inspect", "pkcs11:token=mtlskit-cli;object=d1-client"]);
+    expect(ins.code, ins.stderr).toBe(0);
+    expect(ins.stdout).toContain("key in token mtlskit-cli, object d1-client, ECDSA P-256, non-extractable");
+    expect(ins.stdout).toContain("made in the token and never left it");
+    const j = JSON.parse((await run(["--json", "inspect", "pkcs11:token=mtlskit-cli;object=d1-client"])).stdout) as { extractable: boolean; spkiPin: string };
+    expect(j.extractable).toBe(false);
+    const good = await run(["lint", "d1.csr", "--program", "d1", "--env", "preprod", "--gateway-id", "123456", "--key", "pkcs11:token=mtlskit-cli;object=d1-client"]);
+    expect(good.code, good.stdout + good.stderr).toBe(0);
+    expect(good.stdout).toContain("key: key in token mtlskit-cli, object d1-client");
+    const other = await run(["--json", "lint", "d1.csr", "--program", "d1", "--env", "preprod", "--gateway-id", "123456", "--key", "pkcs11:token=mtlskit-cli;object=d1-next"]);
+    expect(other.code).toBe(1);
+    expect((JSON.parse(other.stdout) as { findings: { code: string }[] }).findings.map((f) => f.code)).toContain("KEY_MISMATCH");
+  });
+
   it.each([
     ["a wrong PIN", { MTLSKIT_PKCS11_PIN: "000000" }, "pkcs11:token=mtlskit-cli;object=d1-client", "PKCS11_PIN_INCORRECT"],
     ["no module", { MTLSKIT_PKCS11_MODULE: "" }, "pkcs11:token=mtlskit-cli;object=d1-client", "PKCS11_MODULE_NOT_FOUND"],

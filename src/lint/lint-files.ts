@@ -1,4 +1,4 @@
-import { readPassphraseFile, readPkiObjects, readPrivateKeyFile, type PkiItem } from "../pki/index.js";
+import { isPkcs11Uri, openTokenKey, readPassphraseFile, readPkiObjects, readPrivateKeyFile, type PkiItem } from "../pki/index.js";
 import { lintItems, resolveLintOptions } from "./lint-items.js";
 import type { LintFilesOptions, LintResult } from "./types.js";
 
@@ -18,10 +18,19 @@ export async function lintFiles(files: string[], options: LintFilesOptions): Pro
   const read = passphrase !== undefined ? { passphrase } : {};
   const items: PkiItem[] = [];
   for (const file of files) items.push(...(await readPkiObjects(file, read)));
-  const { keyFile, passphraseFile: _passphraseFile, ...lintOptions } = options;
-  if (keyFile !== undefined) {
+  const { keyFile, passphraseFile: _passphraseFile, pkcs11, ...lintOptions } = options;
+  let keyInToken: string | undefined;
+  if (keyFile !== undefined && isPkcs11Uri(keyFile)) {
+    // A key in a token: its public half is what the checks compare.
+    const key = openTokenKey(keyFile, pkcs11);
+    key.close();
+    lintOptions.privateKey = key.publicKey;
+    lintOptions.privateKeySource ??= `the ${key.info.summary} (--key)`;
+    keyInToken = key.info.summary;
+  } else if (keyFile !== undefined) {
     lintOptions.privateKey = await readPrivateKeyFile(keyFile, read);
     lintOptions.privateKeySource ??= `the private key in ${keyFile} (--key)`;
   }
-  return lintItems(items, lintOptions);
+  const result = lintItems(items, lintOptions);
+  return keyInToken ? { ...result, keyInToken } : result;
 }

@@ -40,7 +40,7 @@ export function resolveLintOptions(options: LintOptions): Omit<LintContext, "rep
 }
 
 function pinOfPrivateKey(key: KeyObject): string {
-  return spkiPin(createPublicKey(key));
+  return spkiPin(key.type === "public" ? key : createPublicKey(key));
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Pkcs11Options } from "../pki/index.js";
 import type { KeyObject } from "node:crypto";
 import type { Severity } from "./rules.js";
 
@@ -11,7 +12,7 @@ export interface LintOptions {
   gatewayId?: string;
   /** The exact Common Name expected (MT: the value of the Thales portal). */
   cn?: string;
-  /** The private key the client certificate or CSR must match (`--key`). */
+  /** The private key the client certificate or CSR must match (`--key`); the public key of a key in a token. */
   privateKey?: KeyObject;
   /** How to name `privateKey` in messages. Default `the private key given (--key)`. */
   privateKeySource?: string;
@@ -23,8 +24,10 @@ export interface LintOptions {
 
 /** Options of `lintFiles`: {@link LintOptions} plus the files of `--key` and `--passphrase-file`. */
 export interface LintFilesOptions extends LintOptions {
-  /** File of the private key the certificate or CSR must match. */
+  /** File of the private key the certificate or CSR must match, or a `pkcs11:` URI of a key in a token. */
   keyFile?: string;
+  /** Module and PIN of a key in a token. */
+  pkcs11?: Pkcs11Options;
   /** File whose first line is the passphrase of encrypted keys (in `keyFile` or in the inputs). */
   passphraseFile?: string;
 }
@@ -50,4 +53,6 @@ export interface LintResult {
   warnings: number;
   /** Certificates, CSRs and private keys linted. */
   objects: number;
+  /** When `--key` named a key in a token: `key in token T, object O, ..., non-extractable`. */
+  keyInToken?: string;
 }

@@ -10,13 +10,17 @@ import {
   type FileObjectDescription,
   type UrlInspection,
 } from "../../pki/index.js";
+import { isPkcs11Uri, openTokenKey, spkiPin } from "../../pki/index.js";
 import { isMtlsError, MtlsError } from "../../errors/index.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {
   return cmd
     .description("show what a certificate, CSR, key or chain file holds, or the chain a TLS server presents")
-    .argument("<target>", "a file (PEM or DER; certificates, CSRs, keys, chains) or https://HOST[:PORT]")
+    .argument("<target>", "a file (PEM or DER; certificates, CSRs, keys, chains), https://HOST[:PORT], or pkcs11:token=...;object=... (a key in a token)")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--servername <name>", "for a URL: SNI name, and the name checked against the certificate (default: the URL's host)")
     .option("--ca <file>", "for a URL: verify the chain against these CA certificates (PEM) instead of Node's trust store")
     .option("--timeout <ms>", "for a URL: give up after this many milliseconds (default 10000)")
@@ -29,6 +33,7 @@ export function define(cmd: Command): Command {
 export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
   const target = args[0] ?? "";
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return runUrl(ctx, o, target);
+  if (isPkcs11Uri(target)) return runTokenKey(ctx, o, target);
   for (const flag of ["servername", "ca", "timeout"] as const) {
     if (o[flag] !== undefined) throw new MtlsError("USAGE", `--${flag} applies to an https:// URL, not to a file`);
   }
@@ -53,6 +58,26 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
     say(ctx, paint(ctx, "bold", `${KIND_TITLES[obj.kind]}${total > 1 ? ` ${n} of ${total}` : ""}`) + paint(ctx, "dim", `: ${obj.source}`));
     renderObject(ctx, obj);
   });
+  return 0;
+}
+
+/** A key in a token: what the token says of it (never key material). */
+function runTokenKey(ctx: CliContext, o: Record<string, unknown>, target: string): number {
+  const key = openTokenKey(target, pkcs11OptionsFrom(o));
+  key.close();
+  const i = key.info;
+  const pin = spkiPin(key.publicKey);
+  if (ctx.json) {
+    printJson(ctx, { ok: true, uri: i.uri, token: i.tokenLabel, object: i.objectLabel, id: i.id, key: i.label, sensitive: i.sensitive, extractable: i.extractable, alwaysSensitive: i.alwaysSensitive, neverExtractable: i.neverExtractable, spkiPin: pin, summary: i.summary });
+    return 0;
+  }
+  say(ctx, paint(ctx, "bold", "Private key in a token") + paint(ctx, "dim", `: ${i.uri}`));
+  say(ctx, `  ${i.summary}`);
+  say(ctx, `  token:      ${i.tokenLabel}`);
+  say(ctx, `  object:     ${i.objectLabel} (id ${i.id || "none"})`);
+  say(ctx, `  key:        ${i.label}`);
+  say(ctx, `  protection: ${[i.sensitive ? "sensitive" : "NOT sensitive", i.extractable ? "EXTRACTABLE" : "non-extractable", i.alwaysSensitive && i.neverExtractable ? "made in the token and never left it" : ""].filter(Boolean).join(", ")}`);
+  say(ctx, `  SPKI pin:   ${pin}`);
   return 0;
 }
 

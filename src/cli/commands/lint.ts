@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { lintFiles, type Finding, type LintResult } from "../../lint/index.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 import { paint, printJson, say, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {
@@ -10,7 +11,9 @@ export function define(cmd: Command): Command {
     .option("--env <env>", "the environment they are for: preprod | production (D1), sandbox | production (MT)")
     .option("--gateway-id <id>", "D1: the merchantGatewayId the Common Name must carry")
     .option("--cn <cn>", "the exact Common Name expected (MT: the value of the Thales portal)")
-    .option("--key <file>", "the private key the certificate or CSR must match")
+    .option("--key <file>", "the private key the certificate or CSR must match (a file, or pkcs11:token=...;object=... for a key in a token)")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--passphrase-file <file>", "passphrase of encrypted keys (first line)")
     .addHelpText(
       "after",
@@ -35,9 +38,10 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
     ...(cn !== undefined ? { cn } : {}),
     ...(keyFile !== undefined ? { keyFile } : {}),
     ...(passphraseFile !== undefined ? { passphraseFile } : {}),
+    pkcs11: pkcs11OptionsFrom(o),
   });
   if (ctx.json) {
-    printJson(ctx, { ok: r.errors === 0, errors: r.errors, warnings: r.warnings, objects: r.objects, findings: r.findings });
+    printJson(ctx, { ok: r.errors === 0, errors: r.errors, warnings: r.warnings, objects: r.objects, findings: r.findings, ...(r.keyInToken ? { keyInToken: r.keyInToken } : {}) });
   } else {
     render(ctx, r, [program.toLowerCase(), env?.toLowerCase()].filter(Boolean).join(" "));
   }
@@ -51,6 +55,7 @@ function plural(n: number, word: string): string {
 }
 
 function render(ctx: CliContext, r: LintResult, what: string): void {
+  if (r.keyInToken) say(ctx, `key: ${r.keyInToken}`);
   if (r.findings.length === 0) {
     say(ctx, `${paint(ctx, "green", "ok")}: no findings in ${plural(r.objects, "object")} (${what})`);
     return;
