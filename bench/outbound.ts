@@ -42,7 +42,7 @@ interface Round {
   cpuUs: number;
 }
 
-async function measure(dispatcher: Dispatcher, url: string, headers: Record<string, string>, count: number): Promise<Round> {
+export async function measure(dispatcher: Dispatcher, url: string, headers: Record<string, string>, count: number): Promise<Round> {
   const latencies: number[] = new Array(count);
   let next = 0;
   const started = process.hrtime.bigint();
@@ -65,7 +65,7 @@ async function measure(dispatcher: Dispatcher, url: string, headers: Record<stri
   return { rps: count / seconds, p50: sorted[Math.floor(count * 0.5)]!, p99: sorted[Math.min(count - 1, Math.floor(count * 0.99))]!, cpuUs: (cpu.user + cpu.system) / count };
 }
 
-function table(rows: string[][]): string[] {
+export function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
   const out: string[] = [];
   rows.forEach((r, i) => {
@@ -93,7 +93,7 @@ process.stdin.on("data", (d) => (input += d)).on("end", () => {
 });
 `;
 
-async function startServer(tls: { cert: string; key: string; ca: string }): Promise<{ port: number; close(): Promise<void> }> {
+export async function startServer(tls: { cert: string; key: string; ca: string }): Promise<{ port: number; close(): Promise<void> }> {
   const child = spawn(process.execPath, ["-e", SERVER_SOURCE], { stdio: ["pipe", "pipe", "inherit"] });
   child.stdin.end(JSON.stringify(tls));
   const port = await new Promise<number>((resolve, reject) => {

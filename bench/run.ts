@@ -97,3 +97,7 @@ console.log(`\n${(await runOutboundBench()).join("\n")}`);
 // Inbound (issue 6): mtlskit serve against nginx, same certificates, upstream and load generators.
 const { runInboundBench } = await import("./inbound.js");
 console.log(`\n${(await runInboundBench()).join("\n")}`);
+
+// Keys in a token (issue 14): client key in SoftHSM2 against a file key, same server.
+const { runPkcs11Bench } = await import("./pkcs11.js");
+console.log(`\n${(await runPkcs11Bench()).join("\n")}`);
