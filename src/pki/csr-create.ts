@@ -96,8 +96,10 @@ export async function createClientCsr(options: CreateClientCsrOptions): Promise<
     spkiPin: info.spkiPin,
     nextSteps: [
       `Send ${options.out} to your Thales representative for the D1 ${environment.label} environment (merchantGatewayId ${options.gatewayId}); Thales Business PKI signs it and returns a certificate valid 5 years.`,
-      `Keep ${keyPath ?? "the private key"} on this machine: it never leaves it and is never sent to Thales.`,
-      `When the certificate comes back, check it: mtlskit lint <certificate> --program d1 --env ${environment.id} --gateway-id ${options.gatewayId}${keyPath ? ` --key ${keyPath}` : ""}`,
+      key.token
+        ? `The private key stays in token ${key.token.tokenLabel} (object ${key.token.objectLabel}, non-extractable); nothing of it is sent to Thales.`
+        : `Keep ${keyPath ?? "the private key"} on this machine: it never leaves it and is never sent to Thales.`,
+      `When the certificate comes back, check it: mtlskit lint <certificate> --program d1 --env ${environment.id} --gateway-id ${options.gatewayId}${keyPath ? ` --key ${key.token ? `"${keyPath}"` : keyPath}` : ""}`,
     ],
   };
 }
