@@ -187,6 +187,14 @@ export class OAuthClient {
   /** A signed assertion (compact JWS). */
   async assertion(): Promise<string> {
     const iat = Math.floor(this.now() / 1000);
+    const key = this.options.privateKey;
+    if (isSigner(key)) {
+      // A key in a token: the same JWS, signed there (ES256 is raw r||s, RFC 7518 §3.4).
+      const claims = { iss: this.options.issuer, sub: this.options.subject ?? this.options.issuer, iat, exp: iat + this.assertionLifetime, jti: randomUUID(), ...(this.options.audience ? { aud: this.options.audience } : {}) };
+      const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString("base64url");
+      const input = `${b64({ alg: "ES256", kid: this.options.kid, typ: "JWT" })}.${b64(claims)}`;
+      return `${input}.${Buffer.from(key.sign("sha256", Buffer.from(input), "ieee-p1363")).toString("base64url")}`;
+    }
     let jwt = new SignJWT({})
       .setProtectedHeader({ alg: "ES256", kid: this.options.kid, typ: "JWT" })
       .setIssuer(this.options.issuer)
@@ -195,13 +203,7 @@ export class OAuthClient {
       .setExpirationTime(iat + this.assertionLifetime)
       .setJti(randomUUID());
     if (this.options.audience) jwt = jwt.setAudience(this.options.audience);
-    const key = this.options.privateKey;
-    if (!isSigner(key)) return jwt.sign(key);
-    // A key in a token: the same JWS, signed there (ES256 is raw r||s, RFC 7518 §3.4).
-    const claims = { iss: this.options.issuer, sub: this.options.subject ?? this.options.issuer, iat, exp: iat + this.assertionLifetime, jti: randomUUID(), ...(this.options.audience ? { aud: this.options.audience } : {}) };
-    const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString("base64url");
-    const input = `${b64({ alg: "ES256", kid: this.options.kid, typ: "JWT" })}.${b64(claims)}`;
-    return `${input}.${Buffer.from(key.sign("sha256", Buffer.from(input), "ieee-p1363")).toString("base64url")}`;
+    return jwt.sign(key);
   }
 
   private refreshMargin(t: AccessToken): number {

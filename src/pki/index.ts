@@ -22,5 +22,5 @@ export * from "./renewal.js";
 export * from "./inspect.js";
 export * from "./signer.js";
 export * from "./pkcs11/uri.js";
-export { createTokenKey, openTokenKey, Pkcs11Session, TokenKey, resolvePkcs11Module, resolvePkcs11Pin, type Pkcs11Options, type TokenKeyInfo } from "./pkcs11/token.js";
-export { tlsTokenKeyOptions, findPkcs11Engine, type TlsTokenKeyOptions } from "./pkcs11/tls-engine.js";
+export * from "./pkcs11/token.js";
+export * from "./pkcs11/tls-engine.js";

@@ -5,7 +5,7 @@ import { MtlsError } from "../../errors/index.js";
 import type { HashName, KeyType } from "../../policy/index.js";
 import { describeKey } from "../keys.js";
 import { ecdsaRawToDer, type Signer } from "../signer.js";
-import { formatPkcs11Uri, parsePkcs11Uri, redactPkcs11Uri, type Pkcs11Uri } from "./uri.js";
+import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "./uri.js";
 
 // pkcs11js is a native addon: loaded on first use only, so that nothing else pays for it.
 type P11 = typeof import("pkcs11js");
@@ -127,6 +127,14 @@ function pkcs11Failure(e: unknown, what: string): MtlsError {
   }
   return new MtlsError("PKCS11_ERROR", `the PKCS#11 module failed while ${what}: ${ckrName(e)}`, { cause: e });
 }
+
+/** CKA_EC_PARAMS (the DER OID of the curve) of the curves mtlskit uses: JWK name and coordinate size. */
+const P256_PARAMS = "06082a8648ce3d030107";
+const P384_PARAMS = "06052b81040022";
+const EC_CURVES: Readonly<Record<string, { name: string; size: number }>> = {
+  [P256_PARAMS]: { name: "P-256", size: 32 },
+  [P384_PARAMS]: { name: "P-384", size: 48 },
+};
 
 const trimmed = (s: string): string => s.replace(/[\s\0]+$/, "");
 
@@ -286,17 +294,14 @@ export class Pkcs11Session {
     const pubs = this.find([{ type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY }, ...(named.id.length ? [{ type: P.CKA_ID, value: named.id }] : [{ type: P.CKA_LABEL, value: named.object }])]);
     if (pubs.length === 0) throw new MtlsError("PKCS11_KEY_NOT_FOUND", `the EC key "${named.object}" on token "${this.tokenLabel}" has no public key object beside it`, { hint: "Keep the public key object (same id) on the token; mtlskit needs it to build CSRs and certificates." });
     const a = this.m.C_GetAttributeValue(this.h, pubs[0]!, [{ type: P.CKA_EC_PARAMS }, { type: P.CKA_EC_POINT }]);
-    const params = a[0]!.value as Buffer;
+    const crv = EC_CURVES[(a[0]!.value as Buffer).toString("hex")];
+    if (!crv) throw new MtlsError("PKCS11_MECHANISM_UNSUPPORTED", `the EC key "${named.object}" is on a curve mtlskit cannot use`, { hint: "Use an ECDSA P-256 or P-384 key." });
     let point = a[1]!.value as Buffer;
-    // CKA_EC_POINT is a DER OCTET STRING around the point (some modules give the bare point).
-    if (point[0] === 0x04 && point.length > 2 && (point[1] === point.length - 2 || (point[1] === 0x81 && point[2] === point.length - 3))) point = point.subarray(point[1] === 0x81 ? 3 : 2);
-    const algId = Buffer.concat([Buffer.from([0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]), params]);
-    const seqAlg = Buffer.concat([Buffer.from([0x30, algId.length]), algId]);
-    const bits = Buffer.concat([Buffer.from([0x00]), point]);
-    const bitString = Buffer.concat([Buffer.from(bits.length < 0x80 ? [0x03, bits.length] : [0x03, 0x81, bits.length]), bits]);
-    const body = Buffer.concat([seqAlg, bitString]);
-    const spki = Buffer.concat([Buffer.from(body.length < 0x80 ? [0x30, body.length] : [0x30, 0x81, body.length]), body]);
-    return createPublicKey({ key: spki, format: "der", type: "spki" });
+    // CKA_EC_POINT is a DER OCTET STRING around the uncompressed point 04||x||y (some modules give the bare point).
+    if (point.length === 2 * crv.size + 3 || point.length === 2 * crv.size + 4) point = point.subarray(point.length - (2 * crv.size + 1));
+    const x = point.subarray(1, 1 + crv.size).toString("base64url");
+    const y = point.subarray(1 + crv.size).toString("base64url");
+    return createPublicKey({ key: { kty: "EC", crv: crv.name, x, y }, format: "jwk" });
   }
 
   /**
@@ -314,8 +319,8 @@ export class Pkcs11Session {
     const priv = [...common, { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY }, { type: P.CKA_PRIVATE, value: true }, { type: P.CKA_SIGN, value: true }, { type: P.CKA_SENSITIVE, value: true }, { type: P.CKA_EXTRACTABLE, value: false }];
     const pub: { type: number; value: number | boolean | string | Buffer }[] = [...common, { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY }, { type: P.CKA_VERIFY, value: true }];
     const ec: Record<string, Buffer<ArrayBuffer>> = {
-      "ecdsa-p256": Buffer.from("06082a8648ce3d030107", "hex"),
-      "ecdsa-p384": Buffer.from("06052b81040022", "hex"),
+      "ecdsa-p256": Buffer.from(P256_PARAMS, "hex"),
+      "ecdsa-p384": Buffer.from(P384_PARAMS, "hex"),
     };
     let mechanism: number;
     if (type in ec) {
@@ -411,4 +416,3 @@ export function createTokenKey(uri: string, type: KeyType, options: Pkcs11Option
   }
 }
 
-export { redactPkcs11Uri };

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
-import { createClientCsr } from "../../../pki/index.js";
+import { createClientCsr, isPkcs11Uri } from "../../../pki/index.js";
 import { createProfileCsr } from "../../../store/index.js";
 import { MtlsError } from "../../../errors/index.js";
-import { isPkcs11Uri } from "../../../pki/index.js";
 import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
 import { hashOption, keySourceFrom, keyLines, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
 
