@@ -39,4 +39,24 @@ export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; 
   { path: ["call"], load: () => import("./commands/call.js") },
   { path: ["token"], load: () => import("./commands/token.js") },
   { path: ["oauth", "key", "create"], group: "OAuth 2.0 keys (D1)", load: () => import("./commands/oauth/key-create.js") },
+  // ---- issue 10: monitoring, inputs and messages (h10a) ----
+
+  // ---- issue 10: crash safety (h10b) ----
+
+  // ---- issue 10: serve endpoint, emulator and portal (h10c) ----
+
+  // ---- issue 11: library shape (h11a) ----
+
+  // ---- issue 11: one home per rule, costs (h11b) ----
+
+  // ---- issue 12: engines nginx/haproxy (h12a) ----
+
+  // ---- issue 12: k8s export, workers (h12b) ----
+
+  // ---- issue 13: PKCS#12 and credentials (h13) ----
+
+  // ---- issue 14: keys in an HSM, profiles (h14b) ----
+
+  // ---- issue 15: portal page and dashboard (h15) ----
+
 ];

@@ -541,6 +541,26 @@ export const ERROR_CODES = {
     meaning: "The PKCS#11 module returned an error mtlskit has no more precise code for; the message names the PKCS#11 return value.",
     hint: "Check the token (pkcs11-tool --list-objects --login) and the module's own logs.",
   },
+  // ---- issue 10: monitoring, inputs and messages (h10a): add new codes below this line ----
+
+  // ---- issue 10: crash safety (h10b): add new codes below this line ----
+
+  // ---- issue 10: serve endpoint, emulator and portal (h10c): add new codes below this line ----
+
+  // ---- issue 11: library shape (h11a): add new codes below this line ----
+
+  // ---- issue 11: one home per rule, costs (h11b): add new codes below this line ----
+
+  // ---- issue 12: engines nginx/haproxy (h12a): add new codes below this line ----
+
+  // ---- issue 12: k8s export, workers (h12b): add new codes below this line ----
+
+  // ---- issue 13: PKCS#12 and credentials (h13): add new codes below this line ----
+
+  // ---- issue 14: keys in an HSM, profiles (h14b): add new codes below this line ----
+
+  // ---- issue 15: portal page and dashboard (h15): add new codes below this line ----
+
   INTERNAL: {
     exit: 3,
     meaning: "mtlskit hit a bug.",
