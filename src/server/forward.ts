@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher, Pool } from "undici";
 import type { ClientIdentity } from "./identity.js";
-import { isIdentityHeader } from "./identity.js";
+import { FORWARDING_HEADERS, isIdentityHeader } from "../policy/index.js";
 import type { InboundLogger } from "./logger.js";
 import type { InboundMetrics } from "./metrics.js";
 
@@ -26,7 +26,7 @@ export type UpstreamFailure = "unreachable" | "timeout" | "reset";
 /** Headers never forwarded in either direction (RFC 9110 section 7.6.1, plus legacy ones). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate", "http2-settings"]);
 /** Request headers replaced by ours, so that the caller cannot forge them. */
-const FORWARDING = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded", "x-real-ip", "x-correlation-id", "host", "expect"]);
+const FORWARDING = new Set([...FORWARDING_HEADERS, "host", "expect"]);
 
 /** The correlation id rule of the Thales APIs (policy: `^[A-Za-z0-9_-]{1,64}$`). */
 export const DEFAULT_CORRELATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

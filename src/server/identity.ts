@@ -7,33 +7,9 @@
  */
 import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
+import { IDENTITY_HEADERS } from "../policy/index.js";
 
-/** The headers set from the verified client certificate. */
-export const IDENTITY_HEADERS = {
-  /** Subject, RFC 4514 string (most specific first: `CN=...,O=...,C=FR`). */
-  subject: "x-client-cert-subject",
-  /** Issuer, RFC 4514 string. */
-  issuer: "x-client-cert-issuer",
-  /** SHA-256 of the DER, upper-case hex with colons (openssl's and `mtlskit inspect`'s form). */
-  fingerprint: "x-client-cert-sha256",
-  /** Serial number, upper-case hex. */
-  serial: "x-client-cert-serial",
-  /** Not-after date, ISO 8601 UTC. */
-  notAfter: "x-client-cert-not-after",
-  /** The certificate as URL-encoded PEM (as nginx's `$ssl_client_escaped_cert`). */
-  pem: "x-client-cert",
-  /** RFC 9440 `Client-Cert`: the DER as a structured-field byte sequence, `:base64:`. */
-  rfc9440: "client-cert",
-} as const;
-
-/** Names stripped from every incoming request besides those of {@link IDENTITY_HEADERS}. */
-const ALSO_STRIPPED = new Set(["client-cert-chain", "x-forwarded-client-cert", "x-ssl-client-cert", "ssl-client-cert", "x-client-verify", "x-ssl-client-verify"]);
-const IDENTITY_NAMES = new Set<string>(Object.values(IDENTITY_HEADERS));
-
-/** True for a (lower-case) header name that could pass for client identity: never forwarded from the caller. */
-export function isIdentityHeader(lowerName: string): boolean {
-  return IDENTITY_NAMES.has(lowerName) || ALSO_STRIPPED.has(lowerName) || lowerName.startsWith("x-client-cert-") || lowerName.startsWith("x-ssl-client-");
-}
+export { IDENTITY_HEADERS, isIdentityHeader } from "../policy/index.js";
 
 /** The verified identity of a client certificate. */
 export interface ClientIdentity {
