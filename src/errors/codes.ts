@@ -554,6 +554,11 @@ export const ERROR_CODES = {
   // ---- issue 12: engines nginx/haproxy (h12a): add new codes below this line ----
 
   // ---- issue 12: k8s export, workers (h12b): add new codes below this line ----
+  SERVE_WORKERS_FAILING: {
+    exit: 1,
+    meaning: "The workers of mtlskit serve --workers died faster than they could be restarted, so serve stopped.",
+    hint: "Read the workers' last log lines (worker_exited) for the cause; run with --workers 1 to see the error directly.",
+  },
 
   // ---- issue 13: PKCS#12 and credentials (h13): add new codes below this line ----
 

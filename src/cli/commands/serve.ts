@@ -1,3 +1,5 @@
+import cluster from "node:cluster";
+import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import {
   createInboundServer,
@@ -12,6 +14,7 @@ import {
   type InboundLimits,
   type LogLevel,
 } from "../../server/index.js";
+import { reportWorkerFailure, serveAsClusterWorker, startWorkerPool, workerSlot } from "../../server/workers.js";
 import { MtlsError } from "../../errors/index.js";
 import type { ProgramPolicy } from "../../policy/index.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
@@ -41,10 +44,12 @@ export function define(cmd: Command): Command {
     .option("--max-body <bytes>", "largest request body; more is answered 413", String(1024 * 1024))
     .option("--reload-interval <duration>", "also reload the certificates this often (0: only on SIGHUP and file changes)", "10m")
     .option("--log-level <level>", "debug, info, warn or error (JSON lines on stderr)", "info")
+    .option("--workers <n|auto>", "processes sharing the listener (auto: one per CPU); one admin listener with the metrics of all, a dead worker restarted", "1")
     .addHelpText(
       "after",
       "\nReload: SIGHUP, the --reload-interval timer and any change in the certificates' folders reload them; an invalid new set is refused and the current one kept.\n" +
         "Stop: SIGINT or SIGTERM (requests in progress finish first, up to 10 s).\n" +
+        "Workers (--workers N): SIGHUP and reloads reach every worker; /metrics on the admin listener labels each worker's series with worker=\"N\"; a dead worker is restarted.\n" +
         "\nExamples:\n  mtlskit serve --profile d1-pp --upstream http://127.0.0.1:8080\n" +
         "  mtlskit serve --cert server.crt --key server.key --chain chain.pem --client-ca thales-client-ca.pem --listen :8443 --upstream http://127.0.0.1:8080 --admin 127.0.0.1:9464",
     );
@@ -52,6 +57,13 @@ export function define(cmd: Command): Command {
 
 function opt(o: Record<string, unknown>, k: string): string | undefined {
   return o[k] === undefined ? undefined : String(o[k]);
+}
+
+/** `--workers`: a count from 1 to 64, or `auto` (one per CPU). */
+export function parseWorkers(text: string): number {
+  if (text === "auto") return Math.max(1, Math.min(64, availableParallelism()));
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64) throw new MtlsError("USAGE", `--workers must be a number from 1 to 64 or auto, not '${text}'`);
+  return Number(text);
 }
 
 function logLevel(text: string): LogLevel {
@@ -83,6 +95,8 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     maxBodyBytes: positiveInt("--max-body", String(o["maxBody"])),
   };
   const intervalMs = parseDurationMs(String(o["reloadInterval"]), "--reload-interval");
+  const workers = parseWorkers(String(o["workers"]));
+  const slot = workerSlot();
 
   let files: CredentialFiles;
   let program: ProgramPolicy | undefined;
@@ -95,11 +109,12 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   }
   const profile = profileName ?? "default";
   const level = ctx.quiet ? "warn" : logLevel(String(o["logLevel"]));
-  const logger = createJsonLogger({ level, base: { profile } });
+  const logger = createJsonLogger({ level, base: slot ? { profile, worker: slot } : { profile } });
+  if (workers > 1 && cluster.isPrimary) return runPool(ctx, { workers, admin, logger, profile, upstream: String(o["upstream"]), intervalMs });
   const allowCn = (o["allowCn"] as string[] | undefined) ?? [];
   const allowO = (o["allowO"] as string[] | undefined) ?? [];
 
-  const srv = await createInboundServer({
+  const started = createInboundServer({
     credentials: files,
     upstream: String(o["upstream"]),
     listen,
@@ -112,6 +127,8 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     reload: { watch: true, intervalMs, signal: "SIGHUP" },
     logger,
   });
+  if (slot) return runWorker(started);
+  const srv = await started;
   // Listen for the stop signals before saying "ready": a supervisor may signal at once.
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
@@ -146,4 +163,62 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   await stopped;
   await srv.close({ graceMs: 10_000 });
   return 0;
+}
+
+/** In a worker of `--workers N`: serve until the primary (or a signal) says stop. */
+async function runWorker(started: ReturnType<typeof createInboundServer>): Promise<number> {
+  let srv: Awaited<typeof started>;
+  try {
+    srv = await started;
+  } catch (e) {
+    reportWorkerFailure(e);
+    return e instanceof MtlsError ? e.exitCode : 3;
+  }
+  const signalled = new Promise<{ graceMs: number }>((resolve) => {
+    const stop = () => resolve({ graceMs: 10_000 });
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    // The primary is gone: stop too.
+    process.once("disconnect", () => resolve({ graceMs: 0 }));
+  });
+  const { graceMs } = await Promise.race([serveAsClusterWorker(srv), signalled]);
+  await srv.close({ graceMs });
+  process.disconnect?.();
+  return 0;
+}
+
+/** `--workers N` (N > 1), in the primary: start the pool, print what it serves, supervise. */
+async function runPool(
+  ctx: CliContext,
+  p: { workers: number; admin: { host: string; port?: number } | false; logger: ReturnType<typeof createJsonLogger>; profile: string; upstream: string; intervalMs: number },
+): Promise<number> {
+  // Listen for the stop signals (and SIGHUP, which would end the primary) before starting.
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  let pool: Awaited<ReturnType<typeof startWorkerPool>> | undefined;
+  const onHup = () => pool?.reload();
+  process.on("SIGHUP", onHup);
+  try {
+    pool = await startWorkerPool({ workers: p.workers, admin: p.admin, logger: p.logger });
+    const l = pool.listening;
+    if (ctx.json) {
+      printJson(ctx, { ok: true, url: l.url, port: l.port, adminUrl: pool.adminUrl ?? null, profile: p.profile, upstream: p.upstream, workers: pool.workers, server: l.server, clientCas: l.clientCas, watched: l.watched });
+    } else {
+      say(ctx, `${paint(ctx, "green", "serving")} mutual TLS on ${l.url} (port ${l.port}) -> ${p.upstream}, ${pool.workers} workers`);
+      say(ctx, `server certificate: ${l.server.subject}, until ${l.server.notAfter}`);
+      say(ctx, `trusted client CA: ${l.clientCas.map((c) => c.subject).join("; ")}`);
+      if (pool.adminUrl) say(ctx, `admin: ${pool.adminUrl}/healthz, /readyz, /metrics (every worker)`);
+      say(ctx, "reload: SIGHUP, file changes, every " + (p.intervalMs ? `${Math.round(p.intervalMs / 1000)} s` : "(timer off)") + "; stop: Ctrl-C");
+    }
+    const outcome = await Promise.race([stopped.then(() => undefined), pool.failed]);
+    await pool.close({ graceMs: 10_000 });
+    if (outcome) throw outcome;
+    return 0;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    process.off("SIGHUP", onHup);
+  }
 }
