@@ -1,8 +1,8 @@
 /**
  * `mtlskit serve --workers N`: N processes of the node engine sharing one listener through
  * `node:cluster` (the primary accepts and hands connections out in turn), one admin listener in
- * the primary with the metrics of every worker, reloads fanned out to every worker, session
- * sessions that resume on any worker (Node's cluster workers accept each other's tickets), and a
+ * the primary with the metrics of every worker, reloads fanned out to every worker,
+ * TLS sessions that resume on any worker (Node's cluster workers accept each other's tickets), and a
  * dead worker restarted.
  *
  * The primary runs no TLS itself. Each worker is a whole inbound server (the same options, the
