@@ -52,6 +52,7 @@ export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; 
   // ---- issue 12: engines nginx/haproxy (h12a) ----
 
   // ---- issue 12: k8s export, workers (h12b) ----
+  { path: ["export", "k8s"], group: "export for other engines and stacks", load: () => import("./commands/export/k8s.js") },
 
   // ---- issue 13: PKCS#12 and credentials (h13) ----
 
