@@ -7,6 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
+import * as net from "node:net";
 import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mergeWorkerMetrics } from "../src/server/workers.js";
@@ -34,8 +35,17 @@ interface Running {
   exited: Promise<number>;
 }
 
-async function serve(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", "serve", "--cert", pki.files.certFile, "--key", pki.files.keyFile, "--chain", pki.files.chainFile, "--client-ca", pki.files.caFile, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", upstream.url, ...args], {
+/** A port free now (bound, then released): for the admin listener, which must be the primary's alone. */
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+async function serve(args: string[], adminPort = 0): Promise<Running> {
+  const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", "serve", "--cert", pki.files.certFile, "--key", pki.files.keyFile, "--chain", pki.files.chainFile, "--client-ca", pki.files.caFile, "--listen", "127.0.0.1:0", "--admin", `127.0.0.1:${adminPort}`, "--upstream", upstream.url, ...args], {
     cwd: pki.dir,
     env: { ...process.env, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -97,8 +107,9 @@ function workerPids(primary: number): number[] {
 
 describe("mtlskit serve --workers", () => {
   it("shares the listener between workers, merges their metrics, fans SIGHUP out, resumes sessions on any worker, replaces a dead worker, stops on SIGTERM", async () => {
-    const r = await serve(["--workers", "2"]);
-    expect(r.doc).toMatchObject({ ok: true, workers: 2, server: { subject: "CN=notify.customer.test" } });
+    const adminPort = await freePort();
+    const r = await serve(["--workers", "2"], adminPort);
+    expect(r.doc).toMatchObject({ ok: true, workers: 2, adminUrl: `http://127.0.0.1:${adminPort}`, server: { subject: "CN=notify.customer.test" } });
     expect(workerPids(r.child.pid!)).toHaveLength(2);
 
     // Fresh connections land on both workers (the primary hands them out in turn).

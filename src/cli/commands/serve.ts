@@ -118,7 +118,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     credentials: files,
     upstream: String(o["upstream"]),
     listen,
-    admin,
+    admin: slot ? false : admin,
     profile,
     ...(program ? { program } : {}),
     ...(allowCn.length || allowO.length ? { allow: { commonNames: allowCn, organizations: allowO } } : {}),
