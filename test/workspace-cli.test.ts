@@ -170,7 +170,8 @@ describe("D1 onboarding from the command line", () => {
     expect(expectError(await run(["assets", "import", "leaf.pem", "--profile", "d1-pp"]), "CA_CERTIFICATE_REQUIRED")).toContain("Thales Client CA");
 
     const st = await run(["--json", "status"]);
-    expect(st.code).toBe(0); // nothing was installed, so nothing is wrong; only missing
+    expect(st.code).toBe(1); // nothing was installed: nothing is wrong, but the profile cannot call Thales (issue 10: fail loudly)
+    expect(JSON.parse(st.stdout).reasons.join("\n")).toContain("[NOT_READY] the outbound side is not ready");
     expect(JSON.parse(st.stdout).profiles[0].missing.map((m: { item: string }) => m.item)).toContain("client certificate");
     expect((await run(["assets", "status", "--profile", "d1-pp"])).code).toBe(1);
   });

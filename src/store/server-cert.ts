@@ -1,5 +1,5 @@
 import { MtlsError } from "../errors/index.js";
-import { keysMatch, needsRenewal, privateKeyToPem, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
+import { dayCount, keysMatch, needsRenewal, privateKeyToPem, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
 import type { StoreWriteOptions } from "./cert-install.js";
 import { isCa, isSelfSigned, issuersIn, mozillaRootFor, nameOf, pemBundle } from "./chains.js";
 import { assertHostName, hostOnly } from "./environment-guard.js";
@@ -111,7 +111,7 @@ export async function setServerCertificate(dir: string, name: string, options: S
     const s = needsRenewal(c, { days: 30 }, now);
     if (s.expired) throw invalid(`${nameOf(c)} expired on ${c.notAfter.toISOString()}`, "Renew the server certificate (or get the current chain) before handing it to Thales.");
     if (s.notYetValid) throw invalid(`${nameOf(c)} is not valid before ${c.notBefore.toISOString()}`);
-    if (s.due) warnings.push(`${nameOf(c)} expires in ${s.daysLeft} days: renew it and hand the new chain to Thales in time`);
+    if (s.due) warnings.push(`${nameOf(c)} expires in ${dayCount(s.daysLeft)}: renew it and hand the new chain to Thales in time`);
   }
   const dnsNames = (leaf.subjectAltNames ?? []).filter((s) => s.startsWith("DNS:")).map((s) => s.slice(4));
 
