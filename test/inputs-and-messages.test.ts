@@ -108,3 +108,39 @@ describe("messages", () => {
     expect(dayCount(30)).toBe("30 days");
   });
 });
+
+describe("one name per concept: old spellings stay as hidden aliases", () => {
+  it("csr create and lint take --id; --gateway-id still works, hidden from help", async () => {
+    const subject = "/C=FR/ST=Paris/L=Paris/O=Example/OU=Payments";
+    const a = await mtlskit(["--json", "csr", "create", "--program", "d1", "--env", "preprod", "--id", "123456", "--subject", subject, "--type", "ecdsa-p256", "--out", "new.csr"], { cwd: tmp });
+    expect(a.code, a.stderr).toBe(0);
+    const b = await mtlskit(["--json", "csr", "create", "--program", "d1", "--env", "preprod", "--gateway-id", "123456", "--subject", subject, "--type", "ecdsa-p256", "--out", "old.csr"], { cwd: tmp });
+    expect(b.code, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout).commonName).toBe(JSON.parse(a.stdout).commonName);
+    const both = await mtlskit(["csr", "create", "--program", "d1", "--env", "preprod", "--id", "1", "--gateway-id", "2", "--subject", subject, "--type", "ecdsa-p256", "--out", "x.csr"], { cwd: tmp });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("old spelling of --id");
+    for (const args of [["csr", "create"], ["lint"]]) {
+      const help = await mtlskit([...args, "--help"], { cwd: tmp });
+      expect(help.stdout).toContain("--id <id>");
+      expect(help.stdout).not.toMatch(/^\s+--gateway-id </m);
+    }
+    for (const flag of ["--id", "--gateway-id"]) {
+      const r = await mtlskit(["--json", "lint", "new.csr", "--program", "d1", "--env", "preprod", flag, "999999"], { cwd: tmp });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain("999999");
+    }
+  });
+
+  it("profile add takes --type like the other commands; --key-type still works", async () => {
+    const help = await mtlskit(["profile", "add", "--help"], { cwd: tmp });
+    expect(help.stdout).toContain("--type <type>");
+    expect(help.stdout).not.toMatch(/^\s+--key-type/m);
+    for (const [name, flag, id] of [["p1", "--type", "1"], ["p2", "--key-type", "2"]] as const) {
+      const r = await mtlskit(["--dir", "ws-alias", "--json", "profile", "add", name, "--program", "mt", "--env", "sandbox", "--id", id, flag, "ecdsa-p384"], { cwd: tmp });
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const yaml = await fs.readFile(path.join(tmp, "ws-alias", "mtlskit.yaml"), "utf8");
+    expect(yaml.match(/ecdsa-p384/g)).toHaveLength(2);
+  });
+});

@@ -28,7 +28,7 @@ function rootProgram(): Command {
     .addOption(new Option("--debug", "print stack traces of internal errors").hideHelp(false))
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
-  program.addHelpText("after", "\nExample:\n  mtlskit key create --type ecdsa-p256 --out client.key\n  mtlskit csr create --program d1 --env preprod --gateway-id 123456 --subject \"/C=FR/ST=Paris/L=Paris/O=Example/OU=Payments\" --type ecdsa-p256 --key-out client.key --out client.csr");
+  program.addHelpText("after", "\nExample:\n  mtlskit key create --type ecdsa-p256 --out client.key\n  mtlskit csr create --program d1 --env preprod --id 123456 --subject \"/C=FR/ST=Paris/L=Paris/O=Example/OU=Payments\" --type ecdsa-p256 --key-out client.key --out client.csr");
   return program;
 }
 

@@ -249,7 +249,7 @@ describe("common name", () => {
     expect(r.errors).toBe(0);
     const d = lint(pem("c.csr", csrPem(d1Subject("TLSMA-ECDSA/123456/D1.PPR"), keys.p256)), { program: "d1" });
     expect(codes(d)).toEqual(["CN_NOT_CHECKED"]);
-    expect(d.findings[0]!.hint).toContain("--env and --gateway-id");
+    expect(d.findings[0]!.hint).toContain("--env and --id");
   });
 });
 
