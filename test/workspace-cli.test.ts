@@ -176,6 +176,18 @@ describe("D1 onboarding from the command line", () => {
     expect((await run(["assets", "status", "--profile", "d1-pp"])).code).toBe(1);
   });
 
+  it("issue 10: cert install refuses a file with the leaf twice, naming the copy once (CERTIFICATE_DUPLICATED)", async () => {
+    await d1Profile();
+    const c = JSON.parse((await run(["--json", "csr", "create", "--profile", "d1-pp"])).stdout) as { csrFile: string; keyFileInProfile: string };
+    const signed = await signCsr(side, "PPR", c.csrFile, c.keyFileInProfile);
+    const leafPem = signed.chainPem.split(/(?<=-----END CERTIFICATE-----\n?)/)[0]!;
+    await fs.writeFile(path.join(tmp, "twice.pem"), `${signed.chainPem.trimEnd()}\n${leafPem}`);
+    const msg = expectError(await run(["cert", "install", "twice.pem", "--profile", "d1-pp"]), "CERTIFICATE_DUPLICATED");
+    expect(msg).toMatch(/same certificate more than once: .*TLSMA-ECDSA.*\(certificates 1, \d of the file\)/);
+    expect(msg.match(/TLSMA-ECDSA/g)).toHaveLength(1);
+    await expect(fs.stat(path.join(home, "d1-preprod-123456", "client.crt"))).rejects.toThrow();
+  });
+
   it("status exits 1 when a key file is readable by others", async () => {
     await d1Profile();
     const c = JSON.parse((await run(["--json", "csr", "create", "--profile", "d1-pp"])).stdout) as { keyFileInProfile: string };

@@ -552,6 +552,11 @@ export const ERROR_CODES = {
     meaning: "A path given as a folder (--dir, an output folder) is a file, or one of its parents is.",
     hint: "Name a folder, or a path where one can be created.",
   },
+  CERTIFICATE_DUPLICATED: {
+    exit: 2,
+    meaning: "A file to install holds the same certificate twice (often the leaf pasted again after the chain).",
+    hint: "Keep one copy of each certificate, the client certificate first, then install again.",
+  },
   TIME_INVALID: {
     exit: 2,
     meaning: "A UTCTime or GeneralizedTime in a certificate, CRL or CSR has a field out of range (month 13, day 32, hour 24, second 60...).",
