@@ -93,3 +93,16 @@ describe("mtlskit status fails loudly", () => {
     expect((await run(["--dir", ws, "status", "--require", "everything"])).code).toBe(2);
   });
 });
+
+describe("the same class of silent success in other commands", () => {
+  it("profile list: a --dir that is a file exits 2; a workspace not created yet says so", async () => {
+    await fs.writeFile(path.join(tmp, "list-file"), "x");
+    const r = await run(["--dir", "list-file", "profile", "list"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("[NOT_A_DIRECTORY]");
+    const j = await run(["--dir", "not-yet", "--json", "profile", "list"]);
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({ workspaceExists: false, profiles: [] });
+    expect((await run(["--dir", "not-yet", "profile", "list"])).stdout).toContain("no workspace there yet");
+  });
+});
