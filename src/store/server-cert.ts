@@ -138,6 +138,11 @@ export async function setServerCertificate(dir: string, name: string, options: S
       const backups: string[] = [];
       const keep = (b: string | undefined) => b && backups.push(b);
       const keyPem = privateKeyToPem(key);
+      if (passphrase !== undefined) {
+        warnings.push(
+          `the key was given encrypted (${options.keyFile}) and is stored decrypted in ${p.key} (mode 0600), because the server reads it at every start without a passphrase: keep the workspace on an encrypted disk, readable only by the service's user, and keep the encrypted original as your backup`,
+        );
+      }
       if (await isFile(p.key)) {
         const old = await readPrivateKeyFile(p.key).catch(() => undefined);
         const same = old !== undefined && keysMatch(old, leaf.publicKey);
