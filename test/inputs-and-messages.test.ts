@@ -144,3 +144,21 @@ describe("one name per concept: old spellings stay as hidden aliases", () => {
     expect(yaml.match(/ecdsa-p384/g)).toHaveLength(2);
   });
 });
+
+describe.skipIf(!requireTool("openssl"))("inspect --passphrase-file", () => {
+  it("shows an encrypted key's type with its passphrase; without it, says it is encrypted", async () => {
+    opensslCert("enc-src", ["-days", "10"]);
+    execFileSync("openssl", ["pkey", "-in", path.join(tmp, "enc-src.key"), "-aes256", "-passout", "pass:s3cret", "-out", path.join(tmp, "enc.key")]);
+    await fs.writeFile(path.join(tmp, "pass.txt"), "s3cret\n");
+    const without = await mtlskit(["inspect", "enc.key"], { cwd: tmp });
+    expect(without.code).toBe(0);
+    expect(without.stdout).toContain("encrypted");
+    const withPass = await mtlskit(["inspect", "enc.key", "--passphrase-file", "pass.txt"], { cwd: tmp });
+    expect(withPass.code, withPass.stderr).toBe(0);
+    expect(withPass.stdout).toMatch(/Type:\s+ECDSA P-256/);
+    expect(withPass.stdout).not.toContain("s3cret");
+    await fs.writeFile(path.join(tmp, "wrong.txt"), "nope\n");
+    const wrong = await mtlskit(["inspect", "enc.key", "--passphrase-file", "wrong.txt"], { cwd: tmp });
+    expect(wrong.code).toBe(2);
+  });
+});
