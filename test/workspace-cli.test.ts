@@ -50,7 +50,7 @@ describe("profiles", () => {
   it("add, list, show, remove (asks, or --yes; files go to a dated trash)", async () => {
     await d1Profile();
     const list = await run(["--json", "profile", "list"]);
-    expect(JSON.parse(list.stdout)).toEqual({ ok: true, profiles: [{ name: "d1-pp", program: "d1", environment: "preprod", customerId: "123456", folder: path.join(home, "d1-preprod-123456") }] });
+    expect(JSON.parse(list.stdout)).toEqual({ ok: true, workspaceExists: true, profiles: [{ name: "d1-pp", program: "d1", environment: "preprod", customerId: "123456", folder: path.join(home, "d1-preprod-123456") }] });
     const show = await run(["profile", "show", "d1-pp"]);
     expect(show.code).toBe(0);
     expect(show.stdout).toContain("environment: preprod");
