@@ -82,8 +82,11 @@ describe.skipIf(!requireTool("curl"))("mtlskit serve", () => {
     expect(metrics).toContain('mtlskit_inbound_handshakes_total{result="no_certificate"} 1');
 
     const lines = r.stderr().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.find((l) => l.event === "listening")).toMatchObject({ level: 30, profile: "default" });
-    expect(lines.find((l) => l.event === "handshake_refused")).toMatchObject({ level: 40, reason: "no_certificate" });
+    expect(lines.find((l) => l.event === "listening")).toMatchObject({ level: "info", profile: "default" });
+    // issue 10: pino's standard options, ISO times and level names.
+    for (const l of lines) expect(l.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(lines.every((l) => typeof l.level === "string")).toBe(true);
+    expect(lines.find((l) => l.event === "handshake_refused")).toMatchObject({ level: "warn", reason: "no_certificate" });
     expect(r.stderr()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
 
     r.child.kill("SIGTERM");

@@ -174,6 +174,6 @@ describe("mtlskit lint", () => {
   it("--help shows an example", async () => {
     const r = await lint(["--help"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("mtlskit lint d1-preprod.csr --program d1 --env preprod --gateway-id 123456");
+    expect(r.stdout).toContain("mtlskit lint d1-preprod.csr --program d1 --env preprod --id 123456");
   });
 });

@@ -50,7 +50,7 @@ describe("profiles", () => {
   it("add, list, show, remove (asks, or --yes; files go to a dated trash)", async () => {
     await d1Profile();
     const list = await run(["--json", "profile", "list"]);
-    expect(JSON.parse(list.stdout)).toEqual({ ok: true, profiles: [{ name: "d1-pp", program: "d1", environment: "preprod", customerId: "123456", folder: path.join(home, "d1-preprod-123456") }] });
+    expect(JSON.parse(list.stdout)).toEqual({ ok: true, workspaceExists: true, profiles: [{ name: "d1-pp", program: "d1", environment: "preprod", customerId: "123456", folder: path.join(home, "d1-preprod-123456") }] });
     const show = await run(["profile", "show", "d1-pp"]);
     expect(show.code).toBe(0);
     expect(show.stdout).toContain("environment: preprod");
@@ -170,9 +170,22 @@ describe("D1 onboarding from the command line", () => {
     expect(expectError(await run(["assets", "import", "leaf.pem", "--profile", "d1-pp"]), "CA_CERTIFICATE_REQUIRED")).toContain("Thales Client CA");
 
     const st = await run(["--json", "status"]);
-    expect(st.code).toBe(0); // nothing was installed, so nothing is wrong; only missing
+    expect(st.code).toBe(1); // nothing was installed: nothing is wrong, but the profile cannot call Thales (issue 10: fail loudly)
+    expect(JSON.parse(st.stdout).reasons.join("\n")).toContain("[NOT_READY] the outbound side is not ready");
     expect(JSON.parse(st.stdout).profiles[0].missing.map((m: { item: string }) => m.item)).toContain("client certificate");
     expect((await run(["assets", "status", "--profile", "d1-pp"])).code).toBe(1);
+  });
+
+  it("issue 10: cert install refuses a file with the leaf twice, naming the copy once (CERTIFICATE_DUPLICATED)", async () => {
+    await d1Profile();
+    const c = JSON.parse((await run(["--json", "csr", "create", "--profile", "d1-pp"])).stdout) as { csrFile: string; keyFileInProfile: string };
+    const signed = await signCsr(side, "PPR", c.csrFile, c.keyFileInProfile);
+    const leafPem = signed.chainPem.split(/(?<=-----END CERTIFICATE-----\n?)/)[0]!;
+    await fs.writeFile(path.join(tmp, "twice.pem"), `${signed.chainPem.trimEnd()}\n${leafPem}`);
+    const msg = expectError(await run(["cert", "install", "twice.pem", "--profile", "d1-pp"]), "CERTIFICATE_DUPLICATED");
+    expect(msg).toMatch(/same certificate more than once: .*TLSMA-ECDSA.*\(certificates 1, \d of the file\)/);
+    expect(msg.match(/TLSMA-ECDSA/g)).toHaveLength(1);
+    await expect(fs.stat(path.join(home, "d1-preprod-123456", "client.crt"))).rejects.toThrow();
   });
 
   it("status exits 1 when a key file is readable by others", async () => {

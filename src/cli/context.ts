@@ -1,3 +1,4 @@
+import { Option, type Command } from "commander";
 import { MtlsError } from "../errors/index.js";
 
 /** What every command gets: the global flags and where to write. */
@@ -91,4 +92,23 @@ export function printNextSteps(ctx: CliContext, steps: readonly string[]): void 
   if (steps.length === 0) return;
   say(ctx, "\nNext:");
   steps.forEach((s, i) => say(ctx, `  ${i + 1}. ${s}`));
+}
+
+/**
+ * Keeps an old spelling of an option working, hidden from help and completion: `--gateway-id`
+ * for `--id`, `--key-type` for `--type`. Its value lands on the canonical option; both at once
+ * with different values is a usage error.
+ */
+export function hiddenAlias(cmd: Command, flags: string, canonical: { key: string; flag: string }): Command {
+  const alias = new Option(flags, `old spelling of ${canonical.flag}`).hideHelp();
+  cmd.addOption(alias);
+  cmd.hook("preAction", (c) => {
+    const v = c.getOptionValue(alias.attributeName()) as unknown;
+    if (v === undefined) return;
+    const current = c.getOptionValue(canonical.key) as unknown;
+    if (current !== undefined && current !== v) throw new MtlsError("USAGE", `${alias.long} is the old spelling of ${canonical.flag}: give one of them, not two different values`);
+    c.setOptionValue(canonical.key, v);
+    c.setOptionValue(alias.attributeName(), undefined);
+  });
+  return cmd;
 }

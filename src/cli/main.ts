@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { ERROR_CODES, MtlsError } from "../errors/index.js";
 import { makeContext, paint, printJson, type CliContext, type GlobalOptions } from "./context.js";
@@ -6,8 +7,19 @@ import { COMMANDS, type CommandModule } from "./registry.js";
 /** Exit codes of DESIGN.md. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 3 } as const;
 
+/** The version of the installed package (package.json two folders up, from src/cli and from dist/cli). */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 function rootProgram(): Command {
   const program = new Command("mtlskit")
+    .version(packageVersion(), "-V, --version", "print the version of mtlskit")
     .description("Mutual TLS with the Thales payment platform (D1 eCom, Merchant Tokenization), done right the first time.")
     .option("--json", "print one JSON document on stdout, nothing else")
     .option("--dir <dir>", "workspace folder (default: $MTLSKIT_HOME or ./.mtlskit)")
@@ -16,7 +28,7 @@ function rootProgram(): Command {
     .addOption(new Option("--debug", "print stack traces of internal errors").hideHelp(false))
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
-  program.addHelpText("after", "\nExample:\n  mtlskit key create --type ecdsa-p256 --out client.key\n  mtlskit csr create --program d1 --env preprod --gateway-id 123456 --subject \"/C=FR/ST=Paris/L=Paris/O=Example/OU=Payments\" --type ecdsa-p256 --key-out client.key --out client.csr");
+  program.addHelpText("after", "\nExample:\n  mtlskit key create --type ecdsa-p256 --out client.key\n  mtlskit csr create --program d1 --env preprod --id 123456 --subject \"/C=FR/ST=Paris/L=Paris/O=Example/OU=Payments\" --type ecdsa-p256 --key-out client.key --out client.csr");
   return program;
 }
 

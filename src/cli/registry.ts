@@ -40,6 +40,7 @@ export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; 
   { path: ["token"], load: () => import("./commands/token.js") },
   { path: ["oauth", "key", "create"], group: "OAuth 2.0 keys (D1)", load: () => import("./commands/oauth/key-create.js") },
   // ---- issue 10: monitoring, inputs and messages (h10a) ----
+  { path: ["completion"], load: () => import("./commands/completion.js") },
 
   // ---- issue 10: crash safety (h10b) ----
 

@@ -5,7 +5,7 @@ import tls, { type DetailedPeerCertificate, type SecureContext, type TLSSocket }
 import { request } from "undici";
 import { ReloadableCredentials, type CredentialSet } from "../credentials/index.js";
 import { ERROR_CODES, MtlsError, type ErrorCode } from "../errors/index.js";
-import { DEFAULT_RENEWAL_WINDOW, needsRenewal, type RenewalWindow } from "../pki/index.js";
+import { DEFAULT_RENEWAL_WINDOW, dayCount, needsRenewal, type RenewalWindow } from "../pki/index.js";
 import { assertCertificateEnvironment, openProfile, type Profile } from "../store/index.js";
 import { clientCertRefusal, receivedAlert, toMtlsError } from "./client-errors.js";
 import { newCorrelationId } from "./correlation-id.js";
@@ -354,7 +354,7 @@ export async function runDoctor(profile: Profile, options: DoctorOptions = {}): 
           const e = new MtlsError("CERTIFICATE_RENEWAL_DUE", `the client certificate ${leaf.subjectText}: ${r.message}`);
           return { summary: e.message, details, fail: diagnose(e, `Renew it now: mtlskit renew --profile ${profile.name}.`) };
         }
-        return { summary: `${leaf.subjectText}, issued by ${leaf.issuerText}, ${r.daysLeft} days left`, details };
+        return { summary: `${leaf.subjectText}, issued by ${leaf.issuerText}, ${dayCount(r.daysLeft)} left`, details };
       },
       fail,
     );

@@ -542,6 +542,26 @@ export const ERROR_CODES = {
     hint: "Check the token (pkcs11-tool --list-objects --login) and the module's own logs.",
   },
   // ---- issue 10: monitoring, inputs and messages (h10a): add new codes below this line ----
+  WORKSPACE_NOT_FOUND: {
+    exit: 2,
+    meaning: "The workspace folder (--dir, $MTLSKIT_HOME or ./.mtlskit) does not exist or holds no mtlskit.yaml, so there is nothing to check.",
+    hint: "Run the command from the right folder or give the workspace: --dir DIR (or MTLSKIT_HOME=DIR).",
+  },
+  NOT_A_DIRECTORY: {
+    exit: 2,
+    meaning: "A path given as a folder (--dir, an output folder) is a file, or one of its parents is.",
+    hint: "Name a folder, or a path where one can be created.",
+  },
+  CERTIFICATE_DUPLICATED: {
+    exit: 2,
+    meaning: "A file to install holds the same certificate twice (often the leaf pasted again after the chain).",
+    hint: "Keep one copy of each certificate, the client certificate first, then install again.",
+  },
+  TIME_INVALID: {
+    exit: 2,
+    meaning: "A UTCTime or GeneralizedTime in a certificate, CRL or CSR has a field out of range (month 13, day 32, hour 24, second 60...).",
+    hint: "The file is damaged or was made by a broken tool; get it again from its issuer.",
+  },
 
   // ---- issue 10: crash safety (h10b): add new codes below this line ----
 

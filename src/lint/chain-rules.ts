@@ -118,6 +118,23 @@ export function checkChainOrder(ctx: LintContext, file: InputFile, index: Issuer
   const certs = file.certificates;
   if (certs.length < 2) return;
   const issuerInFile = (c: CertItem): CertItem | undefined => index.inFile(c, file)[0];
+  // The same certificate twice (the leaf pasted again after its chain): one finding naming the
+  // copies, and the order to keep, each certificate once.
+  const firstOf = new Map<string, CertItem>();
+  const copies: CertItem[] = [];
+  for (const c of certs) {
+    if (firstOf.has(c.sha256Fingerprint)) copies.push(c);
+    else firstOf.set(c.sha256Fingerprint, c);
+  }
+  if (copies.length) {
+    const unique = new Set(copies.map((c) => firstOf.get(c.sha256Fingerprint)!));
+    const names = [...unique].map((c) => `${blockName(c)} (${c.commonName !== undefined ? `CN=${c.commonName}` : c.subjectText}) again as ${copies.filter((x) => x.sha256Fingerprint === c.sha256Fingerprint).map(blockName).join(", ")}`);
+    const expected = expectedOrder({ ...file, certificates: [...firstOf.values()] }, issuerInFile).slice(0, MAX_LISTED);
+    ctx.report(finding("CHAIN_ORDER", file.name, `the file holds the same certificate more than once: ${names.join("; ")}.`, {
+      hint: `Remove the copies and keep this order, leaf first and each certificate followed by its issuer: ${expected.map((c) => `${blockName(c)} (${c.commonName !== undefined ? `CN=${c.commonName}` : c.subjectText})`).join(", ")}.`,
+    }));
+    return;
+  }
   let problem: string | undefined;
   if (file.leaf && certs[0] !== file.leaf) {
     problem = `the client certificate (${blockName(file.leaf)}) is not the first certificate of the file`;

@@ -118,7 +118,7 @@ export function checkCommonName(ctx: LintContext, obj: CertificateInfo | CsrInfo
       }
       const id = g["id"];
       if (id !== undefined) {
-        if (ctx.gatewayId === undefined) unchecked.push({ what: `your ${program.customerIdLabel}`, option: "--gateway-id" });
+        if (ctx.gatewayId === undefined) unchecked.push({ what: `your ${program.customerIdLabel}`, option: "--id" });
         else if (id !== ctx.gatewayId) {
           ctx.report(finding("CN_GATEWAY_ID", source, `the Common Name '${cn}' carries the ${program.customerIdLabel} '${id}', not '${ctx.gatewayId}'.`, { hint: cnHint(ctx, obj.key) }));
         }

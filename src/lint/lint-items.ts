@@ -21,7 +21,7 @@ export function resolveLintOptions(options: LintOptions): Omit<LintContext, "rep
   const environment = options.environment !== undefined ? getEnvironment(program, options.environment) : undefined;
   if (options.gatewayId !== undefined) {
     if (program.clientCertificate.commonName.kind !== "template") {
-      throw new MtlsError("USAGE", `--gateway-id does not apply to ${program.name}: its client Common Name is the exact value of the Thales portal`, {
+      throw new MtlsError("USAGE", `--id does not apply to ${program.name}: its client Common Name is the exact value of the Thales portal`, {
         hint: "Give that value with --cn instead.",
       });
     }

@@ -249,7 +249,7 @@ describe("common name", () => {
     expect(r.errors).toBe(0);
     const d = lint(pem("c.csr", csrPem(d1Subject("TLSMA-ECDSA/123456/D1.PPR"), keys.p256)), { program: "d1" });
     expect(codes(d)).toEqual(["CN_NOT_CHECKED"]);
-    expect(d.findings[0]!.hint).toContain("--env and --gateway-id");
+    expect(d.findings[0]!.hint).toContain("--env and --id");
   });
 });
 
@@ -387,6 +387,17 @@ describe("chains", () => {
     expect(r.findings[0]!.hint).toMatch(/block 1 .*block 3 .*block 2 /);
     expect(codes(lint(pem("chain.pem", pki.root, pki.intermediate, leaf), D1_OPTS))).toEqual(["CHAIN_ORDER"]);
     expect(codes(lint(pem("chain.pem", leaf, pki.intermediate, pki.root), D1_OPTS))).toEqual([]);
+  });
+
+  it("issue 10: the leaf twice (leaf, chain, leaf): one CHAIN_ORDER naming the copy, the right order proposed", async () => {
+    const leaf = await d1Leaf();
+    const r = lint(pem("chain.pem", leaf, pki.intermediate, pki.root, leaf), D1_OPTS);
+    expect(codes(r).filter((c) => c === "CHAIN_ORDER")).toHaveLength(1);
+    const f = r.findings.find((x) => x.code === "CHAIN_ORDER")!;
+    expect(f.message).toMatch(/same certificate more than once: block 1 .* again as block 4/);
+    expect(f.hint).toMatch(/block 1 .*block 2 .*block 3 /);
+    expect(f.hint).not.toContain("block 4");
+    expect(new Set(r.findings.map((x) => `${x.code} ${x.message}`)).size).toBe(r.findings.length);
   });
 
   it("a bundle of CAs after the leaf's chain is not out of order", async () => {

@@ -107,7 +107,7 @@ export const LINT_RULES = {
   CN_GATEWAY_ID: {
     severity: "error",
     appliesTo: ["client"],
-    meaning: "The merchantGatewayId in the Common Name is not the one given with --gateway-id.",
+    meaning: "The merchantGatewayId in the Common Name is not the one given with --id.",
     hint: "Use the merchantGatewayId exactly as Thales gave it.",
   },
   CN_MISMATCH: {
@@ -119,7 +119,7 @@ export const LINT_RULES = {
   CN_NOT_CHECKED: {
     severity: "info",
     appliesTo: ["client"],
-    meaning: "Part of the Common Name could not be compared because --cn, --env or --gateway-id was not given.",
+    meaning: "Part of the Common Name could not be compared because --cn, --env or --id was not given.",
     hint: "Add the missing option to compare it too.",
   },
   SUBJECT_INCOMPLETE: {

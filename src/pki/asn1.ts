@@ -136,7 +136,14 @@ export function timeOf(n: Node | undefined): Date {
   if (!m) throw malformed(`bad time '${s}'`);
   let year = Number(m[1]);
   if (n.tag === 23) year += year < 50 ? 2000 : 1900;
-  return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? "0")));
+  const [month, day, hour, minute, second] = [Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? "0")];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const bad =
+    month < 1 || month > 12 ? `month ${month}` : day < 1 || day > daysInMonth ? `day ${day}` : hour > 23 ? `hour ${hour}` : minute > 59 ? `minute ${minute}` : second > 59 ? `second ${second}` : undefined;
+  if (bad) {
+    throw new MtlsError("TIME_INVALID", `malformed DER: the ${n.tag === 23 ? "UTCTime" : "GeneralizedTime"} '${s}' has ${bad}, out of range`);
+  }
+  return new Date(Date.UTC(year, month - 1, day, hour, minute, second));
 }
 
 /** Value of a BOOLEAN. */

@@ -99,7 +99,7 @@ export async function createClientCsr(options: CreateClientCsrOptions): Promise<
       key.token
         ? `The private key stays in token ${key.token.tokenLabel} (object ${key.token.objectLabel}, non-extractable); nothing of it is sent to Thales.`
         : `Keep ${keyPath ?? "the private key"} on this machine: it never leaves it and is never sent to Thales.`,
-      `When the certificate comes back, check it: mtlskit lint <certificate> --program d1 --env ${environment.id} --gateway-id ${options.gatewayId}${keyPath ? ` --key ${key.token ? `"${keyPath}"` : keyPath}` : ""}`,
+      `When the certificate comes back, check it: mtlskit lint <certificate> --program d1 --env ${environment.id} --id ${options.gatewayId}${keyPath ? ` --key ${key.token ? `"${keyPath}"` : keyPath}` : ""}`,
     ],
   };
 }

@@ -54,8 +54,9 @@ export function decodePkiObjects(data: Uint8Array, source: string, options: Read
 function decodeDer(der: Uint8Array, source: string, options: ReadObjectsOptions): CertificateInfo | CsrInfo | PrivateKeyItem {
   try {
     return parseCertificate(der, source);
-  } catch {
-    // not a certificate
+  } catch (e) {
+    // A certificate with an impossible date is a certificate, and refused as such.
+    if (e instanceof MtlsError && e.code === "TIME_INVALID") throw e;
   }
   try {
     return parseCsr(der, source);

@@ -37,6 +37,11 @@ export interface RenewalStatus {
 const DAY = 86_400_000;
 
 /** Whether a certificate should be renewed now, given a window. */
+/** `1 day`, `0 days`, `30 days`: a count of days with the right plural. */
+export function dayCount(n: number): string {
+  return `${n} ${Math.abs(n) === 1 ? "day" : "days"}`;
+}
+
 export function needsRenewal(cert: CertificateInfo, window: RenewalWindow = DEFAULT_RENEWAL_WINDOW, now = new Date()): RenewalStatus {
   const total = cert.notAfter.getTime() - cert.notBefore.getTime();
   const lead = "days" in window ? window.days * DAY : (total * window.percent) / 100;
@@ -49,9 +54,9 @@ export function needsRenewal(cert: CertificateInfo, window: RenewalWindow = DEFA
   const date = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
   const windowText = "days" in window ? `${window.days} days` : `${window.percent}% of its validity`;
   const message = expired
-    ? `expired on ${date(cert.notAfter)} (${-daysLeft} days ago): renew now`
+    ? `expired on ${date(cert.notAfter)} (${dayCount(-daysLeft)} ago): renew now`
     : due
-      ? `renewal due: expires on ${date(cert.notAfter)}, in ${daysLeft} days (window: ${windowText})`
-      : `fresh: expires on ${date(cert.notAfter)}, in ${daysLeft} days; renew from ${date(renewFrom)}`;
+      ? `renewal due: expires on ${date(cert.notAfter)}, in ${dayCount(daysLeft)} (window: ${windowText})`
+      : `fresh: expires on ${date(cert.notAfter)}, in ${dayCount(daysLeft)}; renew from ${date(renewFrom)}`;
   return { due, expired, notYetValid, renewFrom, notAfter: cert.notAfter, daysLeft, message };
 }

@@ -58,7 +58,7 @@ export async function createSelfSignedClientCertificate(options: CreateSelfSigne
   const program = getProgram(options.program);
   if (program.clientCertificate.issuance !== "self-signed-endorsed") {
     throw new MtlsError("WRONG_PROGRAM", `${program.name} client certificates are signed by the Thales CA from a CSR, not self-signed`, {
-      hint: "Use: mtlskit csr create --program d1 --env preprod --gateway-id <id> --subject \"/C=../ST=../L=../O=../OU=..\" --type ecdsa-p256 --out client.csr",
+      hint: "Use: mtlskit csr create --program d1 --env preprod --id <id> --subject \"/C=../ST=../L=../O=../OU=..\" --type ecdsa-p256 --out client.csr",
     });
   }
   const environment = getEnvironment(program, options.environment);

@@ -52,7 +52,7 @@ export interface CertificateInfo extends ParsedSubjectKey {
   readonly issuer: Rdn[];
   readonly issuerText: string;
   readonly issuerDer: Uint8Array;
-  /** Upper-case hex. */
+  /** Upper-case hex, without the DER sign byte (as `openssl x509 -serial` prints it). */
   readonly serialNumber: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
@@ -228,7 +228,7 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
       issuer,
       issuerText: formatSubjectOneLine(issuer),
       issuerDer,
-      serialNumber: Buffer.from(contentBytes(serial!)).toString("hex").toUpperCase(),
+      serialNumber: serialHex(contentBytes(serial!)),
       notBefore: timeOf(nb),
       notAfter: timeOf(na),
       version,
@@ -250,6 +250,7 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
     };
   } catch (e) {
     if (e instanceof MtlsError && e.subject) throw e;
+    if (e instanceof MtlsError && e.code === "TIME_INVALID") throw new MtlsError("TIME_INVALID", `${source}: ${e.message}`, { subject: source, cause: e });
     fail(source, "X.509 certificate", e);
   }
 }
@@ -330,4 +331,13 @@ export function isSignedBy(cert: CertificateInfo, issuer: CertificateInfo): bool
   } catch {
     return false;
   }
+}
+
+/**
+ * A serial number's INTEGER contents as upper-case hex, as openssl prints it: without the
+ * leading 00 that DER adds before a positive number whose first byte has its high bit set.
+ */
+export function serialHex(contents: Uint8Array): string {
+  const bytes = contents.length > 1 && contents[0] === 0 && (contents[1]! & 0x80) !== 0 ? contents.subarray(1) : contents;
+  return Buffer.from(bytes).toString("hex").toUpperCase();
 }

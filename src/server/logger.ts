@@ -1,12 +1,16 @@
 /**
  * Logging of the inbound server. The interface is pino's (`logger.warn(fields, message)`), so
- * a pino instance can be passed as is; the default writes the same JSON lines (pino's level
- * numbers, `time`, `msg`) without a dependency.
+ * a pino instance can be passed as is; the default is a pino logger with pino's standard
+ * options for people and log shippers: ISO-8601 `time` (`pino.stdTimeFunctions.isoTime`) and
+ * the level's name in `level` (`formatters.level`), e.g.
+ * `{"level":"warn","time":"2026-12-05T20:15:02.123Z","profile":"d1-pp","event":"handshake_refused",...,"msg":"..."}`.
  *
  * What may appear in a log line: events, reasons, addresses, request method and path (without
  * the query), and certificate subject, issuer, serial and fingerprint. Never a private key, a
  * token or API key, a header value other than the correlation id, or a certificate body.
  */
+
+import { pino } from "pino";
 
 /** A pino-compatible logger. */
 export interface InboundLogger {
@@ -19,8 +23,6 @@ export interface InboundLogger {
 /** Log levels, lowest first. */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
-const LEVELS: Record<Exclude<LogLevel, "silent">, number> = { debug: 20, info: 30, warn: 40, error: 50 };
-
 /** Options of {@link createJsonLogger}. */
 export interface JsonLoggerOptions {
   /** Lowest level written. Default `info`. */
@@ -32,21 +34,23 @@ export interface JsonLoggerOptions {
 }
 
 /**
- * A logger writing one JSON object per line, in pino's format.
+ * A logger writing one JSON object per line: pino, with ISO times and level names.
  *
  * @example
  * const log = createJsonLogger({ level: "info", base: { profile: "d1-pp" } });
  * log.warn({ event: "handshake_refused", reason: "unknown_ca" }, "refused a client certificate from an unknown CA");
  */
 export function createJsonLogger(options: JsonLoggerOptions = {}): InboundLogger {
-  const min = options.level === "silent" ? Infinity : LEVELS[options.level ?? "info"];
   const stream = options.stream ?? process.stderr;
-  const base = options.base ?? {};
-  const write = (level: number) => (fields: Record<string, unknown>, msg: string) => {
-    if (level < min) return;
-    stream.write(`${JSON.stringify({ level, time: Date.now(), ...base, ...fields, msg })}\n`);
-  };
-  return { debug: write(LEVELS.debug), info: write(LEVELS.info), warn: write(LEVELS.warn), error: write(LEVELS.error) };
+  return pino(
+    {
+      level: options.level ?? "info",
+      base: options.base ?? {},
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label: string) => ({ level: label }) },
+    },
+    { write: (line: string) => void stream.write(line) },
+  );
 }
 
 /** A logger that drops everything. */

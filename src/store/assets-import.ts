@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { MtlsError, printable } from "../errors/index.js";
-import { keysMatch, needsRenewal, readInputFile, readPkiObjects, readPrivateKeyFile, type CertificateInfo, type PkiItem } from "../pki/index.js";
+import { dayCount, keysMatch, needsRenewal, readInputFile, readPkiObjects, readPrivateKeyFile, type CertificateInfo, type PkiItem } from "../pki/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
 import { ASSET_NAMES, BUNDLE_FORMAT, MANIFEST_FILE } from "./asset-names.js";
 import { DNS_SERVER } from "./config.js";
@@ -121,7 +121,7 @@ function checkDatesOfCas(certs: readonly CertificateInfo[], name: string, warnin
     const s = needsRenewal(c, { days: 30 }, now);
     if (s.expired) throw new MtlsError("ASSET_INVALID", `${name}: the CA ${nameOf(c)} expired on ${c.notAfter.toISOString()}`, { hint: "Ask Thales for the current certificates of this environment." });
     if (s.notYetValid) throw new MtlsError("ASSET_INVALID", `${name}: the CA ${nameOf(c)} is not valid before ${c.notBefore.toISOString()}`, { hint: "Check this machine's clock, or ask Thales for the current certificates." });
-    if (s.due) warnings.push(`${name}: the CA ${nameOf(c)} expires in ${s.daysLeft} days; ask Thales for its successor`);
+    if (s.due) warnings.push(`${name}: the CA ${nameOf(c)} expires in ${dayCount(s.daysLeft)}; ask Thales for its successor`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { MtlsError } from "../errors/index.js";
-import { needsRenewal, readCertificates, readPkiObjects } from "../pki/index.js";
+import { dayCount, needsRenewal, readCertificates, readPkiObjects } from "../pki/index.js";
 import { ASSET_NAMES } from "./asset-names.js";
 import { readAssetCertificates, validateClientTrust, validateServerChain } from "./assets-import.js";
 import { isFile } from "./fs-ops.js";
@@ -70,7 +70,7 @@ export async function assetsStatus(dir: string, name: string, options: { now?: D
     if (await isFile(p.client.cert)) {
       const c = (await readCertificates(p.client.cert))[0]!;
       const s = needsRenewal(c, { days: 30 }, now);
-      assets.push({ name: from.customerCertificate, direction: "from-thales", state: s.expired ? "wrong" : "present", detail: s.expired ? `expired on ${c.notAfter.toISOString()}` : `${c.commonName ?? c.subjectText}, ${s.daysLeft} days left`, file: p.client.cert });
+      assets.push({ name: from.customerCertificate, direction: "from-thales", state: s.expired ? "wrong" : "present", detail: s.expired ? `expired on ${c.notAfter.toISOString()}` : `${c.commonName ?? c.subjectText}, ${dayCount(s.daysLeft)} left`, file: p.client.cert });
     } else {
       assets.push({ name: from.customerCertificate, direction: "from-thales", state: "missing", detail: `mtlskit cert install FILE --profile ${name}` });
     }

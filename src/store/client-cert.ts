@@ -49,6 +49,16 @@ export async function planClientInstall(profile: Profile, items: PkiItem[], sour
   }
   const certs = items.filter((i): i is PkiItem & CertificateInfo => i.kind === "certificate");
   if (certs.length === 0) throw new MtlsError("CERTIFICATE_EXPECTED", `${source}: holds no certificate`, { subject: source });
+  const byFingerprint = new Map<string, number[]>();
+  certs.forEach((c, i) => byFingerprint.set(c.sha256Fingerprint, [...(byFingerprint.get(c.sha256Fingerprint) ?? []), i + 1]));
+  const copies = [...byFingerprint.entries()].filter(([, at]) => at.length > 1);
+  if (copies.length) {
+    const listed = copies.map(([fp, at]) => `${nameOf(certs.find((c) => c.sha256Fingerprint === fp)!)} (certificates ${at.join(", ")} of the file)`);
+    throw new MtlsError("CERTIFICATE_DUPLICATED", `${source}: holds the same certificate more than once: ${listed.join("; ")}`, {
+      subject: source,
+      hint: "Keep one copy of each, the client certificate first and each certificate followed by its issuer, then install again.",
+    });
+  }
   const leaf: Cert | undefined = certs.find((c) => !isCa(c)) ?? (profile.program.clientCertificate.issuance === "self-signed-endorsed" ? certs[0]! : undefined);
   if (!leaf) {
     throw new MtlsError("CERTIFICATE_REFUSED", `${source}: holds only CA certificates (${certs.map(nameOf).join(", ")}); the client certificate is missing`, {

@@ -144,7 +144,8 @@ describe("D1 profile: CSR, install, assets, status", () => {
     await expect(renewProfile(ws, "d1-pp")).rejects.toMatchObject({ code: "RENEWAL_PENDING" });
     const during = await workspaceStatus(ws);
     expect(during.profiles[0]!.problems.map((x) => x.code)).toContain("RENEWAL_IN_PROGRESS");
-    expect(during.ok).toBe(true);
+    // The renewal itself is no problem (only info); the profile has no Thales trust yet, so status is not ok (issue 10).
+    expect(during.profiles[0]!.problems.filter((x) => x.severity !== "info")).toEqual([]);
 
     const signed = await signCsr(side, "PPR", p.pending.csr, p.pending.key);
     const f = path.join(tmp, "renewed.pem");

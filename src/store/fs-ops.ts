@@ -22,6 +22,9 @@ export async function ensureDir(dir: string, mode = 0o700): Promise<void> {
     await fs.mkdir(dir, { recursive: true, mode });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ENOTDIR") {
+      throw new MtlsError("NOT_A_DIRECTORY", `${dir}: ${code === "EEXIST" ? "is a file, not a folder" : "a parent of this path is a file, not a folder"}`, { subject: dir, cause: e });
+    }
     throw new MtlsError("WRITE_FAILED", `${dir}: the folder could not be created (${code ?? String(e)})`, { subject: dir, cause: e });
   }
 }

@@ -18,6 +18,6 @@ export { exportAssets, type ExportAssetsOptions, type ExportAssetsResult, type E
 export { assetsStatus, type AssetState, type AssetsStatusResult } from "./assets-status.js";
 export { ASSET_NAMES, BUNDLE_FORMAT, MANIFEST_FILE, type AssetNames } from "./asset-names.js";
 export { setServerCertificate, hostCovered, type SetServerCertificateOptions, type SetServerCertificateResult } from "./server-cert.js";
-export { workspaceStatus, inspectProfile, STATUS_RENEWAL_DAYS, type WorkspaceStatus, type ProfileStatus, type CertificateStatus, type StatusProblem, type MissingItem, type CertificateRole } from "./status.js";
+export { workspaceStatus, inspectProfile, requireWorkspace, STATUS_RENEWAL_DAYS, type StatusRequirement, type WorkspaceStatus, type ProfileStatus, type CertificateStatus, type StatusProblem, type MissingItem, type CertificateRole } from "./status.js";
 export { renewProfile, type RenewOptions, type RenewResult } from "./renew.js";
 export { hostEnvironment, assertHostName, assertHostEnvironment, assertCertificateEnvironment, nameEnvironment } from "./environment-guard.js";

@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { createPrivateKey } from "node:crypto";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestPki, type TestPki } from "../testing/index.js";
 import { exportAssets } from "./assets-export.js";
@@ -95,6 +96,20 @@ describe("server-cert set", () => {
     await expect(set({ host: "192.0.2.1" })).rejects.toMatchObject({ code: "HOST_INVALID" });
     await expect(set({ certFile: f["exp.crt"]!, keyFile: f["exp.key"]! })).rejects.toMatchObject({ code: "SERVER_CERT_INVALID", message: expect.stringContaining("expired") });
     await expect(fs.stat((await openProfile(ws, "d1-pp")).paths.server.dir)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("issue 10: a key given encrypted and stored decrypted says so, and how to keep it protected", async () => {
+    const leaf = await pki.issue({ usage: "server", dns: ["notify.example.com"], cn: "notify.example.com", validityHours: 24 * 400 });
+    const encrypted = createPrivateKey(leaf.keyPem).export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "s3cret" }).toString();
+    const f = await files({ "server.crt": leaf.certPem, "server.key": encrypted, "pass.txt": "s3cret\n", "plain.key": leaf.keyPem, "chain.pem": pki.intermediate.certPem + pki.root.certPem });
+    const r = await setServerCertificate(ws, "d1-pp", { certFile: f["server.crt"]!, keyFile: f["server.key"]!, passphraseFile: f["pass.txt"]!, chainFile: f["chain.pem"]!, host: "notify.example.com" });
+    const w = r.warnings.find((x) => x.includes("stored decrypted"));
+    expect(w).toContain(r.files.key);
+    expect(w).toContain("encrypted disk");
+    expect(await fs.readFile(r.files.key, "utf8")).not.toContain("ENCRYPTED");
+    // A key given in clear gets no such warning.
+    const plain = await setServerCertificate(ws, "d1-pp", { certFile: f["server.crt"]!, keyFile: f["plain.key"]!, chainFile: f["chain.pem"]!, host: "notify.example.com" });
+    expect(plain.warnings.some((x) => x.includes("stored decrypted"))).toBe(false);
   });
 
   it("never replaces the server key silently", async () => {

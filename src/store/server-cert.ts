@@ -1,5 +1,5 @@
 import { MtlsError } from "../errors/index.js";
-import { keysMatch, needsRenewal, privateKeyToPem, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
+import { dayCount, keysMatch, needsRenewal, privateKeyToPem, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
 import type { StoreWriteOptions } from "./cert-install.js";
 import { isCa, isSelfSigned, issuersIn, mozillaRootFor, nameOf, pemBundle } from "./chains.js";
 import { assertHostName, hostOnly } from "./environment-guard.js";
@@ -111,7 +111,7 @@ export async function setServerCertificate(dir: string, name: string, options: S
     const s = needsRenewal(c, { days: 30 }, now);
     if (s.expired) throw invalid(`${nameOf(c)} expired on ${c.notAfter.toISOString()}`, "Renew the server certificate (or get the current chain) before handing it to Thales.");
     if (s.notYetValid) throw invalid(`${nameOf(c)} is not valid before ${c.notBefore.toISOString()}`);
-    if (s.due) warnings.push(`${nameOf(c)} expires in ${s.daysLeft} days: renew it and hand the new chain to Thales in time`);
+    if (s.due) warnings.push(`${nameOf(c)} expires in ${dayCount(s.daysLeft)}: renew it and hand the new chain to Thales in time`);
   }
   const dnsNames = (leaf.subjectAltNames ?? []).filter((s) => s.startsWith("DNS:")).map((s) => s.slice(4));
 
@@ -138,6 +138,11 @@ export async function setServerCertificate(dir: string, name: string, options: S
       const backups: string[] = [];
       const keep = (b: string | undefined) => b && backups.push(b);
       const keyPem = privateKeyToPem(key);
+      if (passphrase !== undefined) {
+        warnings.push(
+          `the key was given encrypted (${options.keyFile}) and is stored decrypted in ${p.key} (mode 0600), because the server reads it at every start without a passphrase: keep the workspace on an encrypted disk, readable only by the service's user, and keep the encrypted original as your backup`,
+        );
+      }
       if (await isFile(p.key)) {
         const old = await readPrivateKeyFile(p.key).catch(() => undefined);
         const same = old !== undefined && keysMatch(old, leaf.publicKey);

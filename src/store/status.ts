@@ -1,10 +1,11 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { MtlsError } from "../errors/index.js";
-import { keysMatch, needsRenewal, readCertificates, readPrivateKeyFile, type CertificateInfo } from "../pki/index.js";
+import { dayCount, keysMatch, needsRenewal, readCertificates, readPrivateKeyFile, type CertificateInfo } from "../pki/index.js";
 import { ASSET_NAMES } from "./asset-names.js";
 import { isCa } from "./chains.js";
 import { fileMode, isFile } from "./fs-ops.js";
+import { CONFIG_FILE } from "./config.js";
 import { waitForUnlock } from "./lock.js";
 import { listProfiles, openProfile, type Profile } from "./workspace.js";
 
@@ -45,7 +46,12 @@ export interface StatusProblem {
   file?: string;
 }
 
-/** Something still needed before the profile can go live. Missing items do not make `status` fail. */
+/**
+ * Something still needed before the profile can go live. A missing item of the outbound side
+ * (every profile calls Thales) makes `status` fail; one of the inbound side does once the
+ * profile has started it (a server certificate or an ISSUER_HOST is set), or with
+ * `require: "all"`.
+ */
 export interface MissingItem {
   item: string;
   /** For the outbound side (calls to Thales) or the inbound side (Thales calls). */
@@ -66,7 +72,11 @@ export interface ProfileStatus {
   /** A renewal waiting to become active. */
   pending: { keyFile: string; csrFile: string | undefined; certificateFile: string | undefined } | undefined;
   ready: { outbound: boolean; inbound: boolean };
-  /** No error or warning problem. */
+  /** The sides this profile must have ready for `ok` (outbound always; inbound once started or when required). */
+  required: { outbound: boolean; inbound: boolean };
+  /** Why `ok` is false, one line each (empty when ok). */
+  reasons: string[];
+  /** No error or warning problem, and every required side ready. */
   ok: boolean;
 }
 
@@ -74,8 +84,10 @@ export interface ProfileStatus {
 export interface WorkspaceStatus {
   workspace: string;
   profiles: ProfileStatus[];
-  /** No profile has an error or warning problem. */
+  /** Every profile is ok, and there is at least one. */
   ok: boolean;
+  /** Why `ok` is false, each line prefixed with its profile (empty when ok). */
+  reasons: string[];
   /** Counts, for monitoring. */
   summary: { profiles: number; errors: number; warnings: number; due: number; expired: number };
 }
@@ -143,7 +155,7 @@ async function keyFiles(profile: Profile): Promise<string[]> {
  * within 30 days, key files readable by others, keys not matching), what is still missing
  * before it can go live, and a renewal in progress.
  */
-export async function inspectProfile(profile: Profile, now = new Date()): Promise<ProfileStatus> {
+export async function inspectProfile(profile: Profile, now = new Date(), options: { require?: StatusRequirement } = {}): Promise<ProfileStatus> {
   const p = profile.paths;
   const problems: StatusProblem[] = [];
   const certificates: CertificateStatus[] = [];
@@ -169,9 +181,9 @@ export async function inspectProfile(profile: Profile, now = new Date()): Promis
       certificates.push(st);
       if (!counts) continue;
       const what = `${ROLE_LABEL[role]} ${c.commonName ? `CN=${c.commonName}` : c.subjectText}`;
-      if (st.state === "expired") problems.push({ code: "EXPIRED", severity: "error", message: `the ${what} expired on ${st.notAfter} (${-st.daysLeft} days ago)`, hint: renewHint(profile, role), file });
+      if (st.state === "expired") problems.push({ code: "EXPIRED", severity: "error", message: `the ${what} expired on ${st.notAfter} (${dayCount(-st.daysLeft)} ago)`, hint: renewHint(profile, role), file });
       else if (st.state === "not-yet-valid") problems.push({ code: "NOT_YET_VALID", severity: "error", message: `the ${what} is not valid before ${c.notBefore.toISOString()}`, hint: "Check this machine's clock.", file });
-      else if (st.state === "due") problems.push({ code: "RENEWAL_DUE", severity: "warning", message: `the ${what} expires in ${st.daysLeft} days (${st.notAfter})`, hint: renewHint(profile, role), file });
+      else if (st.state === "due") problems.push({ code: "RENEWAL_DUE", severity: "warning", message: `the ${what} expires in ${dayCount(st.daysLeft)} (${st.notAfter})`, hint: renewHint(profile, role), file });
     }
   }
 
@@ -249,7 +261,22 @@ export async function inspectProfile(profile: Profile, now = new Date()): Promis
     missing.push({ item: "OAuth 2.0 signing key and kid (D1_OAUTH_PUBLIC_KEY, D1_OAUTH_KID)", side: "outbound", hint: `Put the ES256 key in ${p.oauth.key} and its kid in mtlskit.yaml (profiles.${profile.name}.oauth.kid), then register the public key with Thales` });
   }
 
-  const failing = problems.some((x) => x.severity !== "info");
+  const ready = {
+    outbound: clientUsable && serverTrust.length > 0,
+    inbound: !!server && hasServerKey && inboundCa.length > 0,
+  };
+  const require = options.require ?? "started";
+  const inboundStarted = !!server || hasServerKey || !!profile.issuerHost;
+  const required = {
+    outbound: require !== "none",
+    inbound: require === "all" || (require === "started" && inboundStarted),
+  };
+  const reasons: string[] = problems.filter((x) => x.severity !== "info").map((x) => `[${x.code}] ${x.message}`);
+  for (const side of ["outbound", "inbound"] as const) {
+    if (!required[side] || ready[side]) continue;
+    const what = missing.filter((m) => m.side === side).map((m) => m.item);
+    reasons.push(`[NOT_READY] the ${side} side is not ready${what.length ? `: missing ${what.join(", ")}` : " (see the problems above)"}`);
+  }
   return {
     name: profile.name,
     program: profile.program.id,
@@ -260,34 +287,49 @@ export async function inspectProfile(profile: Profile, now = new Date()): Promis
     problems,
     missing,
     pending,
-    ready: {
-      outbound: clientUsable && serverTrust.length > 0,
-      inbound: !!server && hasServerKey && inboundCa.length > 0,
-    },
-    ok: !failing,
+    ready,
+    required,
+    reasons,
+    ok: reasons.length === 0,
   };
 }
 
 /**
+ * What `status` requires of each profile: `started` (default) the outbound side, and the
+ * inbound side once a server certificate or ISSUER_HOST is set; `outbound` only the outbound
+ * side; `all` both sides; `none` nothing beyond the absence of problems.
+ */
+export type StatusRequirement = "started" | "outbound" | "all" | "none";
+
+/**
  * `mtlskit status`: every profile of the workspace, each certificate with its days left, what
  * is wrong and what is missing. `ok` is false (the CLI exits 1) when anything is expired, due
- * within 30 days, not yet valid, mismatched, or a key file is readable by group or others.
+ * within 30 days, not yet valid, mismatched, a key file is readable by group or others, a side
+ * the profile needs is not ready (no key, no certificate, no Thales trust...), or the workspace
+ * has no profile. `reasons` says why, one line each.
+ *
+ * Throws `WORKSPACE_NOT_FOUND` when `dir` does not exist or holds no `mtlskit.yaml`, and
+ * `NOT_A_DIRECTORY` when it is a file: a monitor started from the wrong folder must not stay green.
  *
  * @example
  * const s = await workspaceStatus(".mtlskit");
  * if (!s.ok) process.exitCode = 1;
  */
-export async function workspaceStatus(dir: string, options: { now?: Date; profile?: string } = {}): Promise<WorkspaceStatus> {
+export async function workspaceStatus(dir: string, options: { now?: Date; profile?: string; require?: StatusRequirement } = {}): Promise<WorkspaceStatus> {
   const now = options.now ?? new Date();
+  await requireWorkspace(dir);
   await waitForUnlock(dir);
   const profiles = options.profile ? [await openProfile(dir, options.profile)] : await listProfiles(dir);
   const statuses: ProfileStatus[] = [];
-  for (const p of profiles) statuses.push(await inspectProfile(p, now));
+  for (const p of profiles) statuses.push(await inspectProfile(p, now, options.require ? { require: options.require } : {}));
   const all = statuses.flatMap((s) => s.problems);
+  const reasons = statuses.flatMap((s) => s.reasons.map((r) => `${s.name}: ${r}`));
+  if (statuses.length === 0) reasons.push(`[NO_PROFILES] the workspace ${path.resolve(dir)} has no profile`);
   return {
     workspace: path.resolve(dir),
     profiles: statuses,
-    ok: statuses.every((s) => s.ok),
+    ok: reasons.length === 0,
+    reasons,
     summary: {
       profiles: statuses.length,
       errors: all.filter((x) => x.severity === "error").length,
@@ -296,4 +338,28 @@ export async function workspaceStatus(dir: string, options: { now?: Date; profil
       expired: all.filter((x) => x.code === "EXPIRED").length,
     },
   };
+}
+
+/**
+ * Refuses a workspace folder that is not there (`WORKSPACE_NOT_FOUND`), is a file
+ * (`NOT_A_DIRECTORY`) or holds no `mtlskit.yaml` (`WORKSPACE_NOT_FOUND`): for the commands
+ * that only read a workspace, where an empty answer would be a silent success.
+ */
+export async function requireWorkspace(dir: string): Promise<void> {
+  const where = path.resolve(dir);
+  let st: import("node:fs").Stats;
+  try {
+    st = await fs.stat(where);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOTDIR") throw new MtlsError("NOT_A_DIRECTORY", `workspace ${where}: a parent of this path is a file, not a folder`, { subject: where, cause: e });
+    throw new MtlsError("WORKSPACE_NOT_FOUND", `workspace ${where}: no such folder`, { subject: where, cause: e });
+  }
+  if (!st.isDirectory()) throw new MtlsError("NOT_A_DIRECTORY", `workspace ${where}: is a file, not a folder`, { subject: where });
+  if (!(await isFile(path.join(where, CONFIG_FILE)))) {
+    throw new MtlsError("WORKSPACE_NOT_FOUND", `workspace ${where}: the folder holds no mtlskit.yaml (not a workspace)`, {
+      subject: where,
+      hint: "Run the command from the right folder, give the workspace (--dir DIR or MTLSKIT_HOME=DIR), or create one: mtlskit profile add NAME ...",
+    });
+  }
 }

@@ -10,7 +10,7 @@ import {
   type FileObjectDescription,
   type UrlInspection,
 } from "../../pki/index.js";
-import { isPkcs11Uri, openTokenKey, spkiPin } from "../../pki/index.js";
+import { isPkcs11Uri, openTokenKey, readPassphraseFile, spkiPin } from "../../pki/index.js";
 import { isMtlsError, MtlsError } from "../../errors/index.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../context.js";
@@ -19,6 +19,7 @@ export function define(cmd: Command): Command {
   return cmd
     .description("show what a certificate, CSR, key or chain file holds, or the chain a TLS server presents")
     .argument("<target>", "a file (PEM or DER; certificates, CSRs, keys, chains), https://HOST[:PORT], or pkcs11:token=...;object=... (a key in a token)")
+    .option("--passphrase-file <file>", "passphrase of an encrypted key in the file (first line): shows the key instead of 'encrypted'")
     .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
     .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--servername <name>", "for a URL: SNI name, and the name checked against the certificate (default: the URL's host)")
@@ -37,7 +38,8 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
   for (const flag of ["servername", "ca", "timeout"] as const) {
     if (o[flag] !== undefined) throw new MtlsError("USAGE", `--${flag} applies to an https:// URL, not to a file`);
   }
-  const r = await inspectFile(target).catch((e: unknown) => {
+  const passphrase = o["passphraseFile"] !== undefined ? await readPassphraseFile(String(o["passphraseFile"])) : undefined;
+  const r = await inspectFile(target, passphrase !== undefined ? { passphrase } : {}).catch((e: unknown) => {
     if (isMtlsError(e, "FILE_NOT_FOUND") && /^[^/\\]+:\d+$/.test(target)) {
       throw new MtlsError("FILE_NOT_FOUND", e.message, { subject: target, hint: `To inspect a TLS server, write the URL: mtlskit inspect https://${target}` });
     }

@@ -1,15 +1,16 @@
 import type { Command } from "commander";
 import { lintFiles, type Finding, type LintResult } from "../../lint/index.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
-import { paint, printJson, say, type CliContext } from "../context.js";
+import { hiddenAlias, paint, printJson, say, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {
+  hiddenAlias(cmd, "--gateway-id <id>", { key: "id", flag: "--id" });
   return cmd
     .description("check certificates, CSRs, private keys and chains against a program's rules")
     .argument("<files...>", "PEM (one or many blocks) or DER files")
     .requiredOption("--program <program>", "d1 | mt")
     .option("--env <env>", "the environment they are for: preprod | production (D1), sandbox | production (MT)")
-    .option("--gateway-id <id>", "D1: the merchantGatewayId the Common Name must carry")
+    .option("--id <id>", "D1: the merchantGatewayId the Common Name must carry (old spelling: --gateway-id)")
     .option("--cn <cn>", "the exact Common Name expected (MT: the value of the Thales portal)")
     .option("--key <file>", "the private key the certificate or CSR must match (a file, or pkcs11:token=...;object=... for a key in a token)")
     .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
@@ -18,7 +19,7 @@ export function define(cmd: Command): Command {
     .addHelpText(
       "after",
       "\nExit status: 0 no error found, 1 errors found, 2 bad input.\n" +
-        "\nExamples:\n  mtlskit lint d1-preprod.csr --program d1 --env preprod --gateway-id 123456\n" +
+        "\nExamples:\n  mtlskit lint d1-preprod.csr --program d1 --env preprod --id 123456\n" +
         '  mtlskit lint mt-sandbox.crt --program mt --env sandbox --cn "<CN from the Thales portal>" --key mt-sandbox.key --json',
     );
 }
@@ -27,7 +28,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
   const opt = (name: string): string | undefined => (o[name] === undefined ? undefined : String(o[name]));
   const program = String(o["program"]);
   const env = opt("env");
-  const gatewayId = opt("gatewayId");
+  const gatewayId = opt("id");
   const cn = opt("cn");
   const keyFile = opt("key");
   const passphraseFile = opt("passphraseFile");

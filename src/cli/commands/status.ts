@@ -1,14 +1,22 @@
 import type { Command } from "commander";
-import { workspaceStatus, type ProfileStatus } from "../../store/index.js";
+import { Option } from "commander";
+import { MtlsError } from "../../errors/index.js";
+import { dayCount } from "../../pki/index.js";
+import { workspaceStatus, type ProfileStatus, type StatusRequirement } from "../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {
   return cmd
     .description("every profile, each certificate with its days left, what is wrong and what is missing before going live")
     .option("--profile <name>", "only this profile")
+    .addOption(
+      new Option("--require <sides>", "what each profile must have ready: started (outbound, and inbound once a server certificate or ISSUER_HOST is set), outbound, all")
+        .choices(["started", "outbound", "all"])
+        .default("started"),
+    )
     .addHelpText(
       "after",
-      "\nExit status: 0 all fine; 1 something expired, due within 30 days, not yet valid or mismatched, or a key file readable by group or others (for cron and monitoring); 2 bad input.\n" +
+      "\nExit status: 0 all fine; 1 something expired, due within 30 days, not yet valid or mismatched, a key file readable by group or others, a side the profile needs not ready (no key, no certificate, no Thales trust...), or no profile at all, each reason printed (for cron and monitoring); 2 bad input, or no workspace at --dir (a folder that does not exist, a file, a folder without mtlskit.yaml).\n" +
         "\nExamples:\n  mtlskit status\n  mtlskit status --json --dir /etc/mtlskit",
     );
 }
@@ -25,7 +33,7 @@ export function renderProfileStatus(ctx: CliContext, s: ProfileStatus, header = 
   if (s.certificates.length) {
     say(ctx, "  certificates:", true);
     for (const c of s.certificates) {
-      const days = c.daysLeft < 0 ? `expired ${-c.daysLeft} days ago` : `${c.daysLeft} days left`;
+      const days = c.daysLeft < 0 ? `expired ${dayCount(-c.daysLeft)} ago` : `${dayCount(c.daysLeft)} left`;
       say(ctx, `    ${c.role.padEnd(20)} ${c.subject}  until ${c.notAfter.slice(0, 10)} (${days})  ${paint(ctx, STATE_STYLE[c.state], c.state)}`, true);
     }
   }
@@ -42,19 +50,25 @@ export function renderProfileStatus(ctx: CliContext, s: ProfileStatus, header = 
 }
 
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const s = await workspaceStatus(ctx.dir, o["profile"] !== undefined ? { profile: String(o["profile"]) } : {});
+  const require = String(o["require"] ?? "started") as StatusRequirement;
+  if (!["started", "outbound", "all"].includes(require)) throw new MtlsError("USAGE", `--require must be started, outbound or all, not '${require}'`);
+  const s = await workspaceStatus(ctx.dir, { require, ...(o["profile"] !== undefined ? { profile: String(o["profile"]) } : {}) });
   if (ctx.json) {
     printJson(ctx, s);
     return s.ok ? 0 : 1;
   }
   if (s.profiles.length === 0) {
-    say(ctx, `no profiles in ${s.workspace}; add one: mtlskit profile add NAME --program d1 --env preprod --id <merchantGatewayId>`, true);
-    return 0;
+    say(ctx, `no profiles in ${s.workspace} (exit 1); add one: mtlskit profile add NAME --program d1 --env preprod --id <merchantGatewayId>`, true);
+    return 1;
   }
   s.profiles.forEach((p, i) => {
     if (i > 0) say(ctx, "", true);
     renderProfileStatus(ctx, p);
   });
   say(ctx, `\n${s.summary.profiles} profile(s): ${s.summary.errors} error(s), ${s.summary.warnings} warning(s)${s.ok ? "" : " (exit 1)"}`, true);
+  if (!s.ok) {
+    say(ctx, "not ok because:", true);
+    for (const r of s.reasons) say(ctx, `  - ${r}`, true);
+  }
   return s.ok ? 0 : 1;
 }

@@ -7,7 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { addProfile, createProfileCsr, importAssets, installCertificate, renewProfile } from "../../store/index.js";
 import { createOAuthKey, obtainProfileToken } from "../../client/index.js";
 import { MtlsError } from "../../errors/index.js";
-import { readInputFile } from "../../pki/index.js";
+import { dayCount, readInputFile } from "../../pki/index.js";
 import type { DemoSession } from "./session.js";
 import { registerStep, serverCertStep, type DemoStep, type ProgramDriver } from "./steps.js";
 
@@ -72,7 +72,7 @@ export function d1Driver(): ProgramDriver {
           async run() {
             const r = await installCertificate(ws, d.profile, signedFile);
             s.summary("d1").clientCertificate = { commonName: r.commonName ?? "", sha256: r.sha256Fingerprint };
-            return `checked against the key, CSR and D1 rules; ${r.daysLeft} days left`;
+            return `checked against the key, CSR and D1 rules; ${dayCount(r.daysLeft)} left`;
           },
         },
         {

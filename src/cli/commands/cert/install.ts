@@ -1,3 +1,4 @@
+import { dayCount } from "../../../pki/index.js";
 import type { Command } from "commander";
 import { installCertificate, type InstallResult } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
@@ -12,7 +13,7 @@ export function define(cmd: Command): Command {
 
 /** Prints an install result (also used by `cert activate`). */
 export function renderInstall(ctx: CliContext, r: InstallResult, verb: string): void {
-  say(ctx, `${paint(ctx, "green", verb)} ${r.certificateFile}${r.slot === "pending" ? " (renewal, waiting for cert activate)" : ""}: CN=${r.commonName ?? ""}, until ${r.notAfter} (${r.daysLeft} days left)`);
+  say(ctx, `${paint(ctx, "green", verb)} ${r.certificateFile}${r.slot === "pending" ? " (renewal, waiting for cert activate)" : ""}: CN=${r.commonName ?? ""}, until ${r.notAfter} (${dayCount(r.daysLeft)} left)`);
   if (r.chainFile) say(ctx, `chain: ${r.chainFile}`);
   say(ctx, `SHA-256 fingerprint: ${r.sha256Fingerprint}`);
   for (const b of r.backups) say(ctx, `backup: ${b}`);

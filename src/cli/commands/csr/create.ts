@@ -2,17 +2,18 @@ import type { Command } from "commander";
 import { createClientCsr, isPkcs11Uri } from "../../../pki/index.js";
 import { createProfileCsr } from "../../../store/index.js";
 import { MtlsError } from "../../../errors/index.js";
-import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
+import { hiddenAlias, paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
 import { hashOption, keySourceFrom, keyLines, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
 
 export function define(cmd: Command): Command {
+  hiddenAlias(cmd, "--gateway-id <id>", { key: "id", flag: "--id" });
   return cmd
     .description("create the CSR of a D1 client certificate, with the Common Name Thales requires")
     .option("--program <program>", "d1 (MT certificates are self-signed: mtlskit cert self-signed)")
     .option("--env <env>", "preprod | production")
-    .option("--gateway-id <id>", "the merchantGatewayId Thales gave you")
+    .option("--id <id>", "the merchantGatewayId Thales gave you (old spelling: --gateway-id)")
     .option("--subject <dn>", "C, ST, L, O, OU in openssl -subj syntax; the CN is added for you")
-    .option("--profile <name>", "take program, environment, id, subject and key type from this profile and write into its folder (instead of --program/--env/--gateway-id/--out)")
+    .option("--profile <name>", "take program, environment, id, subject and key type from this profile and write into its folder (instead of --program/--env/--id/--out)")
     .option("--key <file>", "an existing private key (PEM or DER), or a key in a token: pkcs11:token=...;object=...")
     .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
     .option("--type <type>", "create a new key: ecdsa-p256 (default for D1) | rsa-4096")
@@ -25,7 +26,7 @@ export function define(cmd: Command): Command {
     .option("--force", "replace existing output files")
     .addHelpText(
       "after",
-      '\nExample:\n  mtlskit csr create --program d1 --env preprod --gateway-id 123456 \\\n    --subject "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments" --type ecdsa-p256 \\\n    --key-out d1-preprod.key --out d1-preprod.csr\n  mtlskit csr create --profile d1-pp    # after: mtlskit profile add d1-pp --program d1 ...',
+      '\nExample:\n  mtlskit csr create --program d1 --env preprod --id 123456 \\\n    --subject "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments" --type ecdsa-p256 \\\n    --key-out d1-preprod.key --out d1-preprod.csr\n  mtlskit csr create --profile d1-pp    # after: mtlskit profile add d1-pp --program d1 ...',
     );
 }
 
@@ -33,7 +34,7 @@ export function define(cmd: Command): Command {
 const PROFILE_REPLACES: Array<[string, string]> = [
   ["program", "--program <program>"],
   ["env", "--env <env>"],
-  ["gatewayId", "--gateway-id <id>"],
+  ["id", "--id <id>"],
   ["subject", "--subject <dn>"],
   ["out", "--out <file>"],
 ];
@@ -84,7 +85,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     createClientCsr({
       program: String(o["program"]),
       environment: String(o["env"]),
-      gatewayId: String(o["gatewayId"]),
+      gatewayId: String(o["id"]),
       subject: String(o["subject"]),
       key: keySourceFrom(o, out),
       out,

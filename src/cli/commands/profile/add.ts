@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { addProfile } from "../../../store/index.js";
-import { paint, printJson, say, type CliContext } from "../../context.js";
+import { hiddenAlias, paint, printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {
+  hiddenAlias(cmd, "--key-type <type>", { key: "type", flag: "--type" });
   return cmd
     .description("add a profile: one (program, environment, customer id) connection to Thales, with its folder in the workspace")
     .argument("<name>", "the profile's name, used with --profile (e.g. d1-preprod)")
@@ -10,7 +11,7 @@ export function define(cmd: Command): Command {
     .requiredOption("--env <env>", "d1: preprod | production; mt: sandbox | production")
     .requiredOption("--id <id>", "merchantGatewayId (d1) or customer identifier (mt), as Thales gave it")
     .option("--subject <dn>", "subject without CN, openssl -subj syntax (d1: /C=../ST=../L=../O=../OU=..)")
-    .option("--key-type <type>", "type of new client keys: ecdsa-p256 (default) | ecdsa-p384 | rsa-2048 | rsa-4096, as the program allows")
+    .option("--type <type>", "type of new client keys (old spelling: --key-type): ecdsa-p256 (default) | ecdsa-p384 | rsa-2048 | rsa-4096, as the program allows")
     .option("--cn <cn>", "mt: the exact Common Name the Thales portal gives for this environment")
     .option("--issuer-host <host>", "ISSUER_HOST: the host name Thales calls on your side")
     .addHelpText(
@@ -23,7 +24,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
   const opt = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
   const name = args[0]!;
   const subject = opt("subject");
-  const keyType = opt("keyType");
+  const keyType = opt("type");
   const cn = opt("cn");
   const issuerHost = opt("issuerHost");
   const p = await addProfile(ctx.dir, name, {

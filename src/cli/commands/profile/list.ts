@@ -1,5 +1,7 @@
+import * as path from "node:path";
 import type { Command } from "commander";
-import { listProfiles } from "../../../store/index.js";
+import { isMtlsError } from "../../../errors/index.js";
+import { listProfiles, requireWorkspace } from "../../../store/index.js";
 import { printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -7,14 +9,20 @@ export function define(cmd: Command): Command {
 }
 
 export async function run(ctx: CliContext): Promise<number> {
+  // A --dir that is a file is an error; a workspace not created yet lists no profile (and says so).
+  let exists = true;
+  await requireWorkspace(ctx.dir).catch((e: unknown) => {
+    if (isMtlsError(e, "WORKSPACE_NOT_FOUND")) exists = false;
+    else throw e;
+  });
   const profiles = await listProfiles(ctx.dir);
   const rows = profiles.map((p) => ({ name: p.name, program: p.program.id, environment: p.environment.id, customerId: p.customerId, folder: p.paths.folder }));
   if (ctx.json) {
-    printJson(ctx, { ok: true, profiles: rows });
+    printJson(ctx, { ok: true, workspaceExists: exists, profiles: rows });
     return 0;
   }
   if (rows.length === 0) {
-    say(ctx, `no profiles in ${ctx.dir}; add one: mtlskit profile add NAME --program d1 --env preprod --id <merchantGatewayId>`);
+    say(ctx, `no profiles in ${path.resolve(ctx.dir)}${exists ? "" : " (no workspace there yet)"}; add one: mtlskit profile add NAME --program d1 --env preprod --id <merchantGatewayId>`);
     return 0;
   }
   const head = { name: "NAME", program: "PROGRAM", environment: "ENV", customerId: "ID", folder: "FOLDER" };

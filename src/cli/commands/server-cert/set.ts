@@ -1,3 +1,4 @@
+import { dayCount } from "../../../pki/index.js";
 import type { Command } from "commander";
 import { setServerCertificate } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
@@ -32,7 +33,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     printJson(ctx, { ok: true, ...r });
     return 0;
   }
-  say(ctx, `${paint(ctx, "green", "set")} ${r.files.cert}: ${r.subject}, until ${r.notAfter} (${r.daysLeft} days left)`);
+  say(ctx, `${paint(ctx, "green", "set")} ${r.files.cert}: ${r.subject}, until ${r.notAfter} (${dayCount(r.daysLeft)} left)`);
   say(ctx, `names: ${r.dnsNames.join(", ") || "(none)"}${r.host ? `; covers ${r.host}` : ""}`);
   say(ctx, `chain: ${r.chain.map((c) => c.subject).join(" <- ")}`);
   say(ctx, r.mozillaRoot ? `reaches the Mozilla root ${r.mozillaRoot}` : `does not reach a Mozilla root: PEM trust store written to ${r.trustStoreFile}`);
