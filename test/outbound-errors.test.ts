@@ -82,6 +82,18 @@ describe("MT: server side misconfigurations", () => {
     }
   });
 
+  it.skipIf(!requireTool("openssl"))("TLS: a TLS 1.2 server offering only CBC suites (openssl s_server -cipher) is TLS_NO_SHARED_CIPHER, not a refused client certificate", async () => {
+    const leaf = await world.serverPki.issue({ usage: "server", dns: [world.host], ip: [] });
+    // A server that asks for a client certificate, as Thales's do, but offers CBC suites only.
+    const server = await startOpensslServer(world.dir, leaf, ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA256:AES128-SHA", "-Verify", "1", "-CAfile", world.files.caFile!]);
+    try {
+      const d = world.dispatcher({ retry: false });
+      expect(await codeOf(request(`https://${world.host}:${server.port}/`, { dispatcher: d }))).toBe("TLS_NO_SHARED_CIPHER");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("TLS: a self-signed certificate Thales has not endorsed is TLS_CLIENT_CERT_NOT_ENDORSED", async () => {
     const stranger = await world.serverPki.selfSigned({ cn: "MT-123456-SBX" });
     const dir = world.dir;

@@ -2,7 +2,35 @@ import { MtlsError, type ErrorCode } from "../errors/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
 
 /** A lower-level error as Node, OpenSSL and undici raise them. */
-type LowError = Error & { code?: string; reason?: string; cause?: unknown };
+type LowError = Error & { code?: string; reason?: string; cause?: unknown; tlsStage?: TlsFailureStage };
+
+/**
+ * How far a failed TLS handshake went, set on the error by {@link watchHandshakeStage}:
+ * `hello`: the server refused our ClientHello (no key material was ever agreed, so it never
+ * saw, let alone refused, a client certificate); `after-hello`: it answered the hello, so an
+ * alert came later (a refused client certificate, for example).
+ */
+export type TlsFailureStage = "hello" | "after-hello";
+
+/**
+ * Watches a client TLS socket's handshake so that an error it ends with says how far it went
+ * (`tlsStage` on the error, read by {@link toMtlsError}). Node emits `keylog` once the
+ * session's keys are derived: in TLS 1.2 when the client answers the server's ServerHelloDone
+ * (the flight that carries our certificate), in TLS 1.3 on the ServerHello. A handshake that
+ * fails before that was refused at the hello: no cipher, group or version in common.
+ */
+export function watchHandshakeStage(socket: import("node:tls").TLSSocket): void {
+  let keys = false;
+  const onKeylog = () => {
+    keys = true;
+  };
+  socket.on("keylog", onKeylog);
+  socket.prependOnceListener("error", (e: LowError) => {
+    if (e && typeof e === "object" && e.tlsStage === undefined) e.tlsStage = keys ? "after-hello" : "hello";
+  });
+  socket.once("secureConnect", () => socket.off("keylog", onKeylog));
+  socket.once("close", () => socket.off("keylog", onKeylog));
+}
 
 /** OpenSSL verification results that mean "the server chain does not verify". */
 const CHAIN_CODES = new Set([
@@ -103,6 +131,9 @@ export function toMtlsError(err: unknown, ctx: ErrorContext): MtlsError | undefi
   }
   if (is(e, "ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG", "ERR_SSL_HTTP_REQUEST")) return new MtlsError("TLS_NOT_TLS", `${t}: the port does not speak TLS (${e.code})`, opts);
   const alert = receivedAlert(e);
+  if (e.tlsStage === "hello" && (alert === "handshake_failure" || alert === "insufficient_security" || /no (?:shared )?ciphers?|no suitable|no cipher match/i.test(text))) {
+    return new MtlsError("TLS_NO_SHARED_CIPHER", `${t}: the server refused the TLS handshake at the hello (alert ${alert ?? text}), before asking for a client certificate: it shares no cipher suite with mtlskit's forward-secret AEAD suites (a server offering only CBC suites does this)`, opts);
+  }
   if (alert) {
     const refusal = clientCertRefusal(alert, ctx.program);
     if (refusal) return new MtlsError(refusal.code, `${t}: ${refusal.why}`, opts);

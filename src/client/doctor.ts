@@ -7,7 +7,7 @@ import { ReloadableCredentials, type CredentialSet } from "../credentials/index.
 import { ERROR_CODES, MtlsError, type ErrorCode } from "../errors/index.js";
 import { DEFAULT_RENEWAL_WINDOW, dayCount, needsRenewal, type RenewalWindow } from "../pki/index.js";
 import { assertCertificateEnvironment, openProfile, type Profile } from "../store/index.js";
-import { clientCertRefusal, receivedAlert, toMtlsError } from "./client-errors.js";
+import { clientCertRefusal, receivedAlert, toMtlsError, watchHandshakeStage } from "./client-errors.js";
 import { newCorrelationId } from "./correlation-id.js";
 import { TtlResolver, type ResolvedAddress } from "./dns-resolver.js";
 import { OAuthClient } from "./oauth-client.js";
@@ -169,6 +169,7 @@ interface HandshakeOutcome {
 function handshake(address: string, port: number, servername: string, secureContext: SecureContext, timeoutMs: number, extra: tls.ConnectionOptions = {}): Promise<HandshakeOutcome> {
   return new Promise((resolve) => {
     const s = tls.connect({ host: address, port, servername, secureContext, rejectUnauthorized: false, checkServerIdentity: () => undefined, ALPNProtocols: ["http/1.1"], ...extra });
+    watchHandshakeStage(s);
     const timer = setTimeout(() => {
       s.destroy();
       resolve({ error: Object.assign(new Error(`no TLS session within ${timeoutMs} ms`), { code: "ERR_TLS_HANDSHAKE_TIMEOUT" }), chain: [], authorized: false });

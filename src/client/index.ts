@@ -8,7 +8,7 @@ export { checkTrustRule, chainFromPeer, describeTrustRule, serverIdentityChecker
 export { TtlResolver, type ResolvedAddress, type TtlResolverOptions } from "./dns-resolver.js";
 export { retryInterceptor, parseRetryAfter, IDEMPOTENT_METHODS, RETRYABLE_STATUSES, RETRYABLE_ERROR_CODES, type RetryOptions, type RetryInfo } from "./retry.js";
 export { correlationIdInterceptor, correlationIdPattern, newCorrelationId, assertCorrelationId, CORRELATION_ID_HEADER } from "./correlation-id.js";
-export { toMtlsError, receivedAlert, clientCertRefusal, type ErrorContext } from "./client-errors.js";
+export { toMtlsError, receivedAlert, clientCertRefusal, watchHandshakeStage, type ErrorContext, type TlsFailureStage } from "./client-errors.js";
 export { OAuthClient, AccessToken, oauthInterceptor, JWT_BEARER_GRANT, DEFAULT_ASSERTION_LIFETIME_SECONDS, DEFAULT_REFRESH_BEFORE_SECONDS, type OAuthClientOptions, type OAuthInterceptorOptions } from "./oauth-client.js";
 export { createProfileDispatcher, openThalesDispatcher, profileEndpoints, profileCredentialFiles, loadProfileCredentials, loadOAuthKey, type ProfileEndpoints, type ProfileDispatcherOptions } from "./profile-client.js";
 export { createOAuthKey, type CreateOAuthKeyOptions, type CreateOAuthKeyResult } from "./oauth-key.js";

@@ -5,7 +5,7 @@ import { Agent, buildConnector, Dispatcher } from "undici";
 import type { CredentialSet, ReloadableCredentials, ReloadResult } from "../credentials/index.js";
 import { MtlsError } from "../errors/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
-import { toMtlsError } from "./client-errors.js";
+import { toMtlsError, watchHandshakeStage } from "./client-errors.js";
 import { correlationIdInterceptor, correlationIdPattern } from "./correlation-id.js";
 import { ttlDnsInterceptor } from "./dns-interceptor.js";
 import { TtlResolver, type TtlResolverOptions } from "./dns-resolver.js";
@@ -374,7 +374,8 @@ export class ThalesDispatcher extends Dispatcher {
     const counters = this.counters;
     const memory = this.tlsErrors;
     const connect: buildConnector.connector = (connectOptions, callback) => {
-      connector(connectOptions, (err, socket) => {
+      // undici's connector returns the socket it made (its type says void).
+      const s: unknown = (connector as unknown as (o: typeof connectOptions, cb: (err: Error | null, socket: unknown) => void) => unknown)(connectOptions, (err, socket) => {
         if (!err && socket) {
           counters.connections += 1;
           memory.watch(socket as TLSSocket);
@@ -383,6 +384,8 @@ export class ThalesDispatcher extends Dispatcher {
         }
         (callback as (e: Error | null, s: unknown) => void)(err, socket);
       });
+      // How far a failing handshake went tells a cipher mismatch from a refused certificate.
+      if (s && typeof (s as TLSSocket).getProtocol === "function") watchHandshakeStage(s as TLSSocket);
     };
     return new Agent({
       connect,

@@ -253,6 +253,21 @@ describe("API endpoint, D1 preprod", () => {
       expect(firstError(r)).toMatchObject({ code: "UNKNOWN_KID", message: expect.stringContaining("kid-unknown") });
     });
 
+    it.each(["constructor", "__proto__", "toString", "hasOwnProperty"])("%s as kid, iss or a form field: 4xx with a code, never an internal error", async (name) => {
+      for (const jwt of [await assertion({ kid: name }), await assertion({ iss: name })]) {
+        const r = await post({ grant_type: JWT_BEARER, assertion: jwt });
+        expect(r.status).toBeGreaterThanOrEqual(400);
+        expect(r.status).toBeLessThan(500);
+        expect(firstError(r).code).toMatch(/^[A-Z_]+$/);
+      }
+      const form = await call(agent, api.port, "POST", "/authz/v1/oauth2/token", {
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `${encodeURIComponent(name)}=x&grant_type=${encodeURIComponent(JWT_BEARER)}`,
+      });
+      expect(form.status).toBe(400);
+      expect(firstError(form)).toMatchObject({ code: "MISSING_FIELD" });
+    });
+
     it("exp one hour ahead: 400 INVALID_FIELD", async () => {
       const r = await post({ grant_type: JWT_BEARER, assertion: await assertion({ expIn: 3600 }) });
       expect(r.status).toBe(400);

@@ -622,8 +622,9 @@ function parseFields(req: IncomingMessage, body: Buffer): Record<string, unknown
     return value as Record<string, unknown>;
   }
   if (asForm) {
-    const fields: Record<string, unknown> = {};
-    for (const [k, v] of new URLSearchParams(text)) if (!(k in fields)) fields[k] = v;
+    // A null-prototype object, own keys only: `constructor=` or `__proto__=` is a field like any other.
+    const fields: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (const [k, v] of new URLSearchParams(text)) if (!Object.hasOwn(fields, k)) fields[k] = v;
     return fields;
   }
   throw new HttpError(415, [{ code: "UNSUPPORTED_MEDIA_TYPE", message: `content-type '${type}' is not accepted: send application/json or application/x-www-form-urlencoded` }]);

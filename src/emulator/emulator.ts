@@ -34,6 +34,15 @@ export interface StartEmulatorOptions {
    * resumes its pending notifications before anyone could set them again.
    */
   dnsRecords?: readonly DnsRecord[];
+  /**
+   * Fixed ports: the DNS stand-in on `portBase`, the portal on `portBase + 1`, the API of each
+   * environment on `portBase + 2 + i` (i: its rank among every emulated environment, D1 then MT,
+   * whatever `programs` selects). Without it, the ports of the previous start, kept in
+   * `<dir>/ports.json`, are taken again when free (else a free one, and the file is updated), so
+   * that profiles made from the emulator's assets keep working across restarts.
+   * `USAGE` unless an integer with every port in 1024..65535.
+   */
+  portBase?: number;
   /** Notifier retry policy (tests make it fast). */
   notifierBackoff?: NotifierOptions["backoff"];
   /** Per-attempt time limit of the notifier, ms. */
@@ -108,12 +117,14 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   }
   const envs = emulatedEnvironments(programs);
   const ttl = options.dnsTtlSeconds ?? 30;
+  const ports = await planPorts(dir, options.portBase);
 
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
-    const dns = await startDnsStandIn({ host, ...(options.dnsPort !== undefined ? { port: options.dnsPort } : {}), records: [...envs.map((e) => ({ name: e.host, address: host, ttlSeconds: ttl })), ...(options.dnsRecords ?? [])] });
+    const records = [...envs.map((e) => ({ name: e.host, address: host, ttlSeconds: ttl })), ...(options.dnsRecords ?? [])];
+    const dns = await ports.listen("dns", options.dnsPort, (port) => startDnsStandIn({ host, port, records }));
     closers.push(() => dns.close());
 
     const logs = new Map<string, HandshakeLogEntry[]>();
@@ -135,7 +146,8 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       const k = key(e.program.id, e.environment.id);
       logs.set(k, []);
       const cred = pki.serverCredential(e.program.id, e.environment.id);
-      const server = await startApiServer({
+      const server = await ports.listen(k, undefined, (port) => startApiServer({
+        port,
         program: e.program,
         environment: e.environment,
         host,
@@ -147,7 +159,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
           log.push(entry);
           if (log.length > MAX_HANDSHAKE_LOG) log.splice(0, log.length - MAX_HANDSHAKE_LOG);
         },
-      });
+      }));
       closers.push(() => server.close());
       servers.set(k, server);
       const origin = `https://${e.host}:${server.port}`;
@@ -186,21 +198,22 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     closers.push(() => notifier.close());
 
     const portalEnvironments: PortalEnvironment[] = environments.map(({ assetsDir: _assetsDir, ...where }) => where);
-    const portal: Portal = await startPortal({
+    const portal: Portal = await ports.listen("portal", options.portalPort, (port) => startPortal({
+      port,
       pki,
       state,
       assetsDir: assetsRoot,
       environments: portalEnvironments,
       dnsServers: [dns.server],
       host,
-      ...(options.portalPort !== undefined ? { port: options.portalPort } : {}),
       onEndorsementsChanged: (program, environment) => servers.get(key(program, environment))?.setClientTrust(trustOf(program, environment)),
       rotateClientCertificate: (program, environment) => pki.rotateClientCertificate(program, environment),
       notify: (program, environment, customerId, count) => notifier.enqueue(program, environment, customerId, count),
       deliveries: (program, environment) => notifier.deliveries({ program, environment }),
       handshakes: (program, environment) => logs.get(key(program, environment)) ?? [],
-    });
+    }));
     closers.push(() => portal.close());
+    await ports.save();
 
     for (const e of environments) {
       await writeAssetBundle(assetsRoot, e.program, e.environment, undefined, {
@@ -229,6 +242,72 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     await closeAll();
     throw e;
   }
+}
+
+/** The file of the state folder that keeps the ports of the last start. */
+export const PORTS_FILE = "ports.json";
+
+/** Where each listener of the emulator goes: fixed by --port-base, or the last start's ports. */
+async function planPorts(dir: string, portBase: number | undefined) {
+  const all = emulatedEnvironments([getProgram("d1"), getProgram("mt")]).map((e) => key(e.program.id, e.environment.id));
+  const file = path.join(dir, PORTS_FILE);
+  const wanted = new Map<string, number>();
+  if (portBase !== undefined) {
+    const last = portBase + 1 + all.length;
+    if (!Number.isInteger(portBase) || portBase < 1024 || last > 65535) {
+      throw new MtlsError("USAGE", `--port-base ${String(portBase)}: give an integer from 1024 to ${65535 - 1 - all.length} (the emulator takes ${all.length + 2} ports from it: DNS, portal, then one API port per environment)`);
+    }
+    wanted.set("dns", portBase);
+    wanted.set("portal", portBase + 1);
+    all.forEach((k, i) => wanted.set(k, portBase + 2 + i));
+  } else {
+    let text: string | undefined;
+    try {
+      text = await fs.readFile(file, "utf8");
+    } catch {
+      text = undefined;
+    }
+    if (text !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new MtlsError("EMULATOR_STATE_INVALID", `${file} is not a JSON object of ports`, { subject: file, hint: `Remove ${file}: the next start picks free ports and writes it again.` });
+      }
+      for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+        if ((k === "dns" || k === "portal" || all.includes(k)) && Number.isInteger(v) && (v as number) > 0 && (v as number) <= 65535) wanted.set(k, v as number);
+      }
+    }
+  }
+  const got = new Map<string, number>();
+  return {
+    /** Starts a listener on its planned port (an explicit one wins); a remembered port in use gives way to a free one. */
+    async listen<T extends { readonly port?: number; readonly url?: string; readonly server?: string }>(name: string, explicit: number | undefined, start: (port: number) => Promise<T>): Promise<T> {
+      const port = explicit ?? wanted.get(name) ?? 0;
+      let started: T;
+      try {
+        started = await start(port);
+      } catch (e) {
+        if (explicit !== undefined || portBase !== undefined || port === 0) throw e;
+        started = await start(0);
+      }
+      const actual = started.port ?? Number(/:(\d+)$/.exec(started.url ?? started.server ?? "")?.[1] ?? 0);
+      if (actual > 0) got.set(name, actual);
+      return started;
+    },
+    /** Writes the ports of this start, keeping those of environments not started this time. */
+    async save(): Promise<void> {
+      const out: Record<string, number> = {};
+      for (const k of ["dns", "portal", ...all]) {
+        const v = got.get(k) ?? wanted.get(k);
+        if (v !== undefined) out[k] = v;
+      }
+      await fs.writeFile(file, `${JSON.stringify(out, null, 2)}\n`, { mode: 0o600 });
+    },
+  };
 }
 
 /**

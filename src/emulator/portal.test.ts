@@ -442,3 +442,37 @@ describe("state.json", () => {
     }
   });
 });
+
+describe("names of Object.prototype where a program, environment or id is expected", () => {
+  const hostile = ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "prototype", "__defineGetter__"];
+  it.each(hostile)("answer 4xx with a code (or treat it as a plain new id), never an internal error: %s", async (name) => {
+    const before = internalErrors.length;
+    const n = encodeURIComponent(name);
+    const notFound = [
+      await call("GET", `/v1/${n}/sandbox/endorsements`),
+      await call("GET", `/v1/mt/${n}/endorsements`),
+      await call("GET", `/v1/d1/${n}/deliveries`),
+      await call("DELETE", `/v1/mt/sandbox/endorsements/${n}`),
+      await call("POST", `/v1/mt/sandbox/notifications`, { customerId: name }),
+      await call("POST", `/v1/d1/preprod/notifications`, { customerId: name, count: 1 }),
+    ];
+    for (const a of notFound) {
+      expect(a.status, JSON.stringify(a.body).slice(0, 300)).toBeGreaterThanOrEqual(400);
+      expect(a.status, JSON.stringify(a.body).slice(0, 300)).toBeLessThan(500);
+      expect(codes(a).length).toBeGreaterThan(0);
+    }
+    const others = [
+      await call("PUT", `/v1/d1/preprod/customers/${n}`, { notificationUrl: "https://notify.example.com:18443/n" }),
+      await call("PUT", `/v1/mt/sandbox/customers/${n}`, { notificationUrl: "https://notify.example.com:18443/n", apiKey: "k" }),
+      await call("GET", `/v1/d1/preprod/assets?customerId=${n}`),
+      await call("POST", `/v1/d1/preprod/csr`, { customerId: name, csr: await d1Csr() }),
+      await call("POST", `/v1/mt/sandbox/endorsements`, { [name]: "x" }),
+      await call("POST", `/v1/d1/preprod/csr`, `{"__proto__": {"customerId": "123456"}, "csr": "x"}`),
+    ];
+    for (const a of others) {
+      expect(a.status, JSON.stringify(a.body).slice(0, 300)).toBeLessThan(500);
+      if (a.status >= 400) expect(codes(a).length).toBeGreaterThan(0);
+    }
+    expect(internalErrors.length).toBe(before);
+  });
+});

@@ -566,6 +566,11 @@ export const ERROR_CODES = {
   // ---- issue 10: crash safety (h10b): add new codes below this line ----
 
   // ---- issue 10: serve endpoint, emulator and portal (h10c): add new codes below this line ----
+  TLS_NO_SHARED_CIPHER: {
+    exit: 1,
+    meaning: "TLS layer: the server refused the handshake at its first message, before asking for a client certificate: it shares no cipher suite (or key exchange group) with mtlskit, which offers only forward-secret AEAD suites (GCM, ChaCha20-Poly1305); a server offering only CBC suites ends here.",
+    hint: "The server must offer an ECDHE AEAD suite (for example ECDHE-ECDSA-AES128-GCM-SHA256 or ECDHE-RSA-AES128-GCM-SHA256) or TLS 1.3; Thales endpoints do, so check that the host is really Thales's. Check what it offers with: openssl s_client -connect HOST:PORT -tls1_2.",
+  },
 
   // ---- issue 11: library shape (h11a): add new codes below this line ----
 

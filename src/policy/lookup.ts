@@ -4,7 +4,9 @@ import { KEY_TYPES, type EnvironmentPolicy, type HashName, type KeyType, type Pr
 
 /** The program of that id, or `UNKNOWN_PROGRAM`. */
 export function getProgram(id: string): ProgramPolicy {
-  const p = (PROGRAMS as Record<string, ProgramPolicy>)[id.toLowerCase()];
+  // Own properties only: `constructor`, `__proto__` or `toString` are not programs.
+  const key = id.toLowerCase();
+  const p = Object.hasOwn(PROGRAMS, key) ? (PROGRAMS as Record<string, ProgramPolicy>)[key] : undefined;
   if (!p) throw new MtlsError("UNKNOWN_PROGRAM", `unknown program '${id}'`);
   return p;
 }

@@ -13,6 +13,9 @@ import {
   mt,
   MT_MAX_VALIDITY_DAYS,
   parseKeyType,
+  foldHeaderName,
+  isStrippedHeader,
+  STRIPPED_HEADERS,
   type KeyType,
 } from "./index.js";
 
@@ -180,5 +183,20 @@ describe("assertKeyAccepted", () => {
     const e = error(() => assertKeyAccepted(mt, "rsa-4096"));
     expect(e.code).toBe("KEY_TYPE_REFUSED");
     expect(e.message).toContain("RSA 4096");
+  });
+});
+
+describe("identity headers", () => {
+  it("folds names as WSGI/CGI do, and strips every documented one in any spelling", () => {
+    expect(foldHeaderName("X_Client_Cert-Subject")).toBe("x-client-cert-subject");
+    for (const h of STRIPPED_HEADERS) {
+      const name = h.name.endsWith("*") ? `${h.name.slice(0, -1)}anything` : h.name;
+      for (const spelling of [name, name.toUpperCase(), name.replace(/-/g, "_"), name.toUpperCase().replace(/-/g, "_")]) expect(isStrippedHeader(spelling), spelling).toBe(true);
+    }
+    for (const kept of ["content-type", "authorization", "x-api-key", "user-agent", "content-length"]) expect(isStrippedHeader(kept)).toBe(false);
+  });
+
+  it("never takes a name of Object.prototype for a program", () => {
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) expect(error(() => getProgram(name)).code).toBe("UNKNOWN_PROGRAM");
   });
 });

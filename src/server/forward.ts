@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher, Pool } from "undici";
 import type { ClientIdentity } from "./identity.js";
-import { FORWARDING_HEADERS, isIdentityHeader } from "../policy/index.js";
+import { foldHeaderName, isStrippedHeader } from "../policy/index.js";
 import type { InboundLogger } from "./logger.js";
 import type { InboundMetrics } from "./metrics.js";
 
@@ -20,13 +20,13 @@ import type { InboundMetrics } from "./metrics.js";
  */
 export type UpstreamFailureStatus = "retryable" | "gateway";
 
-/** Why the upstream gave no answer. */
-export type UpstreamFailure = "unreachable" | "timeout" | "reset";
+/** Why the upstream gave no answer (`bad_response`: it answered something that is not HTTP). */
+export type UpstreamFailure = "unreachable" | "timeout" | "reset" | "bad_response";
 
 /** Headers never forwarded in either direction (RFC 9110 section 7.6.1, plus legacy ones). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate", "http2-settings"]);
-/** Request headers replaced by ours, so that the caller cannot forge them. */
-const FORWARDING = new Set([...FORWARDING_HEADERS, "host", "expect"]);
+/** Request headers dropped besides the policy's stripped ones (compared folded). */
+const REPLACED = new Set(["host", "expect"]);
 
 /** The correlation id rule of the Thales APIs (policy: `^[A-Za-z0-9_-]{1,64}$`). */
 export const DEFAULT_CORRELATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -53,7 +53,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, identity: ClientIde
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || FORWARDING.has(lower) || isIdentityHeader(lower) || connectionTokens?.has(lower)) continue;
+    const folded = foldHeaderName(name);
+    if (HOP_BY_HOP.has(lower) || HOP_BY_HOP.has(folded) || REPLACED.has(folded) || isStrippedHeader(name) || connectionTokens?.has(lower)) continue;
     if (lower === "content-length" && !hasBody) continue;
     out.push(name, raw[i + 1]!);
   }
@@ -90,6 +91,10 @@ export function classifyUpstreamError(err: Error & { code?: string; cause?: unkn
   if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "ETIMEDOUT") return "timeout";
   if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EADDRNOTAVAIL" || code === "ECONNABORTED") return "unreachable";
   if (code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_CLOSED") return "reset";
+  // llhttp's parse errors (a bad status line, bad headers, a bad chunk) and undici's checks of
+  // the answer: the application answered something that is not HTTP, a gateway problem.
+  if (code.startsWith("HPE_") || code === "UND_ERR_RES_CONTENT_LENGTH_MISMATCH" || code === "UND_ERR_RES_EXCEEDED_MAX_SIZE" || code === "UND_ERR_INFO") return "bad_response";
+  if (err.name === "HTTPParserError") return "bad_response";
   return undefined;
 }
 
@@ -97,6 +102,79 @@ export function classifyUpstreamError(err: Error & { code?: string; cause?: unkn
 export function failureStatus(failure: UpstreamFailure, mode: UpstreamFailureStatus): number {
   if (mode === "retryable") return 503;
   return failure === "timeout" ? 504 : 502;
+}
+
+/** Why a request target was refused by {@link normaliseRequestTarget}. */
+export type TargetRefusal = "PATH_OUTSIDE_PREFIX" | "BAD_REQUEST_TARGET";
+
+/** How many rounds of percent-decoding are undone (double and triple encoding); more is refused. */
+const MAX_DECODE_ROUNDS = 3;
+
+/** Percent-decodes `s` (a byte string, latin1) once; invalid escapes are kept as they are. */
+function percentDecodeOnce(s: string): string {
+  return s.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/** Bytes kept as they are in a path segment (RFC 3986 pchar without `%`); everything else is percent-encoded. */
+const PCHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
+
+function encodeSegment(bytes: string): string {
+  let out = "";
+  for (const ch of bytes) out += PCHAR.test(ch) ? ch : `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`;
+  return out;
+}
+
+/**
+ * The request target as the path sent upstream, in one canonical form: origin form (an
+ * absolute-form target `http://host/path` is rewritten to `/path`), backslashes read as `/`,
+ * percent-encoding undone (also double encoding, up to three rounds) so that `%2e%2e`, `%2f`,
+ * `%5c` and `%252e` count as what an application would read them as, dot segments resolved,
+ * repeated slashes merged, then each segment re-encoded. The query is kept as sent.
+ *
+ * Refused (`ok: false`): a path that would climb above the root (so above the upstream's
+ * path prefix), a NUL byte, encoding nested deeper than three rounds, and targets that are
+ * not a path (`*`, authority form).
+ */
+export function normaliseRequestTarget(target: string): { ok: true; path: string } | { ok: false; code: TargetRefusal; reason: string } {
+  let t = target;
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(t)) {
+    // Absolute form (RFC 9112 section 3.2.2): only the path and query are ours to forward.
+    const rest = t.slice(t.indexOf("//") + 2);
+    const slash = rest.search(/[/?]/);
+    t = slash < 0 ? "/" : rest[slash] === "?" ? `/${rest.slice(slash)}` : rest.slice(slash);
+  }
+  if (!t.startsWith("/") && !t.startsWith("\\")) return { ok: false, code: "BAD_REQUEST_TARGET", reason: "the request target is not a path" };
+  const hash = t.indexOf("#");
+  if (hash >= 0) t = t.slice(0, hash);
+  const q = t.indexOf("?");
+  const rawPath = q >= 0 ? t.slice(0, q) : t;
+  const query = q >= 0 ? t.slice(q) : "";
+  let decoded = rawPath;
+  for (let round = 0; ; round++) {
+    const next = percentDecodeOnce(decoded);
+    if (next === decoded) break;
+    if (round >= MAX_DECODE_ROUNDS) return { ok: false, code: "BAD_REQUEST_TARGET", reason: "the path is percent-encoded more than three times over" };
+    decoded = next;
+  }
+  if (decoded.includes("\0")) return { ok: false, code: "BAD_REQUEST_TARGET", reason: "the path holds a NUL byte" };
+  const segments: string[] = [];
+  const parts = decoded.replace(/\\/g, "/").split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const seg = parts[i]!;
+    const last = i === parts.length - 1;
+    if (seg === "." || seg === "") {
+      if (last) segments.push("");
+      continue;
+    }
+    if (seg === "..") {
+      if (segments.length === 0 || (segments.length === 1 && segments[0] === "")) return { ok: false, code: "PATH_OUTSIDE_PREFIX", reason: "the path climbs above the root" };
+      segments.pop();
+      if (last) segments.push("");
+      continue;
+    }
+    segments.push(seg);
+  }
+  return { ok: true, path: `/${segments.map(encodeSegment).join("/")}${query}` };
 }
 
 /** Answers up to this size are sent in one write; larger ones are streamed. */
@@ -154,6 +232,12 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
 export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, identity: ClientIdentity): void {
   const correlation = correlationIdFor(req.headers["x-correlation-id"], ctx.correlationIdPattern);
   if (correlation.rejected) ctx.logger.debug({ event: "correlation_id_replaced", correlationId: correlation.id }, "the caller's x-correlation-id does not match the pattern; a new one was generated");
+  const target = normaliseRequestTarget(req.url ?? "/");
+  if (!target.ok) {
+    ctx.logger.warn({ event: "bad_request", error: target.code, correlationId: correlation.id, method: req.method, path: pathOf(req) }, `refused the request target: ${target.reason}`);
+    sendError(res, 400, target.code, target.code === "PATH_OUTSIDE_PREFIX" ? "the request path climbs above the root" : `the request target was refused: ${target.reason}`, correlation.id, true);
+    return;
+  }
   const cl = req.headers["content-length"];
   const chunked = req.headers["transfer-encoding"] !== undefined;
   const hasBody = chunked || (cl !== undefined && cl !== "0");
@@ -244,15 +328,16 @@ export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: S
       const ms = Math.round(performance.now() - started);
       ctx.logger.warn(
         { event: "upstream_error", failure, error: errorCode(err), status, ms, correlationId: correlation.id, method: req.method, path: pathOf(req) },
-        failure === "timeout" ? `the upstream did not answer within ${ctx.upstreamTimeoutMs} ms` : failure === "unreachable" ? "the upstream is unreachable" : "the upstream closed the connection",
+        failure === "timeout" ? `the upstream did not answer within ${ctx.upstreamTimeoutMs} ms` : failure === "unreachable" ? "the upstream is unreachable" : failure === "bad_response" ? `the upstream answered something that is not valid HTTP (${errorCode(err)})` : "the upstream closed the connection",
       );
-      sendError(res, status, failure === "timeout" ? "UPSTREAM_TIMEOUT" : "UPSTREAM_UNAVAILABLE", failure === "timeout" ? "the application did not answer in time" : "the application is not reachable", correlation.id);
+      const [code, message] = failure === "timeout" ? ["UPSTREAM_TIMEOUT", "the application did not answer in time"] : failure === "bad_response" ? ["UPSTREAM_BAD_RESPONSE", "the application's answer was not valid HTTP"] : ["UPSTREAM_UNAVAILABLE", "the application is not reachable"];
+      sendError(res, status, code, message, correlation.id);
     },
   };
   try {
     ctx.pool.dispatch(
       {
-        path: ctx.pathPrefix + (req.url ?? "/"),
+        path: ctx.pathPrefix + target.path,
         method: (req.method ?? "GET") as Dispatcher.HttpMethod,
         headers,
         body: body as Dispatcher.DispatchOptions["body"],

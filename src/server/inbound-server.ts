@@ -18,7 +18,7 @@ import { classifyHandshakeError, refusalMessage } from "./handshake-errors.js";
 import { checkAllowList, peerIdentity, type ClientIdentity, type IdentityAllowList } from "./identity.js";
 import { createJsonLogger, type InboundLogger } from "./logger.js";
 import { createInboundMetrics, type InboundMetrics } from "./metrics.js";
-import { DEFAULT_LISTEN_PORT, parseUpstream, resolveLimits, tcpConnectionCap, type InboundLimits, type ListenAddress } from "./options.js";
+import { DEFAULT_LISTEN_PORT, parseUpstream, pendingHandshakeCap, resolveLimits, tcpConnectionCap, type InboundLimits, type ListenAddress } from "./options.js";
 import { startReloadTriggers, type ReloadTrigger, type ReloadTriggers } from "./reloader.js";
 import { secureContextOptions, serverTlsOptions } from "./tls-options.js";
 
@@ -60,7 +60,16 @@ export interface InboundServerOptions {
   };
   /** A pino-compatible logger. Default: JSON lines on stderr at level info. */
   logger?: InboundLogger;
+  /**
+   * Connections dropped before their handshake finished (silent, aborted, not TLS, timed out,
+   * evicted by a flood) are logged as one `connections_dropped` summary line per this many ms,
+   * with counts by reason, not one line each. Default 10 000.
+   */
+  dropSummaryIntervalMs?: number;
 }
+
+/** Handshake outcomes logged as a periodic counted summary rather than one line each. */
+const SUMMARISED = new Set(["aborted", "not_tls", "handshake_timeout"]);
 
 /** The outcome of one reload. */
 export type InboundReloadResult = { ok: true; changed: boolean; version: number; clientCaChanged: boolean } | { ok: false; error: MtlsError };
@@ -322,6 +331,8 @@ export async function createInboundServer(options: InboundServerOptions): Promis
   trustAnchors(credentials.current());
 
   server.prependListener("secureConnection", (socket: TLSSocket) => {
+    const raw = (socket as unknown as { _parent?: Socket })._parent;
+    if (raw) unpend(raw);
     let identity: ClientIdentity | undefined;
     if (options.allow) {
       identity = peerIdentity(socket);
@@ -343,16 +354,86 @@ export async function createInboundServer(options: InboundServerOptions): Promis
     });
   });
 
-  // The peer address is read when the TCP connection comes, so that a refusal can still name
-  // it once the TLS socket is gone.
-  server.on("connection", (raw: Socket) => void raw.remoteAddress);
+  // --- unauthenticated connections: what one that has not finished its handshake may hold.
+  // Tracked from the TCP accept to the end of the handshake, oldest first. A new connection
+  // over the global or per-address cap closes the oldest pending one (of all, or of its
+  // address), so that a flood of silent connections can never keep a new one out: the flood
+  // only churns itself. A connection that sends no byte within firstByteTimeoutMs is closed.
+  // Only connections that have not finished their handshake are closed here (the TCP socket
+  // under a TLS socket still in its handshake; no HTTP state exists yet).
+  const pendingCap = pendingHandshakeCap(limits);
+  const firstByteMs = Math.min(limits.firstByteTimeoutMs, limits.handshakeTimeoutMs);
+  const pending = new Map<Socket, { since: number; address: string }>();
+  const pendingByAddress = new Map<string, Set<Socket>>();
+  /** Why we closed a pending connection, read back when its TLS socket reports the error. */
+  const dropped = new WeakMap<Socket, "first_byte_timeout" | "pending_evicted">();
+  const dropCounts = new Map<string, number>();
+  const countDrop = (reason: string) => dropCounts.set(reason, (dropCounts.get(reason) ?? 0) + 1);
+  const unpend = (raw: Socket) => {
+    const p = pending.get(raw);
+    if (!p) return;
+    pending.delete(raw);
+    const set = pendingByAddress.get(p.address);
+    set?.delete(raw);
+    if (set?.size === 0) pendingByAddress.delete(p.address);
+  };
+  const drop = (raw: Socket, why: "first_byte_timeout" | "pending_evicted") => {
+    unpend(raw);
+    dropped.set(raw, why);
+    metrics.limits.inc({ limit: why });
+    raw.destroy();
+  };
+  server.on("connection", (raw: Socket) => {
+    // The peer address is read now, so that a refusal can still name it once the socket is gone.
+    const address = raw.remoteAddress ?? "?";
+    let mine = pendingByAddress.get(address);
+    if (mine && mine.size >= limits.maxPendingPerAddress) drop(mine.values().next().value!, "pending_evicted");
+    if (pending.size >= pendingCap) drop(pending.keys().next().value!, "pending_evicted");
+    pending.set(raw, { since: performance.now(), address });
+    mine = pendingByAddress.get(address);
+    if (!mine) pendingByAddress.set(address, (mine = new Set()));
+    mine.add(raw);
+    raw.once("close", () => unpend(raw));
+  });
+  const sweep = setInterval(
+    () => {
+      const deadline = performance.now() - firstByteMs;
+      for (const [raw, p] of pending) {
+        if (p.since > deadline) break;
+        if (raw.bytesRead === 0) drop(raw, "first_byte_timeout");
+      }
+    },
+    Math.max(25, Math.min(250, Math.floor(firstByteMs / 4))),
+  );
+  sweep.unref();
+  const flushDrops = () => {
+    if (dropCounts.size === 0) return;
+    const counts = Object.fromEntries(dropCounts);
+    const total = [...dropCounts.values()].reduce((a, b) => a + b, 0);
+    dropCounts.clear();
+    logger.warn({ event: "connections_dropped", total, counts, pending: pending.size, pendingCap }, `dropped ${total} connection${total === 1 ? "" : "s"} before their TLS handshake finished (${Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join(", ")})`);
+  };
+  const summary = setInterval(flushDrops, options.dropSummaryIntervalMs ?? 10_000);
+  summary.unref();
+
   server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {
+    const raw = (socket as unknown as { _parent?: Socket })._parent;
+    if (raw) unpend(raw);
+    const ours = raw ? dropped.get(raw) : undefined;
+    if (ours) {
+      metrics.handshakes.inc({ result: ours === "first_byte_timeout" ? "handshake_timeout" : "evicted" });
+      countDrop(ours);
+      return;
+    }
     const c = classifyHandshakeError(err, socket.authorizationError);
     metrics.handshakes.inc({ result: c.reason });
     if (c.reason === "handshake_timeout") metrics.limits.inc({ limit: "handshake_timeout" });
+    if (SUMMARISED.has(c.reason)) {
+      countDrop(c.reason);
+      return;
+    }
     const fields = { event: "handshake_refused", reason: c.reason, detail: c.detail, remote: remoteOf(socket), protocol: socket.getProtocol?.() ?? undefined };
-    if (c.reason === "aborted" || c.reason === "not_tls") logger.info(fields, c.message);
-    else logger.warn(fields, c.message);
+    logger.warn(fields, c.message);
   });
 
   server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
@@ -481,6 +562,8 @@ export async function createInboundServer(options: InboundServerOptions): Promis
       if (!isLoopback(adminAddress.host!)) logger.warn({ event: "admin_not_loopback", host: adminAddress.host }, "the admin listener is not on loopback: keep it away from the internet");
     }
   } catch (e) {
+    clearInterval(sweep);
+    clearInterval(summary);
     triggers.stop();
     offChange();
     server.close();
@@ -518,6 +601,9 @@ export async function createInboundServer(options: InboundServerOptions): Promis
     close(closeOptions = {}) {
       closed ??= (async () => {
         closing = true;
+        clearInterval(sweep);
+        clearInterval(summary);
+        flushDrops();
         triggers.stop();
         offChange();
         const graceMs = closeOptions.graceMs ?? 5000;

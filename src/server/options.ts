@@ -24,6 +24,19 @@ export interface InboundLimits {
   idleTimeoutMs: number;
   /** Time for the TLS handshake, ms. Default 10 000. */
   handshakeTimeoutMs: number;
+  /**
+   * Time for the first byte of a new connection (Thales sends its ClientHello at once), ms;
+   * a connection silent for longer is closed. Default 3 000 (never more than the handshake time).
+   */
+  firstByteTimeoutMs: number;
+  /**
+   * Connections still in their TLS handshake (unauthenticated), all addresses together. A new
+   * connection over this closes the oldest such one, so that a flood of silent connections
+   * never keeps a new one out. Default 1 024 (never more than the TCP cap minus maxConnections).
+   */
+  maxPendingHandshakes: number;
+  /** Connections still in their TLS handshake from one address; a new one over this closes that address's oldest. Default 256. */
+  maxPendingPerAddress: number;
   /** Open connections served; requests on more are answered 503 and those connections closed. Default 512. */
   maxConnections: number;
   /** Time for the upstream's response headers (and between body chunks), ms. Default 8 000. */
@@ -40,6 +53,9 @@ export const DEFAULT_LIMITS: Readonly<InboundLimits> = {
   requestTimeoutMs: 30_000,
   idleTimeoutMs: 15_000,
   handshakeTimeoutMs: 10_000,
+  firstByteTimeoutMs: 3_000,
+  maxPendingHandshakes: 1024,
+  maxPendingPerAddress: 256,
   maxConnections: 512,
   upstreamTimeoutMs: 8_000,
   upstreamConnectTimeoutMs: 2_000,
@@ -48,6 +64,11 @@ export const DEFAULT_LIMITS: Readonly<InboundLimits> = {
 /** TCP connections accepted at once (handshakes in progress included): 8x maxConnections, at least maxConnections + 16. */
 export function tcpConnectionCap(maxConnections: number): number {
   return Math.max(maxConnections * 8, maxConnections + 16);
+}
+
+/** Connections allowed in their handshake at once: the configured number, kept under the TCP cap with room for served ones. */
+export function pendingHandshakeCap(limits: Pick<InboundLimits, "maxConnections" | "maxPendingHandshakes">): number {
+  return Math.max(1, Math.min(limits.maxPendingHandshakes, tcpConnectionCap(limits.maxConnections) - limits.maxConnections));
 }
 
 /** Merges and checks limits; `USAGE` for a value that is not a positive number. */

@@ -105,8 +105,8 @@ export async function addProfile(dir: string, name: string, options: AddProfileO
     dir,
     async (txn) => {
       const profiles = txn.loaded.config.profiles;
-      if (profiles[name]) {
-        throw new MtlsError("PROFILE_EXISTS", `profile '${name}' exists already (${profileFolderName(profiles[name])})`, {
+      if (Object.hasOwn(profiles, name)) {
+        throw new MtlsError("PROFILE_EXISTS", `profile '${name}' exists already (${profileFolderName(profiles[name]!)})`, {
           hint: `Choose another name, or look at it: mtlskit profile show ${name}`,
         });
       }

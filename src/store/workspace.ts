@@ -72,7 +72,8 @@ function notFound(dir: string, name: string, names: string[]): MtlsError {
  */
 export async function openProfile(dir: string, name: string): Promise<Profile> {
   const loaded = await loadConfig(dir);
-  const config = loaded.config.profiles[name];
+  // Own entries only: `constructor` or `toString` is a name, not a profile.
+  const config = Object.hasOwn(loaded.config.profiles, name) ? loaded.config.profiles[name] : undefined;
   if (!config) throw notFound(dir, name, Object.keys(loaded.config.profiles));
   return resolveProfile(dir, name, config);
 }
@@ -117,7 +118,7 @@ export async function writeWorkspace<T>(dir: string, work: (txn: WorkspaceTxn) =
           changed = true;
         },
         profile: (name) => {
-          const config = loaded.config.profiles[name];
+          const config = Object.hasOwn(loaded.config.profiles, name) ? loaded.config.profiles[name] : undefined;
           if (!config) throw notFound(dir, name, Object.keys(loaded.config.profiles));
           return resolveProfile(dir, name, config);
         },
