@@ -39,7 +39,3 @@ export function adminHandler(source: AdminSource): http.RequestListener {
   };
 }
 
-/** True for a loopback host name or address. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
-}

@@ -23,6 +23,7 @@
  */
 import { isIPv4, type Socket as NetSocket } from "node:net";
 import { Packet, TCPServer, UDPServer, type Resource } from "dns2";
+import { isLoopbackAddress } from "../../policy/index.js";
 
 /** One name the stand-in answers for. */
 export interface DnsRecord {
@@ -170,7 +171,7 @@ function canonicalQueryName(name: string): string {
 }
 
 function isLoopbackIPv4(address: string): boolean {
-  return typeof address === "string" && isIPv4(address) && address.startsWith("127.");
+  return typeof address === "string" && isIPv4(address) && isLoopbackAddress(address);
 }
 
 function checkAddress(name: string, address: string): void {
