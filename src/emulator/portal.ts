@@ -1,5 +1,5 @@
 /**
- * The emulator's portal (DESIGN.md, "The emulator's face"): JSON over HTTP on loopback, where
+ * The emulator's portal (docs/architecture.md, "The emulator's face"): JSON over HTTP on loopback, where
  * the customer does what it would do in the Thales portal or by mail with the Thales team, and
  * where tests drive the emulator.
  *

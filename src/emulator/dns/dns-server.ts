@@ -1,5 +1,5 @@
 /**
- * The emulator's DNS stand-in (DESIGN.md, "The emulator's face"): a small authoritative DNS
+ * The emulator's DNS stand-in (docs/architecture.md, "The emulator's face"): a small authoritative DNS
  * server on loopback that answers for the emulator's host names under `.test`
  * (`api.d1-stg.thalescloud.test`, `tmg.dbp-stg.thalescloud.test`, ...), so that profiles
  * made from the emulator's assets (`dns.servers: ["127.0.0.1:40002"]`) reach the emulator and
