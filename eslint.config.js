@@ -7,7 +7,7 @@ function layer(files, above) {
     {
       files: [files],
       ignores: ["**/*.test.ts"],
-      rules: { "no-restricted-imports": ["error", { patterns: above.map((l) => ({ group: [`**/${l}/**`, `../${l}/*`, `./${l}/*`], message: `layers (DESIGN.md): this layer may not import ${l}` })) }] },
+      rules: { "no-restricted-imports": ["error", { patterns: above.map((l) => ({ group: [`**/${l}/**`, `../${l}/*`, `./${l}/*`], message: `layers (docs/architecture.md): this layer may not import ${l}` })) }] },
     },
   ];
 }
@@ -23,7 +23,7 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
-  // Layers (DESIGN.md): errors <- policy <- pki <- lint <- store, credentials <- client, server
+  // Layers (docs/architecture.md): errors <- policy <- pki <- lint <- store, credentials <- client, server
   // <- emulator, cli. Nothing below imports from above; testing/ may import pki.
   ...layer("src/errors/**/*.ts", ["policy", "pki", "lint", "store", "credentials", "client", "server", "emulator", "cli", "testing"]),
   ...layer("src/policy/**/*.ts", ["pki", "lint", "store", "credentials", "client", "server", "emulator", "cli", "testing"]),

@@ -323,7 +323,7 @@ describe("the built CLI", () => {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { sideEffects?: unknown };
 
   // esbuild can only leave x509-build.ts (and pkijs) out of a chunk when the package declares
-  // that its modules have no side effects on import (DESIGN.md: "nothing here has side effects").
+  // that its modules have no side effects on import (docs/architecture.md: "nothing here has side effects").
   it.skipIf(pkg.sideEffects !== false)("does not load pkijs on the inspect path", () => {
     const chunks = path.join(ROOT, "dist", "cli", "chunks");
     const inspectChunk = readdirSync(chunks).find((f) => f.startsWith("inspect-"));

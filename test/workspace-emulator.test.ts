@@ -16,7 +16,7 @@ import { cliSession, type CliRun } from "./support/cli.js";
 const EMULATOR = fileURLToPath(new URL("../src/emulator/emulator.ts", import.meta.url));
 const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";
 
-/** What `startEmulator` gives (DESIGN.md, "The emulator's face"). */
+/** What `startEmulator` gives (docs/architecture.md, "The emulator's face"). */
 interface Emulator {
   portalUrl: string;
   dnsServer: string;

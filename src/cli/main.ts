@@ -4,7 +4,7 @@ import { ERROR_CODES, MtlsError } from "../errors/index.js";
 import { makeContext, paint, printJson, type CliContext, type GlobalOptions } from "./context.js";
 import { COMMANDS, type CommandModule } from "./registry.js";
 
-/** Exit codes of DESIGN.md. */
+/** Exit codes of docs/architecture.md. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 3 } as const;
 
 /** The version of the installed package (package.json two folders up, from src/cli and from dist/cli). */

@@ -1,5 +1,5 @@
 /**
- * The emulator's API endpoint (DESIGN.md, "The emulator"; issue 3, "API endpoint"): one HTTPS
+ * The emulator's API endpoint (docs/architecture.md, "The emulator"; issue 3, "API endpoint"): one HTTPS
  * listener per (program, environment) playing the Thales API.
  *
  * - mTLS by the program's rules: TLS 1.2 or 1.3 only, a client certificate always required.

@@ -40,7 +40,7 @@ afterAll(() => {
 });
 
 describe("MT asset bundle", () => {
-  it("has exactly the DESIGN.md shape, and every file parses", async () => {
+  it("has exactly the docs/architecture.md shape, and every file parses", async () => {
     const customerServer = await testPki.issue({ usage: "server", dns: ["issuer.example.test"] });
     const clientCert = await testPki.selfSigned({ cn: "MT-123456-SBX" });
     await state.putCustomer("mt", "sandbox", "123456", { issuerHost: "issuer.example.test:8443", serverChainPem: customerServer.chainPem, apiKey: "never-in-a-bundle", portalCn: "MT-123456-SBX" });

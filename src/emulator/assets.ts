@@ -1,5 +1,5 @@
 /**
- * Asset bundles the emulator hands to the customer (DESIGN.md, "Contracts between parts",
+ * Asset bundles the emulator hands to the customer (docs/architecture.md, "Contracts between parts",
  * "Asset bundle"): a folder with `manifest.json` and one PEM file per certificate asset.
  *
  * ```json

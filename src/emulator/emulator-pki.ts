@@ -1,5 +1,5 @@
 /**
- * The emulator's PKI (DESIGN.md, "The emulator"): every CA and certificate the Thales side
+ * The emulator's PKI (docs/architecture.md, "The emulator"): every CA and certificate the Thales side
  * holds, created on first start under `<dir>/pki/` and reloaded afterwards, so that a restart
  * keeps the CAs the customer already trusts.
  *

@@ -1,5 +1,5 @@
 /**
- * The emulator's notifier (DESIGN.md, "The emulator"; issue 3, "Notifier"): Thales -> customer
+ * The emulator's notifier (docs/architecture.md, "The emulator"; issue 3, "Notifier"): Thales -> customer
  * calls, made the way the Thales backend makes them.
  *
  * - D1: `POST https://{ISSUER_HOST}/merchant-gateways/{merchantGatewayId}/merchants/{merchantId}/tokens/{tokenId}/notify-update`

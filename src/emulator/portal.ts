@@ -1,5 +1,5 @@
 /**
- * The emulator's portal (DESIGN.md, "The emulator's face"): JSON over HTTP on loopback, where
+ * The emulator's portal (docs/architecture.md, "The emulator's face"): JSON over HTTP on loopback, where
  * the customer does what it would do in the Thales portal or by mail with the Thales team, and
  * where tests drive the emulator.
  *
@@ -36,7 +36,7 @@ import { isIP, type AddressInfo } from "node:net";
 import { ERROR_CODES, isMtlsError, MtlsError } from "../errors/index.js";
 import { lintItems, type Finding } from "../lint/index.js";
 import { decodePkiObjects, isSignedBy, looksLikePem, parsePem, toPem, type CertificateInfo, type PemBlock, type PkiItem } from "../pki/index.js";
-import { assertCustomerId, getEnvironment, getProgram, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
+import { assertCustomerId, getEnvironment, getProgram, isLoopbackAddress, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
 import { writeAssetBundle } from "./assets.js";
 import type { EmulatorPki } from "./emulator-pki.js";
 import { mtPortalCommonName, type CustomerFields, type EmulatorState } from "./state.js";
@@ -168,12 +168,6 @@ function statusOf(e: MtlsError): number {
   if (e.code === "UNKNOWN_PROGRAM" || e.code === "UNKNOWN_ENVIRONMENT" || e.code === "FILE_NOT_FOUND") return 404;
   if (e.code === "USAGE") return 400;
   return ERROR_CODES[e.code].exit === 3 ? 500 : 422;
-}
-
-function isLoopback(host: string): boolean {
-  if (isIP(host) === 4) return host.startsWith("127.");
-  if (isIP(host) === 6) return host === "::1" || host === "0:0:0:0:0:0:0:1";
-  return false;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -437,7 +431,7 @@ interface Route {
  */
 export async function startPortal(options: PortalOptions): Promise<Portal> {
   const host = options.host === undefined || options.host === "localhost" ? "127.0.0.1" : options.host;
-  if (!isLoopback(host)) {
+  if (!isLoopbackAddress(host)) {
     throw new MtlsError("USAGE", `the portal listens on loopback only, not on '${options.host}'`, { hint: "Use --host 127.0.0.1 (or another 127.x.x.x address, or ::1)." });
   }
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;

@@ -1,5 +1,5 @@
 /**
- * The emulator's persisted state, `<dir>/state.json` (DESIGN.md, "The emulator": "its state
+ * The emulator's persisted state, `<dir>/state.json` (docs/architecture.md, "The emulator": "its state
  * lives in its own folder so that it survives restarts"): registered customers, MT
  * endorsements (pinned client certificates) and the log of D1 certificates the Business PKI
  * signed. Keys and certificates of the emulator itself live under `<dir>/pki/`

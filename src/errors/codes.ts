@@ -2,7 +2,7 @@
  * The one table of error codes. Every `MtlsError` carries one of these codes; `docs/errors.md`
  * is generated from this table (`npm run docs`) and a test keeps the two in step.
  *
- * Exit codes follow DESIGN.md: 1 the check ran and failed, 2 bad usage or bad input,
+ * Exit codes follow docs/architecture.md: 1 the check ran and failed, 2 bad usage or bad input,
  * 3 internal error (a bug).
  */
 export interface ErrorCodeInfo {

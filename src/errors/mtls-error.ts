@@ -32,7 +32,7 @@ export class MtlsError extends Error {
     this.subject = options.subject;
   }
 
-  /** The process exit code for this error (DESIGN.md: 1 failed check, 2 bad input, 3 bug). */
+  /** The process exit code for this error (docs/architecture.md: 1 failed check, 2 bad input, 3 bug). */
   get exitCode(): 1 | 2 | 3 {
     return ERROR_CODES[this.code].exit;
   }

@@ -46,7 +46,3 @@ async function answerAdmin(source: AdminSource, req: http.IncomingMessage, res: 
   res.writeHead(404, { "content-type": "text/plain" }).end("not found: try /healthz, /readyz or /metrics\n");
 }
 
-/** True for a loopback host name or address. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
-}

@@ -1,7 +1,7 @@
 import type { ProgramId } from "../policy/index.js";
 
 /**
- * The asset names of the bundle contract (DESIGN.md, "Asset bundle"): what Thales hands over
+ * The asset names of the bundle contract (docs/architecture.md, "Asset bundle"): what Thales hands over
  * and what the customer sends back, per program. The names are the reference pages' (MT) or
  * built in the same style (D1).
  */

@@ -15,7 +15,7 @@ import { writeWorkspace, type Profile } from "./workspace.js";
 
 type Cert = PkiItem & CertificateInfo;
 
-/** The manifest of an asset bundle (DESIGN.md, "Asset bundle"). Unknown top-level fields are allowed. */
+/** The manifest of an asset bundle (docs/architecture.md, "Asset bundle"). Unknown top-level fields are allowed. */
 const ManifestSchema = z.looseObject({
   format: z.literal(BUNDLE_FORMAT, { error: `expected "${BUNDLE_FORMAT}"` }),
   program: z.string({ error: "expected the program id" }),

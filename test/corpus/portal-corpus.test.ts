@@ -1,5 +1,5 @@
 /**
- * The bad input corpus against the emulator's portal (DESIGN.md, "The emulator's face"): raw
+ * The bad input corpus against the emulator's portal (docs/architecture.md, "The emulator's face"): raw
  * HTTP/1.1 requests, oversized, malformed, smuggling, hostile JSON and PEM. Every answer is a
  * 4xx with `{ errors: [{ code, message }] }` (never a 5xx, never a hang), the portal reports no
  * internal error, and it still answers afterwards.

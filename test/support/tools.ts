@@ -1,5 +1,5 @@
 /**
- * External tools in tests (DESIGN.md, Tests): a test that needs a tool the machine lacks fails
+ * External tools in tests (docs/architecture.md, Tests): a test that needs a tool the machine lacks fails
  * in CI (`MTLSKIT_REQUIRE_TOOLS=1`) and is skipped with a printed reason elsewhere.
  */
 import { accessSync, constants, statSync } from "node:fs";

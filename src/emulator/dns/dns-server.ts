@@ -1,5 +1,5 @@
 /**
- * The emulator's DNS stand-in (DESIGN.md, "The emulator's face"): a small authoritative DNS
+ * The emulator's DNS stand-in (docs/architecture.md, "The emulator's face"): a small authoritative DNS
  * server on loopback that answers for the emulator's host names under `.test`
  * (`api.d1-stg.thalescloud.test`, `tmg.dbp-stg.thalescloud.test`, ...), so that profiles
  * made from the emulator's assets (`dns.servers: ["127.0.0.1:40002"]`) reach the emulator and
@@ -23,6 +23,7 @@
  */
 import { isIPv4, type Socket as NetSocket } from "node:net";
 import { Packet, TCPServer, UDPServer, type Resource } from "dns2";
+import { isLoopbackAddress } from "../../policy/index.js";
 
 /** One name the stand-in answers for. */
 export interface DnsRecord {
@@ -170,7 +171,7 @@ function canonicalQueryName(name: string): string {
 }
 
 function isLoopbackIPv4(address: string): boolean {
-  return typeof address === "string" && isIPv4(address) && address.startsWith("127.");
+  return typeof address === "string" && isIPv4(address) && isLoopbackAddress(address);
 }
 
 function checkAddress(name: string, address: string): void {
