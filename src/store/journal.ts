@@ -6,8 +6,7 @@
  *
  * How: a rollback journal in `<workspace>/.txn/`. Before a path is changed for the first time in
  * a transaction, its before-image (absent, a directory, or a file's bytes and mode) is written
- * into the journal (`N.bin`, then `N.json` by an atomic rename: the entry exists whole or not at
- * all). The change is then made in place. The commit is one rename, `.txn` -> `.txn.done`, after
+ * into the journal as `N.json` by an atomic rename (the entry exists whole or not at all). The change is then made in place. The commit is one rename, `.txn` -> `.txn.done`, after
  * which the journal is deleted. A `.txn` found at the next start (any command that takes the
  * lock, and any reader that opens a profile) means a transaction that did not commit: its entries
  * are undone newest first (each undo is idempotent, so a recovery that is itself killed is simply
@@ -156,7 +155,7 @@ export async function removeTree(target: string): Promise<void> {
 type Before =
   | { n: number; path: string; state: "absent" }
   | { n: number; path: string; state: "dir"; mode: number }
-  | { n: number; path: string; state: "file"; mode: number; data: string }
+  | { n: number; path: string; state: "file"; mode: number; /** base64 */ data: string }
   | { n: number; path: string; state: "moved"; to: string };
 
 interface Txn {
@@ -186,12 +185,11 @@ export function inTransaction(dir: string): boolean {
   return active.has(path.resolve(dir));
 }
 
-async function addEntry(t: Txn, entry: Before, data?: Buffer): Promise<void> {
+async function addEntry(t: Txn, entry: Before): Promise<void> {
   if (!t.started) {
     await mkdirs(t.journal);
     t.started = true;
   }
-  if (data) await writeAtomic(path.join(t.journal, `${entry.n}.bin`), data, { mode: 0o600 });
   await writeAtomic(path.join(t.journal, `${entry.n}.json`), JSON.stringify(entry), { mode: 0o600 });
 }
 
@@ -216,7 +214,7 @@ export async function protect(target: string): Promise<void> {
   } else if (st.isDirectory()) {
     await addEntry(t, { n, path: rel, state: "dir", mode: st.mode & 0o777 });
   } else if (st.isFile()) {
-    await addEntry(t, { n, path: rel, state: "file", mode: st.mode & 0o777, data: `${n}.bin` }, await fs.readFile(abs));
+    await addEntry(t, { n, path: rel, state: "file", mode: st.mode & 0o777, data: (await fs.readFile(abs)).toString("base64") });
   } else {
     throw new MtlsError("WRITE_FAILED", `${abs}: is neither a file nor a folder; mtlskit does not replace it`, { subject: abs });
   }
@@ -279,7 +277,7 @@ async function rollback(dir: string): Promise<void> {
       folders.add(abs);
       if (!(await exists(abs))) await mkdirs(abs, e.mode);
     } else if (e.state === "file") {
-      const data = await fs.readFile(path.join(journal, e.data));
+      const data = Buffer.from(e.data, "base64");
       const now = await fs.readFile(abs).catch(() => undefined);
       const mode = await fs.stat(abs).then((s) => s.mode & 0o777, () => undefined);
       if (!now || Buffer.compare(now, data) !== 0 || mode !== e.mode) {
