@@ -11,6 +11,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recoverWorkspace } from "../src/store/workspace.js";
 import { createTestPki } from "../src/testing/index.js";
 import { makeThalesSide, signCsr, standardBundle, type ThalesSide } from "./support/store-fixtures.js";
 import { mtlskit, type CliRun } from "./support/cli.js";
@@ -116,14 +117,16 @@ async function sweep(s: Scenario, start: string): Promise<{ after: string; point
     await copyDir(start, ws);
     const killed = await run(s.args, cwd, ws, { MTLSKIT_TEST_CRASH_AT: String(n) });
     expect(killed.code, `${s.name}: killed at call ${n} of ${points}: ${killed.stderr}`).toBe(-1); // ended by the signal
-    // The next reader recovers the workspace and sees a whole profile.
-    const status = await run(["status"], cwd, ws);
+    // The next reader recovers the workspace and sees a whole profile: the real `mtlskit status`
+    // at every other call, the same recovery in-process at the others (the run time stays short).
+    const status = n % 2 === 1 ? await run(["status"], cwd, ws) : undefined;
+    if (!status) await recoverWorkspace(ws);
     const got = await snapshot(ws);
     if (equalTrees(got, old)) {
       sawOld++;
-      expect(status.code, `${s.name} @${n}: status of the old set\n${status.stdout}${status.stderr}`).toBe(statusOld);
+      if (status) expect(status.code, `${s.name} @${n}: status of the old set\n${status.stdout}${status.stderr}`).toBe(statusOld);
       // A discarded change leaves nothing in the way: the command runs again (no --force).
-      if (sawOld === 1 || n === points || n % 4 === 0) {
+      if (sawOld === 1 || n === points || n % 8 === 0) {
         const again = await run(s.args, cwd, ws);
         expect(again.code, `${s.name} @${n}: again: ${again.stderr}`).toBe(0);
         const why = isNewSet(await snapshot(ws), old, ref);
@@ -132,7 +135,7 @@ async function sweep(s: Scenario, start: string): Promise<{ after: string; point
     } else {
       const why = isNewSet(got, old, ref);
       expect(why, `${s.name}: killed at call ${n} of ${points}: neither the old set nor the new one`).toBeUndefined();
-      expect(status.code, `${s.name} @${n}: status of the new set\n${status.stdout}${status.stderr}`).toBe(statusNew);
+      if (status) expect(status.code, `${s.name} @${n}: status of the new set\n${status.stdout}${status.stderr}`).toBe(statusNew);
       sawNew++;
     }
   }
