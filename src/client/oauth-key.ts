@@ -1,6 +1,5 @@
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { promises as fs } from "node:fs";
-import * as path from "node:path";
 import { calculateJwkThumbprint, exportJWK } from "jose";
 import { MtlsError } from "../errors/index.js";
 import { backupFile, replaceFile, writeWorkspace } from "../store/index.js";

@@ -1,5 +1,4 @@
 import type { KeyObject } from "node:crypto";
-import { promises as fs } from "node:fs";
 import { MtlsError } from "../errors/index.js";
 import { lintItems, type Finding } from "../lint/index.js";
 import { keysMatch, parseCsr, parsePem, readInputFile, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
