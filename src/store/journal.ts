@@ -6,7 +6,8 @@
  *
  * How: a rollback journal in `<workspace>/.txn/`. Before a path is changed for the first time in
  * a transaction, its before-image (absent, a directory, or a file's bytes and mode) is written
- * into the journal as `N.json` by an atomic rename (the entry exists whole or not at all). The change is then made in place. The commit is one rename, `.txn` -> `.txn.done`, after
+ * into the journal as a new file `N.json`, flushed before the change is made (an entry cut short
+ * by a kill does not parse and is ignored: the change it announced was not made yet). The change is then made in place. The commit is one rename, `.txn` -> `.txn.done`, after
  * which the journal is deleted. A `.txn` found at the next start (any command that takes the
  * lock, and any reader that opens a profile) means a transaction that did not commit: its entries
  * are undone newest first (each undo is idempotent, so a recovery that is itself killed is simply
@@ -190,7 +191,20 @@ async function addEntry(t: Txn, entry: Before): Promise<void> {
     await mkdirs(t.journal);
     t.started = true;
   }
-  await writeAtomic(path.join(t.journal, `${entry.n}.json`), JSON.stringify(entry), { mode: 0o600 });
+  // One call: a new file, written and flushed. A process killed while writing it leaves a
+  // truncated entry, which does not parse and is ignored: the change it announced was not made.
+  const file = path.join(t.journal, `${entry.n}.json`);
+  crashPoint();
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    await handle.writeFile(JSON.stringify(entry));
+    await handle.sync();
+  } catch (e) {
+    throw writeFailed(file, e);
+  } finally {
+    await handle?.close();
+  }
 }
 
 /**
@@ -262,7 +276,7 @@ async function rollback(dir: string): Promise<void> {
     try {
       entries.push(JSON.parse(await fs.readFile(path.join(journal, name), "utf8")) as Before);
     } catch {
-      // written by rename: a whole entry or none; an unreadable one cannot be ours
+      // cut short by a kill before its change was made: nothing to undo
     }
   }
   entries.sort((a, b) => b.n - a.n);
