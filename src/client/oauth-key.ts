@@ -1,10 +1,8 @@
 import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { promises as fs } from "node:fs";
-import * as path from "node:path";
 import { calculateJwkThumbprint, exportJWK } from "jose";
 import { MtlsError } from "../errors/index.js";
-import { writeFileAtomic } from "../pki/index.js";
-import { backupName, writeWorkspace } from "../store/index.js";
+import { backupFile, replaceFile, writeWorkspace } from "../store/index.js";
 
 /** Options of {@link createOAuthKey}. */
 export interface CreateOAuthKeyOptions {
@@ -68,15 +66,9 @@ export async function createOAuthKey(dir: string, name: string, options: CreateO
     const publicKey = createPublicKey(privateKey);
     const jwk = await exportJWK(publicKey);
     const kid = options.kid ?? (await calculateJwkThumbprint(jwk, "sha256"));
-    await fs.mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-    let backup: string | undefined;
-    if (existing) {
-      await fs.mkdir(profile.paths.backups, { recursive: true, mode: 0o700 });
-      backup = path.join(profile.paths.backups, backupName(keyFile));
-      await fs.copyFile(keyFile, backup);
-      await fs.chmod(backup, 0o600);
-    }
-    await writeFileAtomic(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }).toString(), { mode: 0o600, overwrite: existing });
+    // Through the store, so that the change is one transaction of the workspace (journaled).
+    const backup = existing ? await backupFile(keyFile, profile.paths.backups) : undefined;
+    await replaceFile(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }).toString(), { mode: 0o600 });
     txn.set(["profiles", name, "oauth", "kid"], kid);
     return {
       profile: name,

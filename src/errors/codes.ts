@@ -564,6 +564,11 @@ export const ERROR_CODES = {
   },
 
   // ---- issue 10: crash safety (h10b): add new codes below this line ----
+  ASSET_NOT_REGULAR_FILE: {
+    exit: 2,
+    meaning: "A file of an asset bundle (or the single file given to assets import) is a symbolic link, a FIFO, a socket or a device; mtlskit reads only regular files there and never opens such a file.",
+    hint: "Put the asset itself (a PEM file) in the bundle folder, not a link to it.",
+  },
 
   // ---- issue 10: serve endpoint, emulator and portal (h10c): add new codes below this line ----
   TLS_NO_SHARED_CIPHER: {

@@ -1,8 +1,8 @@
-import { promises as fs } from "node:fs";
+import { promises as fs, constants as fsc } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { MtlsError, printable } from "../errors/index.js";
-import { dayCount, keysMatch, needsRenewal, readInputFile, readPkiObjects, readPrivateKeyFile, type CertificateInfo, type PkiItem } from "../pki/index.js";
+import { dayCount, decodePkiObjects, keysMatch, MAX_INPUT_BYTES, needsRenewal, readPkiObjects, readPrivateKeyFile, type CertificateInfo, type PkiItem } from "../pki/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
 import { ASSET_NAMES, BUNDLE_FORMAT, MANIFEST_FILE } from "./asset-names.js";
 import { DNS_SERVER } from "./config.js";
@@ -102,8 +102,66 @@ export interface ImportPlan {
   warnings: string[];
 }
 
-export async function readAssetCertificates(file: string, name: string): Promise<Cert[]> {
-  const items = await readPkiObjects(file);
+/**
+ * Reads a file handed over by Thales, and nothing else: a regular file (never a symlink inside a
+ * bundle, a FIFO, a socket or a device, which are refused before they are opened), opened
+ * without following links and without blocking, and read up to the input cap. `follow` lets the
+ * single file named on the command line be a link to a regular file.
+ */
+export async function readBundleFile(file: string, options: { follow?: boolean } = {}): Promise<Buffer> {
+  let st;
+  try {
+    st = options.follow ? await fs.stat(file) : await fs.lstat(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new MtlsError("FILE_NOT_FOUND", `${file}: no such file`, { subject: file, cause: e });
+    throw new MtlsError("FILE_UNREADABLE", `${file}: cannot be read (${code ?? "error"})`, { subject: file, cause: e });
+  }
+  const notRegular = (what: string) =>
+    new MtlsError("ASSET_NOT_REGULAR_FILE", `${file}: is ${what}, not a regular file; mtlskit does not read it`, {
+      subject: file,
+      hint: "Put the asset itself (a PEM file) in the bundle folder, not a link, a device, a FIFO or a socket.",
+    });
+  if (st.isDirectory()) throw new MtlsError("FILE_IS_DIRECTORY", `${file}: is a directory, not a file`, { subject: file });
+  if (st.isSymbolicLink()) throw notRegular("a symbolic link");
+  if (st.isFIFO()) throw notRegular("a FIFO (named pipe)");
+  if (st.isSocket()) throw notRegular("a socket");
+  if (st.isCharacterDevice() || st.isBlockDevice()) throw notRegular("a device");
+  if (!st.isFile()) throw notRegular("not a file");
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK | (options.follow ? 0 : fsc.O_NOFOLLOW));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw notRegular("a symbolic link");
+    throw new MtlsError("FILE_UNREADABLE", `${file}: cannot be read (${code ?? "error"})`, { subject: file, cause: e });
+  }
+  try {
+    const opened = await handle.stat();
+    // Swapped between the check and the open: refuse what it became.
+    if (!opened.isFile() || opened.ino !== st.ino || opened.dev !== st.dev) throw notRegular("not the regular file it was a moment ago");
+    const buf = Buffer.alloc(MAX_INPUT_BYTES + 1);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, size, buf.length - size, null);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > MAX_INPUT_BYTES) throw new MtlsError("FILE_TOO_LARGE", `${file}: more than ${MAX_INPUT_BYTES} bytes is too large for a certificate chain or manifest`, { subject: file });
+    }
+    if (size === 0 || buf.subarray(0, size).toString("latin1").trim() === "") throw new MtlsError("FILE_EMPTY", `${file}: is empty`, { subject: file });
+    return Buffer.from(buf.subarray(0, size));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The PKI objects of a file handed over by Thales (read by {@link readBundleFile}). */
+async function readBundleObjects(file: string, options: { follow?: boolean } = {}): Promise<PkiItem[]> {
+  return decodePkiObjects(await readBundleFile(file, options), file);
+}
+
+export async function readAssetCertificates(file: string, name: string, options: { follow?: boolean } = {}): Promise<Cert[]> {
+  const items = await readBundleObjects(file, options);
   if (items.some((i) => i.kind === "private-key")) {
     throw new MtlsError("ASSET_INVALID", `${name} (${file}) holds a private key; Thales never sends private keys and mtlskit does not import them as assets`, { subject: file });
   }
@@ -250,7 +308,7 @@ function fileAssetKind(program: ProgramPolicy, name: string): "serverChain" | "c
 async function addFileAsset(plan: ImportPlan, profile: Profile, name: string, file: string, now: Date, preRead?: Cert[], preItems?: PkiItem[]): Promise<void> {
   const kind = fileAssetKind(profile.program, name);
   if (kind === "customerCertificate") {
-    const items = preItems ?? (await readPkiObjects(file));
+    const items = preItems ?? (await readBundleObjects(file));
     plan.customerCertificate = { name, source: file, items };
     return;
   }
@@ -267,7 +325,7 @@ function fileAssetNames(program: ProgramPolicy): string[] {
 
 async function readManifest(dir: string): Promise<AssetManifest> {
   const file = path.join(dir, MANIFEST_FILE);
-  if (!(await isFile(file))) {
+  if (!(await fs.lstat(file).then(() => true, () => false))) {
     throw new MtlsError("ASSETS_INVALID", `${dir}: no ${MANIFEST_FILE}; an asset bundle is a folder with ${MANIFEST_FILE} and one file per asset`, {
       subject: dir,
       hint: "Give the bundle folder (with manifest.json), or a single PEM file.",
@@ -275,7 +333,7 @@ async function readManifest(dir: string): Promise<AssetManifest> {
   }
   let data: unknown;
   try {
-    data = JSON.parse((await readInputFile(file)).toString("utf8"));
+    data = JSON.parse((await readBundleFile(file)).toString("utf8"));
   } catch (e) {
     if (e instanceof MtlsError) throw e;
     throw new MtlsError("ASSETS_INVALID", `${file}: is not valid JSON (${(e as Error).message})`, { subject: file, cause: e });
@@ -337,17 +395,17 @@ async function planBundle(profile: Profile, dir: string, now: Date): Promise<Imp
 }
 
 async function planFile(profile: Profile, file: string, as: string | undefined, now: Date): Promise<{ plan: ImportPlan; classification: { name: string; reason: string } }> {
-  const items = await readPkiObjects(file);
+  const items = await readBundleObjects(file, { follow: true });
   const plan: ImportPlan = { warnings: [], registered: [] };
   if (as) {
     if (!fileAssetKind(profile.program, as)) {
       throw new MtlsError("USAGE", `--as ${as}: not a file asset of ${profile.program.name} from Thales`, { hint: `Use one of: ${fileAssetNames(profile.program).join(", ")}.` });
     }
-    const certs = fileAssetKind(profile.program, as) === "customerCertificate" ? undefined : await readAssetCertificates(file, as);
+    const certs = fileAssetKind(profile.program, as) === "customerCertificate" ? undefined : await readAssetCertificates(file, as, { follow: true });
     await addFileAsset(plan, profile, as, file, now, certs, items);
     return { plan, classification: { name: as, reason: "named with --as" } };
   }
-  const certs = await readAssetCertificates(file, path.basename(file));
+  const certs = await readAssetCertificates(file, path.basename(file), { follow: true });
   if (certs.length === 0) throw new MtlsError("CERTIFICATE_EXPECTED", `${file}: holds no certificate`, { subject: file });
   const classification = classifyCertificates(profile.program, certs);
   await addFileAsset(plan, profile, classification.name, file, now, certs, items);
@@ -517,8 +575,8 @@ async function registeredNotes(profile: Profile, registered: ImportPlan["registe
   const to = ASSET_NAMES[profile.program.id].toThales;
   const fingerprint = async (file: string) => ((await isFile(file)) ? (await readPkiObjects(file)).find((i) => i.kind === "certificate") : undefined);
   for (const r of registered) {
-    if (r.name === to.clientCertificate && r.file && (await isFile(r.file))) {
-      const endorsed = (await readPkiObjects(r.file)).find((i) => i.kind === "certificate");
+    if (r.name === to.clientCertificate && r.file && (await fs.lstat(r.file).then(() => true, () => false))) {
+      const endorsed = (await readBundleObjects(r.file)).find((i) => i.kind === "certificate");
       const active = await fingerprint(profile.paths.client.cert);
       const pending = await fingerprint(profile.paths.pending.cert);
       const fp = endorsed?.kind === "certificate" ? endorsed.sha256Fingerprint : undefined;

@@ -1,11 +1,10 @@
 import type { KeyObject } from "node:crypto";
-import { promises as fs } from "node:fs";
 import { MtlsError } from "../errors/index.js";
 import { lintItems, type Finding } from "../lint/index.js";
 import { keysMatch, parseCsr, parsePem, readInputFile, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
 import { chainUp, isCa, nameOf, pemBundle } from "./chains.js";
 import { assertCertificateEnvironment } from "./environment-guard.js";
-import { backupFile, ensureDir, isFile, removeFile, replaceFile } from "./fs-ops.js";
+import { backupFile, ensureDir, isFile, removeDirIfEmpty, removeFile, replaceFile } from "./fs-ops.js";
 import type { Profile } from "./workspace.js";
 
 type Cert = PkiItem & CertificateInfo;
@@ -143,7 +142,7 @@ export async function promotePending(profile: Profile, cert: { leafPem: string; 
   if (cert.chainPem) await replaceFile(p.client.chain, cert.chainPem);
   else await removeFile(p.client.chain);
   for (const f of [p.pending.key, p.pending.csr, p.pending.cert, p.pending.chain]) await removeFile(f);
-  await fs.rmdir(p.pending.dir).catch(() => undefined);
+  await removeDirIfEmpty(p.pending.dir);
   return { backups };
 }
 

@@ -5,7 +5,7 @@ import YAML from "yaml";
 import { z } from "zod";
 import { MtlsError, printable } from "../errors/index.js";
 import { PROGRAMS, KEY_TYPES, type KeyType, type ProgramId } from "../policy/index.js";
-import { writeFileAtomic } from "../pki/index.js";
+import { protect, writeAtomic } from "./journal.js";
 
 /** Name of the configuration file inside the workspace. */
 export const CONFIG_FILE = "mtlskit.yaml";
@@ -286,7 +286,8 @@ export async function loadConfig(dir: string): Promise<LoadedConfig> {
 export async function saveConfig(loaded: LoadedConfig): Promise<WorkspaceConfig> {
   const config = validateConfig(loaded.doc.toJS(), loaded.file);
   const header = loaded.exists ? "" : "# mtlskit workspace: one entry per Thales connection (program, environment, customer id).\n# Edit with care; `mtlskit status` checks it. Schema: see src/store/README.md.\n";
-  await writeFileAtomic(loaded.file, header + loaded.doc.toString({ lineWidth: 0 }), { overwrite: true, mode: 0o600 });
+  await protect(loaded.file);
+  await writeAtomic(loaded.file, header + loaded.doc.toString({ lineWidth: 0 }), { overwrite: true, mode: 0o600 });
   return config;
 }
 

@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { MtlsError } from "../errors/index.js";
-import { writeFileAtomic } from "../pki/index.js";
+import { mkdirs, protect, protectDir, protectMove, removeEmptyDir, renamePath, unlinkFile, writeAtomic } from "./journal.js";
 
 /** `2025-11-23T11-13-05Z`: a time that sorts, fits in a file name on every system. */
 export function stamp(now = new Date()): string {
@@ -18,14 +18,20 @@ export function backupName(file: string, now = new Date()): string {
 
 /** Creates a folder (and its parents) private to the user. */
 export async function ensureDir(dir: string, mode = 0o700): Promise<void> {
-  try {
-    await fs.mkdir(dir, { recursive: true, mode });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EEXIST" || code === "ENOTDIR") {
-      throw new MtlsError("NOT_A_DIRECTORY", `${dir}: ${code === "EEXIST" ? "is a file, not a folder" : "a parent of this path is a file, not a folder"}`, { subject: dir, cause: e });
-    }
-    throw new MtlsError("WRITE_FAILED", `${dir}: the folder could not be created (${code ?? String(e)})`, { subject: dir, cause: e });
+  const st = await fs.stat(dir).catch(() => undefined);
+  if (st?.isDirectory()) return;
+  await protectDir(dir);
+  await mkdirs(dir, mode);
+}
+
+/**
+ * Journals files about to be written by code outside the store (e.g. a key and CSR written by
+ * `pki`), so that the running transaction undoes them if it does not finish.
+ */
+export async function willWrite(...files: string[]): Promise<void> {
+  for (const f of files) {
+    await protectDir(path.dirname(f));
+    await protect(f);
   }
 }
 
@@ -68,7 +74,8 @@ export async function backupFile(file: string, backupsDir: string, now = new Dat
   }
   await ensureDir(backupsDir);
   const target = await freeName(backupsDir, backupName(file, now));
-  await writeFileAtomic(target, data, { mode });
+  await protect(target);
+  await writeAtomic(target, data, { mode });
   return target;
 }
 
@@ -93,7 +100,8 @@ export async function replaceFile(file: string, data: string | Uint8Array, optio
     if (old && Buffer.compare(old, Buffer.from(data)) !== 0) backup = await backupFile(file, options.backupsDir, options.now);
     if (old && !backup) return undefined; // the same bytes: nothing to do
   }
-  await writeFileAtomic(file, data, { overwrite: true, mode: options.mode ?? 0o644 });
+  await protect(file);
+  await writeAtomic(file, data, { overwrite: true, mode: options.mode ?? 0o644 });
   return backup;
 }
 
@@ -101,20 +109,24 @@ export async function replaceFile(file: string, data: string | Uint8Array, optio
 export async function moveToTrash(target: string, trashDir: string, label: string, now = new Date()): Promise<string> {
   await ensureDir(trashDir);
   const dest = await freeName(trashDir, `${stamp(now)}-${label}`);
-  try {
-    await fs.rename(target, dest);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new MtlsError("WRITE_FAILED", `${target}: could not be moved to ${dest} (${code ?? String(e)})`, { subject: target, cause: e });
-  }
+  await protectMove(target, dest);
+  await renamePath(target, dest);
   return dest;
 }
 
 /** Removes a file if it exists. */
 export async function removeFile(file: string): Promise<void> {
-  await fs.unlink(file).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== "ENOENT") throw new MtlsError("WRITE_FAILED", `${file}: could not be removed (${e.code ?? String(e)})`, { subject: file, cause: e });
-  });
+  if (!(await fs.lstat(file).then(() => true, () => false))) return;
+  await protect(file);
+  await unlinkFile(file);
+}
+
+/** Removes a folder if it is empty (journaled like every change). */
+export async function removeDirIfEmpty(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => undefined);
+  if (!names || names.length) return;
+  await protect(dir);
+  await removeEmptyDir(dir);
 }
 
 /** The permission bits of a file, or undefined when it does not exist. */

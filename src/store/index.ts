@@ -7,7 +7,7 @@ export { CONFIG_FILE, CONFIG_VERSION, PROFILE_NAME_PATTERN, loadConfig, parseCon
 export { withWorkspaceLock, waitForUnlock, lockHolder, LOCK_FILE, DEFAULT_LOCK_WAIT_MS, type LockInfo, type LockOptions } from "./lock.js";
 export { profileFolderName, profilePaths, type ProfilePaths } from "./layout.js";
 export { openProfile, listProfiles, resolveProfile, writeWorkspace, TRASH_DIR, type Profile, type WorkspaceTxn } from "./workspace.js";
-export { backupName, stamp } from "./fs-ops.js";
+export { backupName, backupFile, replaceFile, stamp } from "./fs-ops.js";
 export { addProfile, removeProfile, assertProfileName, buildProfileConfig, type AddProfileOptions, type RemoveProfileResult } from "./profiles.js";
 export { showProfile, type ProfileReport, type ProfileFile } from "./profile-show.js";
 export { createProfileCsr, createProfileSelfSigned, type ProfileCredentialOptions, type ProfileSelfSignedOptions, type ProfileCsrResult, type ProfileSelfSignedResult } from "./profile-credentials.js";

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { promises as fs, constants as fsc } from "node:fs";
+import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MtlsError } from "../errors/index.js";
+import { createExclusive, linkFile, recoverJournal, renamePath, unlinkFile } from "./journal.js";
 
 /** Name of the lock file inside the workspace. */
 export const LOCK_FILE = ".lock";
@@ -82,23 +83,23 @@ async function isStale(file: string, lock: { info: LockInfo | undefined }): Prom
 async function breakStale(file: string, staleText: string): Promise<void> {
   const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString("hex")}`;
   try {
-    await fs.rename(file, aside);
+    await renamePath(file, aside);
   } catch {
     return; // gone already: someone else broke it
   }
   const text = await fs.readFile(aside, "utf8").catch(() => staleText);
   if (text !== staleText) {
-    await fs.link(aside, file).catch(() => undefined);
+    await linkFile(aside, file).catch(() => undefined);
   }
-  await fs.unlink(aside).catch(() => undefined);
+  await unlinkFile(aside).catch(() => undefined);
 }
 
 async function tryAcquire(file: string, info: LockInfo): Promise<boolean> {
-  let handle: fs.FileHandle;
+  let handle: fs.FileHandle | undefined;
   try {
-    handle = await fs.open(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    handle = await createExclusive(file, 0o600);
+    if (!handle) return false;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
     if ((e as NodeJS.ErrnoException).code === "ENOENT") {
       throw new MtlsError("WRITE_FAILED", `${path.dirname(file)}: the workspace folder does not exist`, { subject: file, cause: e });
     }
@@ -167,11 +168,23 @@ export async function withWorkspaceLock<T>(dir: string, work: () => Promise<T>, 
   }
   held.set(key, 1);
   try {
+    // A command killed in the middle of a change left its journal: undo it before anything else.
+    await recoverJournal(key);
+    await removeDeadAsides(key);
     return await work();
   } finally {
     held.delete(key);
     const mine = await readLock(file).catch(() => undefined);
-    if (mine?.info?.pid === process.pid && mine.info.time === info.time) await fs.unlink(file).catch(() => undefined);
+    if (mine?.info?.pid === process.pid && mine.info.time === info.time) await unlinkFile(file).catch(() => undefined);
+  }
+}
+
+/** Removes the `.lock.stale-PID-*` names of a lock breaker killed half-way (its pid dead). */
+async function removeDeadAsides(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = /^\.lock\.stale-(\d+)-[0-9a-f]+$/.exec(name)?.[1];
+    if (pid !== undefined && Number(pid) !== process.pid && !alive(Number(pid))) await unlinkFile(path.join(dir, name)).catch(() => undefined);
   }
 }
 

@@ -11,7 +11,7 @@ import {
 } from "../pki/index.js";
 import { parseKeyType, type HashName, type KeyType } from "../policy/index.js";
 import type { StoreWriteOptions } from "./cert-install.js";
-import { backupFile, ensureDir, isFile, removeFile, replaceFile } from "./fs-ops.js";
+import { backupFile, ensureDir, isFile, removeFile, replaceFile, willWrite } from "./fs-ops.js";
 import { writeWorkspace, type Profile, type WorkspaceTxn } from "./workspace.js";
 
 /** Options of {@link createProfileCsr} and {@link createProfileSelfSigned}. */
@@ -149,6 +149,7 @@ export async function createProfileCsr(dir: string, name: string, options: Profi
       await ensureDir(p.folder);
       const ks = await keySource(profile, options, `To renew it: mtlskit renew --profile ${name}`);
       const backups = await makeRoom(profile, ks.reused, options, p.client.csr);
+      await willWrite(p.client.key, p.client.csr);
       const r = await createClientCsr({
         program: profile.program.id,
         environment: profile.environment.id,
@@ -215,6 +216,7 @@ export async function createProfileSelfSigned(dir: string, name: string, options
       await ensureDir(p.folder);
       const ks = await keySource(profile, options, `To renew it: mtlskit renew --profile ${name}`);
       const backups = await makeRoom(profile, ks.reused, options, p.client.cert);
+      await willWrite(p.client.key, p.client.cert);
       const subject = options.subject ?? profile.config.subject;
       const r = await createSelfSignedClientCertificate({
         program: profile.program.id,

@@ -4,7 +4,7 @@ import { MtlsError } from "../errors/index.js";
 import { getAttribute, parseSubject } from "../pki/index.js";
 import { assertCustomerId, assertKeyAccepted, deriveCommonName, getEnvironment, getProgram, parseKeyType } from "../policy/index.js";
 import type { StoreWriteOptions } from "./cert-install.js";
-import { PROFILE_NAME_PATTERN, saveConfig, type ProfileConfig } from "./config.js";
+import { PROFILE_NAME_PATTERN, type ProfileConfig } from "./config.js";
 import { assertHostName } from "./environment-guard.js";
 import { ensureDir, moveToTrash } from "./fs-ops.js";
 import { profileFolderName } from "./layout.js";
@@ -147,13 +147,7 @@ export async function removeProfile(dir: string, name: string, options: StoreWri
       const hasFolder = await fs.stat(profile.paths.folder).then((s) => s.isDirectory(), () => false);
       if (hasFolder) trashedTo = await moveToTrash(profile.paths.folder, path.join(dir, TRASH_DIR), name, options.now);
       txn.set(["profiles", name], undefined);
-      // Saved here rather than at the end, so that the folder can be put back if the save fails.
-      try {
-        await saveConfig(txn.loaded);
-      } catch (e) {
-        if (trashedTo) await fs.rename(trashedTo, profile.paths.folder).catch(() => undefined);
-        throw e;
-      }
+      // Saved at the end by writeWorkspace; a failed save puts the folder back (one transaction).
       return { profile: name, trashedTo };
     },
     { ...options, command: "profile remove" },

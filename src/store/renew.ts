@@ -2,7 +2,7 @@ import { MtlsError } from "../errors/index.js";
 import { createClientCsr, createSelfSignedClientCertificate, describeKey, formatSubject, readCertificates, readPrivateKeyFile } from "../pki/index.js";
 import { parseKeyType, type HashName, type KeyType } from "../policy/index.js";
 import type { StoreWriteOptions } from "./cert-install.js";
-import { ensureDir, isFile, moveToTrash } from "./fs-ops.js";
+import { ensureDir, isFile, moveToTrash, willWrite } from "./fs-ops.js";
 import { writeWorkspace } from "./workspace.js";
 
 /** Options of {@link renewProfile}. */
@@ -75,6 +75,7 @@ export async function renewProfile(dir: string, name: string, options: RenewOpti
       const rest = current.subject.map((rdn) => rdn.filter((a) => a.type !== "CN")).filter((rdn) => rdn.length > 0);
       const subject = rest.length ? formatSubject(rest) : undefined;
       await ensureDir(p.pending.dir);
+      await willWrite(p.pending.key, p.pending.csr, p.pending.cert);
       const notAfter = current.notAfter.toISOString();
       if (d1) {
         const r = await createClientCsr({

@@ -5,7 +5,6 @@ import { isCa, isSelfSigned, issuersIn, mozillaRootFor, nameOf, pemBundle } from
 import { assertHostName, hostOnly } from "./environment-guard.js";
 import { backupFile, ensureDir, isFile, removeFile, replaceFile } from "./fs-ops.js";
 import { writeWorkspace } from "./workspace.js";
-import { promises as fs } from "node:fs";
 
 type Cert = PkiItem & CertificateInfo;
 
@@ -164,7 +163,7 @@ export async function setServerCertificate(dir: string, name: string, options: S
         trustStoreFile = p.trustStore;
       } else if (await isFile(p.trustStore)) {
         keep(await backupFile(p.trustStore, profile.paths.backups, now));
-        await fs.unlink(p.trustStore);
+        await removeFile(p.trustStore);
       }
       if (options.host && options.host !== profile.issuerHost) txn.set(["profiles", name, "inbound", "issuerHost"], options.host);
       const policy = profile.program.inbound.serverChain;

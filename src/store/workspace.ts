@@ -3,6 +3,7 @@ import { MtlsError } from "../errors/index.js";
 import { getEnvironment, getProgram, type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
 import { loadConfig, saveConfig, setIn, type LoadedConfig, type ProfileConfig } from "./config.js";
 import { ensureDir } from "./fs-ops.js";
+import { hasJournal, inTransaction, runTransaction } from "./journal.js";
 import { withWorkspaceLock, type LockOptions } from "./lock.js";
 import { profileFolderName, profilePaths, type ProfilePaths } from "./layout.js";
 
@@ -71,6 +72,7 @@ function notFound(dir: string, name: string, names: string[]): MtlsError {
  * p.paths.client.key; // .../.mtlskit/d1-preprod-123456/client.key
  */
 export async function openProfile(dir: string, name: string): Promise<Profile> {
+  await recoverWorkspace(dir);
   const loaded = await loadConfig(dir);
   // Own entries only: `constructor` or `toString` is a name, not a profile.
   const config = Object.hasOwn(loaded.config.profiles, name) ? loaded.config.profiles[name] : undefined;
@@ -80,8 +82,21 @@ export async function openProfile(dir: string, name: string): Promise<Profile> {
 
 /** Every profile of the workspace, in the file's order. */
 export async function listProfiles(dir: string): Promise<Profile[]> {
+  await recoverWorkspace(dir);
   const loaded = await loadConfig(dir);
   return Object.entries(loaded.config.profiles).map(([name, config]) => resolveProfile(dir, name, config));
+}
+
+/**
+ * For readers (status, serve, check...): when a command was killed in the middle of a change,
+ * takes the lock for a moment so that its journal is undone before anything is read. A lock
+ * held by a live writer is waited for as usual; still held at the end, the reader goes on.
+ */
+export async function recoverWorkspace(dir: string): Promise<void> {
+  if (inTransaction(dir) || !(await hasJournal(dir))) return;
+  await withWorkspaceLock(dir, async () => undefined, { command: "recovery" }).catch((e: unknown) => {
+    if (!(e instanceof MtlsError && e.code === "WORKSPACE_LOCKED")) throw e;
+  });
 }
 
 /** What a write gets: the configuration to change (saved afterwards when `changed`), under the lock. */
@@ -98,7 +113,9 @@ export interface WorkspaceTxn {
 
 /**
  * Runs a write on the workspace: creates the folder if needed, takes the lock, re-reads
- * `mtlskit.yaml`, runs `work`, and saves the configuration if `work` changed it.
+ * `mtlskit.yaml`, runs `work`, and saves the configuration if `work` changed it. The whole is
+ * one transaction (`journal.ts`): if `work` throws or the process dies, every file it changed
+ * through the store is put back as it was.
  */
 export async function writeWorkspace<T>(dir: string, work: (txn: WorkspaceTxn) => Promise<T>, options: LockOptions = {}): Promise<T> {
   await ensureDir(dir);
@@ -123,9 +140,11 @@ export async function writeWorkspace<T>(dir: string, work: (txn: WorkspaceTxn) =
           return resolveProfile(dir, name, config);
         },
       };
-      const result = await work(txn);
-      if (changed) await saveConfig(loaded);
-      return result;
+      return runTransaction(dir, async () => {
+        const result = await work(txn);
+        if (changed) await saveConfig(loaded);
+        return result;
+      });
     },
     options,
   );
