@@ -13,7 +13,7 @@ import {
 import { parseKeyType, type HashName, type KeyType } from "../policy/index.js";
 import type { StoreWriteOptions } from "./cert-install.js";
 import { backupFile, ensureDir, isFile, removeFile, replaceFile } from "./fs-ops.js";
-import { profileClientKeyUri, profilePkcs11Options } from "./token-keys.js";
+import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
 import { writeWorkspace, type Profile, type WorkspaceTxn } from "./workspace.js";
 
 /** Options of {@link createProfileCsr} and {@link createProfileSelfSigned}. */
@@ -102,7 +102,10 @@ async function keySource(profile: Profile, options: ProfileCredentialOptions, re
     if (hasKey && !force && options.keyUri !== tokenKey) {
       throw new MtlsError("FILE_EXISTS", `profile '${profile.name}' already has a client key (${tokenKey ?? p.key}); mtlskit does not replace a private key without --force`, { subject: tokenKey ?? p.key });
     }
-    return { source: { keyUri: options.keyUri, pkcs11: profilePkcs11Options(profile, options.pkcs11) }, reused: options.keyUri === tokenKey, tokenUri: options.keyUri };
+    const pkcs11 = profilePkcs11Options(profile, options.pkcs11);
+    // Reach the key now, before anything of the profile is moved aside (a coded PKCS11_* error otherwise).
+    readTokenPublicKey(options.keyUri, pkcs11);
+    return { source: { keyUri: options.keyUri, pkcs11 }, reused: options.keyUri === tokenKey, tokenUri: options.keyUri };
   }
   if (options.keyFile) {
     if (hasKey && !force) {
