@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { createProfileSelfSigned } from "../../../store/index.js";
-import { createSelfSignedClientCertificate, isPkcs11Uri } from "../../../pki/index.js";
+import { createSelfSignedClientCertificate } from "../../../pki/index.js";
 import { MtlsError } from "../../../errors/index.js";
 import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
 import { hashOption, keySourceFrom, keyLines, profileKeyOptions, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";

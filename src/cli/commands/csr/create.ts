@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { createClientCsr, isPkcs11Uri } from "../../../pki/index.js";
+import { createClientCsr } from "../../../pki/index.js";
 import { createProfileCsr } from "../../../store/index.js";
 import { MtlsError } from "../../../errors/index.js";
 import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
