@@ -103,6 +103,8 @@ const ProfileSchema = z
         clientKey: PKCS11_KEY_URI.optional(),
         /** The key of a renewal not yet installed/activated. */
         pendingClientKey: PKCS11_KEY_URI.optional(),
+        /** The key of the endpoint Thales calls (server-cert set --key pkcs11:...). */
+        serverKey: PKCS11_KEY_URI.optional(),
         /** D1: the ES256 key of the OAuth assertions. */
         oauthKey: PKCS11_KEY_URI.optional(),
       })

@@ -228,7 +228,7 @@ export async function inspectProfile(profile: Profile, now = new Date()): Promis
   if (client && needsRenewal(client, { days: 0 }, now).expired) clientUsable = false;
 
   const server = loaded.get("server")?.[0];
-  const hasServerKey = await isFile(p.server.key);
+  const hasServerKey = profile.config.pkcs11?.serverKey !== undefined || (await isFile(p.server.key));
   if (server && hasServerKey) {
     const key = await readPrivateKeyFile(p.server.key).catch(() => undefined);
     if (key && !keysMatch(key, server.publicKey)) {
