@@ -6,14 +6,15 @@
  * renewal that makes the new key in the same token under a new label.
  */
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { connect as tlsConnect } from "node:tls";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../src/emulator/index.js";
 import { createTestPki } from "../src/testing/index.js";
-import { cliSession, expectCodedError, mtlskit } from "./support/cli.js";
+import { cliSession, expectCodedError, mtlskit, MTLSKIT_BIN } from "./support/cli.js";
 import { haveSoftHsm, softHsm, type SoftHsm } from "./support/softhsm.js";
 
 const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";
@@ -121,9 +122,52 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
     expect(call.status).toBe(200);
   });
 
+  it("server-cert set with its key in the token; serve --profile completes handshakes signed in the token", async () => {
+    await ok(["key", "create", "--type", "ecdsa-p256", "--out", `pkcs11:token=${TOKEN};object=d1-server`, "--pkcs11-module", hsm.module]);
+    await ok(["csr", "create", "--program", "d1", "--env", "preprod", "--gateway-id", "123456", "--subject", SUBJECT, "--key", `pkcs11:token=${TOKEN};object=d1-server`, "--pkcs11-module", hsm.module, "--out", "server.csr"]);
+    const ca = await createTestPki({ rootCn: "Customer Server Root" });
+    await fs.writeFile(path.join(tmp, "ca.crt"), ca.root.certPem);
+    await fs.writeFile(path.join(tmp, "ca.key"), ca.root.keyPem, { mode: 0o600 });
+    await fs.writeFile(path.join(tmp, "ext.cnf"), "subjectAltName=DNS:notify.example.test\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n");
+    execFileSync("openssl", ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "90", "-extfile", "ext.cnf", "-out", "server.crt"], { cwd: tmp, stdio: "pipe" });
+    await fs.rm(path.join(tmp, "ca.key"));
+    await ok(["server-cert", "set", "--profile", "d1-pp", "--cert", "server.crt", "--chain", "ca.crt", "--key", `pkcs11:token=${TOKEN};object=d1-server`, "--host", "notify.example.test"]);
+    expect(await fs.readFile(path.join(home, "mtlskit.yaml"), "utf8")).toContain(`serverKey: pkcs11:token=${TOKEN};object=d1-server`);
+    const folder = (await fs.readdir(home)).find((f) => f.startsWith("d1-"))!;
+    expect((await fs.readdir(path.join(home, folder, "server"))).sort()).not.toContain("server.key");
+    const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", "serve", "--profile", "d1-pp", "--listen", "127.0.0.1:0", "--admin", "off", "--upstream", "http://127.0.0.1:9"], { env: { ...process.env, MTLSKIT_HOME: home, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const doc = await new Promise<{ port: number }>((resolve, reject) => {
+        let out = "";
+        let err = "";
+        child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+        child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+          out += d;
+          try {
+            resolve(JSON.parse(out) as { port: number });
+          } catch {
+            /* not complete yet */
+          }
+        });
+        child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+      });
+      // The handshake's CertificateVerify is signed with the key in the token.
+      const peer = await new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: "127.0.0.1", port: doc.port, servername: "notify.example.test", ca: ca.root.certPem }, () => {
+          resolve(String(s.getPeerCertificate().subject.CN ?? ""));
+          s.destroy();
+        });
+        s.on("error", reject);
+      });
+      expect(peer).toBe("TLSMA-ECDSA/123456/D1.PPR");
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
+
   it("the private keys are sensitive and never extractable, and no key file is in the workspace", async () => {
     const objects = listObjects();
-    for (const label of ["d1-client", "d1-oauth", "mt-client"]) expect(objects).toContain(`label:      ${label}`);
+    for (const label of ["d1-client", "d1-oauth", "mt-client", "d1-server"]) expect(objects).toContain(`label:      ${label}`);
     const blocks = objects.split(/(?=Private Key Object)/).filter((b) => b.startsWith("Private Key Object"));
     expect(blocks.length).toBeGreaterThanOrEqual(3);
     for (const b of blocks) {
@@ -174,7 +218,7 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
     expect(after).toContain(`clientKey: ${rn.keyFile}`);
     expect(after).not.toContain("pendingClientKey");
     expect((await json<{ status: number }>(["call", "--profile", "d1-pp", "/d1/v1/echo"])).status).toBe(200);
-    const st = await ok(["status", "--profile", "d1-pp"]);
+    const st = await run(["status", "--profile", "d1-pp"]); // exit 1 only for the short-lived test server root
     expect(st.stdout).toContain(`object d1-client-${today}`);
     // The old key is kept in the token; a second renewal the same day takes the next label.
     expect(listObjects()).toContain("label:      d1-client\n");
