@@ -96,6 +96,7 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
     expect(check.stdout).toMatch(/PASS\s+TLS handshake/);
     expect(check.stdout).toMatch(/PASS\s+OAuth 2.0 token obtained/);
     expect(check.stdout).toContain("all green");
+    expect(check.stdout).toContain(`key in token ${TOKEN}, object d1-client, ECDSA P-256, non-extractable`);
     expect((await ok(["token", "--profile", "d1-pp"])).stdout).toContain("expires at");
     const echo = await json<{ status: number; body: { token: { sub: string }; identity: { subject: string } } }>(["call", "--profile", "d1-pp", "/d1/v1/echo"]);
     expect(echo.status).toBe(200);
