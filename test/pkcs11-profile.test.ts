@@ -86,6 +86,9 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
 
     const key = await json<{ kid: string; publicKeyPem: string; keyFile: string }>(["oauth", "key", "create", "--profile", "d1-pp", "--out", `pkcs11:token=${TOKEN};object=d1-oauth`]);
     expect(key.keyFile).toMatch(/^pkcs11:.*object=d1-oauth/);
+    const exported = await run(["--json", "assets", "export", "--profile", "d1-pp", "--out", path.join(tmp, "to-thales")]);
+    expect(exported.stdout).toContain("D1_OAUTH_PUBLIC_KEY");
+    expect(await fs.readFile(path.join(tmp, "to-thales", "D1_OAUTH_PUBLIC_KEY.pem"), "utf8")).toBe(key.publicKeyPem);
     const pki = await createTestPki({ rootCn: "Customer Root" });
     const server = await pki.issue({ usage: "server", dns: ["notify.example.test"], ip: [] });
     const reg = await portal("PUT", "/v1/d1/preprod/customers/123456", { issuerHost: "notify.example.test", serverChain: server.chainPem + pki.root.certPem, oauthPublicKey: key.publicKeyPem, kid: key.kid });
