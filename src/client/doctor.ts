@@ -355,7 +355,8 @@ export async function runDoctor(profile: Profile, options: DoctorOptions = {}): 
           const e = new MtlsError("CERTIFICATE_RENEWAL_DUE", `the client certificate ${leaf.subjectText}: ${r.message}`);
           return { summary: e.message, details, fail: diagnose(e, `Renew it now: mtlskit renew --profile ${profile.name}.`) };
         }
-        return { summary: `${leaf.subjectText}, issued by ${leaf.issuerText}, ${dayCount(r.daysLeft)} left`, details };
+        const inToken = set.keyLocation.startsWith("key in token") ? `; ${set.keyLocation}` : "";
+        return { summary: `${leaf.subjectText}, issued by ${leaf.issuerText}, ${dayCount(r.daysLeft)} left${inToken}`, details: { ...details, ...(inToken ? { key: set.keyLocation } : {}) } };
       },
       fail,
     );

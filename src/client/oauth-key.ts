@@ -2,7 +2,8 @@ import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { calculateJwkThumbprint, exportJWK } from "jose";
 import { MtlsError } from "../errors/index.js";
-import { backupFile, replaceFile, writeWorkspace } from "../store/index.js";
+import { createTokenKey, type Pkcs11Options } from "../pki/index.js";
+import { backupFile, profilePkcs11Options, replaceFile, writeWorkspace } from "../store/index.js";
 
 /** Options of {@link createOAuthKey}. */
 export interface CreateOAuthKeyOptions {
@@ -10,6 +11,10 @@ export interface CreateOAuthKeyOptions {
   kid?: string;
   /** Replace an existing key (the old one is kept in the profile's backups/). Default false. */
   force?: boolean;
+  /** Make the key in a PKCS#11 token under this URI (`object=` its label) instead of a file; the profile stores the URI. */
+  keyUri?: string;
+  /** Module and PIN of the token (the module, never the PIN, is stored in the profile). */
+  pkcs11?: Pkcs11Options;
 }
 
 /** What {@link createOAuthKey} made. */
@@ -47,6 +52,39 @@ export async function createOAuthKey(dir: string, name: string, options: CreateO
     const profile = txn.profile(name);
     if (profile.program.auth.kind !== "oauth2-jwt-bearer") {
       throw new MtlsError("OAUTH_NOT_USED", `profile '${name}' is ${profile.program.name}, which does not use OAuth 2.0 (no key to create)`);
+    }
+    if (options.keyUri) {
+      const old = profile.config.pkcs11?.oauthKey;
+      if (old && !options.force) {
+        throw new MtlsError("FILE_EXISTS", `profile '${name}' has an OAuth signing key already (${old})`, { subject: old, hint: "Keep it, or add --force to use a new one (the old key stays in the token)." });
+      }
+      const pkcs11 = profilePkcs11Options(profile, options.pkcs11);
+      const key = createTokenKey(options.keyUri, "ecdsa-p256", pkcs11);
+      let publicKey;
+      let uri;
+      try {
+        publicKey = key.publicKey;
+        uri = key.info.uri;
+      } finally {
+        key.close();
+      }
+      const jwk = await exportJWK(publicKey);
+      const kid = options.kid ?? (await calculateJwkThumbprint(jwk, "sha256"));
+      txn.set(["profiles", name, "oauth", "kid"], kid);
+      txn.set(["profiles", name, "pkcs11", "oauthKey"], uri);
+      if (pkcs11.module && !profile.config.pkcs11?.module) txn.set(["profiles", name, "pkcs11", "module"], pkcs11.module);
+      return {
+        profile: name,
+        kid,
+        keyFile: uri,
+        publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+        publicJwk: { ...jwk, kid, alg: "ES256", use: "sig" },
+        backup: old,
+        nextSteps: [
+          `Register the public key and kid with Thales: mtlskit assets export --profile ${name} (D1_OAUTH_PUBLIC_KEY, D1_OAUTH_KID).`,
+          `Then check that a token comes: mtlskit token --profile ${name} (the assertion is signed in the token).`,
+        ],
+      };
     }
     const keyFile = profile.paths.oauth.key;
     let existing = false;

@@ -2,8 +2,8 @@ import { promises as fs } from "node:fs";
 import type { KeyObject } from "node:crypto";
 import { ReloadableCredentials, type CredentialFiles, type CredentialRules } from "../credentials/index.js";
 import { MtlsError } from "../errors/index.js";
-import { readPrivateKeyFile } from "../pki/index.js";
-import { openProfile, type Profile } from "../store/index.js";
+import { openTokenKey, readPrivateKeyFile, type Pkcs11Options, type Signer } from "../pki/index.js";
+import { openProfile, profileClientKeyUri, profilePkcs11Options, type Profile } from "../store/index.js";
 import { createThalesDispatcher, type ThalesDispatcher, type ThalesDispatcherOptions } from "./thales-dispatcher.js";
 
 /** Where a profile's Thales endpoint is. */
@@ -36,10 +36,11 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** The credential files of a profile (client key, certificate and chain; Thales server trust). */
-export async function profileCredentialFiles(profile: Profile): Promise<CredentialFiles> {
+export async function profileCredentialFiles(profile: Profile, pkcs11: Pkcs11Options = {}): Promise<CredentialFiles> {
   const p = profile.paths;
   const missing: string[] = [];
-  if (!(await exists(p.client.key))) missing.push(`the client key (${p.client.key})`);
+  const keyUri = profileClientKeyUri(profile);
+  if (!keyUri && !(await exists(p.client.key))) missing.push(`the client key (${p.client.key})`);
   if (!(await exists(p.client.cert))) missing.push(`the client certificate (${p.client.cert})`);
   if (missing.length > 0) {
     const how = profile.program.clientCertificate.issuance === "thales-signed-csr" ? `mtlskit csr create --profile ${profile.name}, then mtlskit cert install` : `mtlskit cert self-signed --profile ${profile.name}, and have Thales endorse it`;
@@ -47,7 +48,7 @@ export async function profileCredentialFiles(profile: Profile): Promise<Credenti
   }
   return {
     certFile: p.client.cert,
-    keyFile: p.client.key,
+    ...(keyUri ? { keyFile: keyUri, pkcs11: profilePkcs11Options(profile, pkcs11) } : { keyFile: p.client.key }),
     ...((await exists(p.client.chain)) ? { chainFile: p.client.chain } : {}),
     ...((await exists(p.assets.serverTrust)) ? { caFile: p.assets.serverTrust } : {}),
   };
@@ -59,12 +60,15 @@ export async function loadProfileCredentials(profile: Profile, rules: Credential
 }
 
 /** D1: the profile's OAuth signing key and kid; `OAUTH_NOT_USED`, `OAUTH_KEY_MISSING` otherwise. */
-export async function loadOAuthKey(profile: Profile): Promise<{ kid: string; privateKey: KeyObject; file: string }> {
+export async function loadOAuthKey(profile: Profile, pkcs11: Pkcs11Options = {}): Promise<{ kid: string; privateKey: KeyObject | Signer; file: string }> {
   if (profile.program.auth.kind !== "oauth2-jwt-bearer") {
     throw new MtlsError("OAUTH_NOT_USED", `profile '${profile.name}' is ${profile.program.name}, which does not use OAuth 2.0`);
   }
-  const file = profile.paths.oauth.key;
-  const hasKey = await exists(file);
+  const uri = profile.config.pkcs11?.oauthKey;
+  // A key in a token: a Signer; the assertion is signed inside the token.
+  if (uri && profile.oauthKid) return { kid: profile.oauthKid, privateKey: openTokenKey(uri, profilePkcs11Options(profile, pkcs11)), file: uri };
+  const file = uri ?? profile.paths.oauth.key;
+  const hasKey = uri !== undefined || (await exists(file));
   if (!hasKey || !profile.oauthKid) {
     const what = [!hasKey ? `no signing key (${file})` : "", !profile.oauthKid ? `no kid (profiles.${profile.name}.oauth.kid)` : ""].filter(Boolean).join(" and ");
     throw new MtlsError("OAUTH_KEY_MISSING", `profile '${profile.name}' has ${what}`, {

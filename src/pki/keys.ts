@@ -212,7 +212,7 @@ function isProbablyCertificateOrCsrDer(der: Buffer): boolean {
 
 /** True when a private key and a public key are two halves of one pair. */
 export function keysMatch(privateKey: KeyObject, publicKey: KeyObject): boolean {
-  const a = createPublicKey(privateKey).export({ type: "spki", format: "der" });
+  const a = (privateKey.type === "public" ? privateKey : createPublicKey(privateKey)).export({ type: "spki", format: "der" });
   const b = publicKey.export({ type: "spki", format: "der" });
   return Buffer.compare(a, b) === 0;
 }

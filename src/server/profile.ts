@@ -5,7 +5,7 @@
 import { promises as fs } from "node:fs";
 import type { CredentialFiles } from "../credentials/index.js";
 import { MtlsError } from "../errors/index.js";
-import { openProfile, type Profile } from "../store/index.js";
+import { openProfile, profilePkcs11Options, type Profile } from "../store/index.js";
 
 /** The files of a profile's inbound side. */
 export interface ProfileInbound {
@@ -34,7 +34,8 @@ export async function profileInboundFiles(dir: string, name: string): Promise<Pr
   const p = profile.paths;
   const missing: string[] = [];
   const steps: string[] = [];
-  if (!(await exists(p.server.cert)) || !(await exists(p.server.key))) {
+  const tokenKey = profile.config.pkcs11?.serverKey;
+  if (!(await exists(p.server.cert)) || !(tokenKey || (await exists(p.server.key)))) {
     missing.push(`the server certificate and key (${p.server.cert})`);
     steps.push(`mtlskit server-cert set --profile ${name} --cert FILE --key FILE [--chain FILE] --host NAME`);
   }
@@ -47,7 +48,7 @@ export async function profileInboundFiles(dir: string, name: string): Promise<Pr
   }
   const files: CredentialFiles = {
     certFile: p.server.cert,
-    keyFile: p.server.key,
+    ...(tokenKey ? { keyFile: tokenKey, pkcs11: profilePkcs11Options(profile) } : { keyFile: p.server.key }),
     ...((await exists(p.server.chain)) ? { chainFile: p.server.chain } : {}),
     caFile: p.assets.inboundClientCa,
   };

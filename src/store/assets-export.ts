@@ -7,6 +7,7 @@ import { ASSET_NAMES, BUNDLE_FORMAT, MANIFEST_FILE } from "./asset-names.js";
 import { pemBundle } from "./chains.js";
 import { ensureDir, isFile } from "./fs-ops.js";
 import { openProfile } from "./workspace.js";
+import { profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
 
 /** Options of {@link exportAssets}. */
 export interface ExportAssetsOptions {
@@ -117,8 +118,10 @@ export async function exportAssets(dir: string, name: string, outDir: string, op
   if (profile.issuerHost) values.push({ name: n.issuerHost, value: profile.issuerHost, description: "The host name Thales uses to reach your endpoint (port 443, or 8443)." });
   else missing.push({ name: n.issuerHost, hint: `mtlskit server-cert set --profile ${name} ... --host NAME` });
   if (d1 && n.oauthPublicKey && n.oauthKid) {
-    if (await isFile(p.oauth.key)) {
-      const pub = createPublicKey(await readPrivateKeyFile(p.oauth.key)).export({ type: "spki", format: "pem" }).toString();
+    const oauthUri = profile.config.pkcs11?.oauthKey;
+    if (oauthUri || (await isFile(p.oauth.key))) {
+      // A key in a token: its public half, read from the token.
+      const pub = (oauthUri ? readTokenPublicKey(oauthUri, profilePkcs11Options(profile)).publicKey : createPublicKey(await readPrivateKeyFile(p.oauth.key))).export({ type: "spki", format: "pem" }).toString();
       files.push({ name: n.oauthPublicKey, file: `${n.oauthPublicKey}.pem`, content: pub, description: "The public key of your OAuth 2.0 JWT assertions (ES256); Thales looks it up by merchantGatewayId and kid." });
     } else missing.push({ name: n.oauthPublicKey, hint: `the ES256 signing key of your OAuth assertions, in ${p.oauth.key}` });
     if (profile.oauthKid) values.push({ name: n.oauthKid, value: profile.oauthKid, description: "The key id (kid) of your OAuth 2.0 public key." });

@@ -3,6 +3,7 @@ import { needsRenewal, readPkiObjects, readPrivateKeyFile, toPem, type Certifica
 import { lintItems, type Finding } from "../lint/index.js";
 import { applyClientInstall, planClientInstall, promotePending, type CredentialSlot } from "./client-cert.js";
 import { isFile } from "./fs-ops.js";
+import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
 import { writeWorkspace } from "./workspace.js";
 import type { LockOptions } from "./lock.js";
 
@@ -49,7 +50,7 @@ export async function installCertificate(dir: string, name: string, file: string
     async (txn) => {
       const profile = txn.profile(name);
       const plan = await planClientInstall(profile, items, file);
-      const outcome = await applyClientInstall(profile, plan, options.now);
+      const outcome = await applyClientInstall(profile, plan, options.now, txn);
       const status = needsRenewal(plan.leaf, { days: 30 }, options.now);
       const nextSteps =
         outcome.slot === "pending"
@@ -90,20 +91,21 @@ export async function activateCertificate(dir: string, name: string, options: St
           hint: `Install the certificate Thales signed: mtlskit cert install FILE --profile ${name}`,
         });
       }
-      if (!(await isFile(p.pending.key)) || !(await isFile(p.pending.cert))) {
+      const pendingUri = profileClientKeyUri(profile, "pending");
+      if ((!pendingUri && !(await isFile(p.pending.key))) || !(await isFile(p.pending.cert))) {
         throw new MtlsError("NOTHING_TO_ACTIVATE", `profile '${name}' has no renewal waiting (${p.pending.cert})`, {
           hint: `Start one with: mtlskit renew --profile ${name}`,
         });
       }
       const certs = (await readPkiObjects(p.pending.cert)).filter((i): i is PkiItem & CertificateInfo => i.kind === "certificate");
       if (certs.length === 0) throw new MtlsError("CERTIFICATE_EXPECTED", `${p.pending.cert}: holds no certificate`, { subject: p.pending.cert });
-      const key = await readPrivateKeyFile(p.pending.key);
+      const key = pendingUri ? readTokenPublicKey(pendingUri, profilePkcs11Options(profile)).publicKey : await readPrivateKeyFile(p.pending.key);
       const result = lintItems(certs, {
         program: profile.program.id,
         environment: profile.environment.id,
         ...(profile.config.cn ? { cn: profile.config.cn } : {}),
         privateKey: key,
-        privateKeySource: p.pending.key,
+        privateKeySource: pendingUri ?? p.pending.key,
         ...(options.now ? { now: options.now } : {}),
       });
       const errors = result.findings.filter((f) => f.severity === "error");
@@ -111,7 +113,7 @@ export async function activateCertificate(dir: string, name: string, options: St
         throw new MtlsError("CERTIFICATE_REFUSED", `${p.pending.cert}: not activated: ${errors.map((f) => `[${f.code}] ${f.message}`).join("; ")}`, { hint: errors[0]!.hint });
       }
       const leaf = certs[0]!;
-      const { backups } = await promotePending(profile, { leafPem: toPem("CERTIFICATE", leaf.der), chainPem: undefined }, options.now);
+      const { backups } = await promotePending(profile, { leafPem: toPem("CERTIFICATE", leaf.der), chainPem: undefined }, options.now, txn);
       const status = needsRenewal(leaf, { days: 30 }, options.now);
       return {
         profile: name,

@@ -5,7 +5,8 @@ import { keysMatch, parseCsr, parsePem, readInputFile, readPrivateKeyFile, toPem
 import { chainUp, isCa, nameOf, pemBundle } from "./chains.js";
 import { assertCertificateEnvironment } from "./environment-guard.js";
 import { backupFile, ensureDir, isFile, removeDirIfEmpty, removeFile, replaceFile } from "./fs-ops.js";
-import type { Profile } from "./workspace.js";
+import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
+import type { Profile, WorkspaceTxn } from "./workspace.js";
 
 type Cert = PkiItem & CertificateInfo;
 
@@ -25,8 +26,12 @@ export interface InstallPlan {
 /** The profile's client keys, as far as they exist. */
 async function profileKeys(profile: Profile): Promise<{ active?: KeyObject; pending?: KeyObject }> {
   const out: { active?: KeyObject; pending?: KeyObject } = {};
-  if (await isFile(profile.paths.client.key)) out.active = await readPrivateKeyFile(profile.paths.client.key);
-  if (await isFile(profile.paths.pending.key)) out.pending = await readPrivateKeyFile(profile.paths.pending.key);
+  // A key in a token: its public half (the module from MTLSKIT_PKCS11_MODULE or the profile).
+  const uris = { active: profileClientKeyUri(profile, "active"), pending: profileClientKeyUri(profile, "pending") };
+  if (uris.active) out.active = readTokenPublicKey(uris.active, profilePkcs11Options(profile)).publicKey;
+  if (uris.pending) out.pending = readTokenPublicKey(uris.pending, profilePkcs11Options(profile)).publicKey;
+  if (!uris.active && await isFile(profile.paths.client.key)) out.active = await readPrivateKeyFile(profile.paths.client.key);
+  if (!uris.pending && (await isFile(profile.paths.pending.key))) out.pending = await readPrivateKeyFile(profile.paths.pending.key);
   return out;
 }
 
@@ -72,7 +77,7 @@ export async function planClientInstall(profile: Profile, items: PkiItem[], sour
   }
   const slot: CredentialSlot = keys.pending && keysMatch(keys.pending, leaf.publicKey) ? "pending" : "active";
   const key = slot === "pending" ? keys.pending : (keys.active ?? keys.pending);
-  const keyFile = slot === "pending" || !keys.active ? profile.paths.pending.key : profile.paths.client.key;
+  const keyFile = (slot === "pending" || !keys.active ? profileClientKeyUri(profile, "pending") : profileClientKeyUri(profile, "active")) ?? (slot === "pending" || !keys.active ? profile.paths.pending.key : profile.paths.client.key);
   assertCertificateEnvironment(profile, leaf, source);
   for (const c of certs) if (c !== leaf) assertCertificateEnvironment(profile, c, `${source} (CA ${nameOf(c)})`);
   const chain = chainUp(leaf, certs).slice(1);
@@ -127,15 +132,25 @@ export interface InstallOutcome {
  * dated copies of the ones replaced. The key is written before the certificate, so that a
  * reader never sees a certificate without its key.
  */
-export async function promotePending(profile: Profile, cert: { leafPem: string; chainPem: string | undefined }, now = new Date()): Promise<{ backups: string[] }> {
+export async function promotePending(profile: Profile, cert: { leafPem: string; chainPem: string | undefined }, now = new Date(), txn?: WorkspaceTxn): Promise<{ backups: string[] }> {
   const p = profile.paths;
   const backups: string[] = [];
   for (const f of [p.client.key, p.client.cert, p.client.chain, p.client.csr]) {
     const b = await backupFile(f, p.backups, now);
     if (b) backups.push(b);
   }
-  const keyPem = await readInputFile(p.pending.key);
-  await replaceFile(p.client.key, keyPem, { mode: 0o600 });
+  const pendingUri = profileClientKeyUri(profile, "pending");
+  if (pendingUri) {
+    // A key in a token: the profile points at the new key; the old one stays in the token (its URI in the backups' note).
+    if (!txn) throw new MtlsError("INTERNAL", "promoting a renewal key in a token needs the workspace transaction");
+    txn.set(["profiles", profile.name, "pkcs11", "clientKey"], pendingUri);
+    txn.set(["profiles", profile.name, "pkcs11", "pendingClientKey"], undefined);
+    const old = profileClientKeyUri(profile, "active");
+    if (old) backups.push(`${old} (previous key, left in the token)`);
+  } else {
+    const keyPem = await readInputFile(p.pending.key);
+    await replaceFile(p.client.key, keyPem, { mode: 0o600 });
+  }
   if (await isFile(p.pending.csr)) await replaceFile(p.client.csr, await readInputFile(p.pending.csr));
   else await removeFile(p.client.csr);
   await replaceFile(p.client.cert, cert.leafPem);
@@ -152,12 +167,12 @@ export async function promotePending(profile: Profile, cert: { leafPem: string; 
  * renewal makes the renewal active; an MT renewal's certificate waits in `pending/` for
  * `cert activate`. Call under the workspace lock.
  */
-export async function applyClientInstall(profile: Profile, plan: InstallPlan, now = new Date()): Promise<InstallOutcome> {
+export async function applyClientInstall(profile: Profile, plan: InstallPlan, now = new Date(), txn?: WorkspaceTxn): Promise<InstallOutcome> {
   const p = profile.paths;
   const leafPem = toPem("CERTIFICATE", plan.leaf.der);
   const chainPem = plan.chain.length ? pemBundle(plan.chain) : undefined;
   if (plan.slot === "pending" && profile.program.clientCertificate.issuance === "thales-signed-csr") {
-    const { backups } = await promotePending(profile, { leafPem, chainPem }, now);
+    const { backups } = await promotePending(profile, { leafPem, chainPem }, now, txn);
     return { slot: "pending", promoted: true, certificateFile: p.client.cert, chainFile: chainPem ? p.client.chain : undefined, backups };
   }
   const target = plan.slot === "pending" ? p.pending : p.client;

@@ -48,6 +48,12 @@ export const DNS_SERVER = z.string({ error: "expected a resolver address as a st
 
 const programIds = Object.keys(PROGRAMS) as ProgramId[];
 
+/** A key's PKCS#11 URI, as a profile stores it: never with a PIN. */
+const PKCS11_KEY_URI = z
+  .string()
+  .regex(/^pkcs11:/, { error: "expected a pkcs11: URI (RFC 7512)" })
+  .refine((u) => !/[;?&]pin-value=/.test(u), { error: "a profile never stores a PIN: remove pin-value (give --pin-file or MTLSKIT_PKCS11_PIN)" });
+
 const ProfileSchema = z
   .object({
     /** `d1` or `mt`. */
@@ -86,6 +92,22 @@ const ProfileSchema = z
     /** Resolvers for every outbound connection of this profile (the emulator's DNS stand-in). */
     dns: z
       .object({ servers: z.array(DNS_SERVER, { error: "expected a list of resolver addresses" }).min(1, { error: "expected at least one resolver" }) })
+      .strict()
+      .optional(),
+    /** Keys in a PKCS#11 token: their URIs (never a PIN) and the module. Set by `csr create --profile --key pkcs11:...` and friends. */
+    pkcs11: z
+      .object({
+        /** The token's module (shared library); `--pkcs11-module` and MTLSKIT_PKCS11_MODULE come first. */
+        module: z.string().min(1).optional(),
+        /** The active client key. */
+        clientKey: PKCS11_KEY_URI.optional(),
+        /** The key of a renewal not yet installed/activated. */
+        pendingClientKey: PKCS11_KEY_URI.optional(),
+        /** The key of the endpoint Thales calls (server-cert set --key pkcs11:...). */
+        serverKey: PKCS11_KEY_URI.optional(),
+        /** D1: the ES256 key of the OAuth assertions. */
+        oauthKey: PKCS11_KEY_URI.optional(),
+      })
       .strict()
       .optional(),
     /** D1 OAuth 2.0: the key id registered with Thales; the key lives in the profile folder. */

@@ -8,10 +8,12 @@ import {
   type CreateClientCsrResult,
   type CreateSelfSignedResult,
   type KeySource,
+  type Pkcs11Options,
 } from "../pki/index.js";
 import { parseKeyType, type HashName, type KeyType } from "../policy/index.js";
 import type { StoreWriteOptions } from "./cert-install.js";
 import { backupFile, ensureDir, isFile, removeFile, replaceFile, willWrite } from "./fs-ops.js";
+import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
 import { writeWorkspace, type Profile, type WorkspaceTxn } from "./workspace.js";
 
 /** Options of {@link createProfileCsr} and {@link createProfileSelfSigned}. */
@@ -21,6 +23,10 @@ export interface ProfileCredentialOptions extends StoreWriteOptions {
   /** Use this existing key (it is copied into the profile, 0600) instead of creating one. */
   keyFile?: string;
   passphraseFile?: string;
+  /** Use this key in a PKCS#11 token (its URI, never a PIN, is stored in the profile). */
+  keyUri?: string;
+  /** Module and PIN of the token (the module, not the PIN, is stored in the profile). */
+  pkcs11?: Pkcs11Options;
   /** Subject attributes (openssl -subj); default the profile's `subject`. Stored in the profile when it had none. */
   subject?: string;
   /** Replace the profile's key and certificate (the old ones are kept as dated backups). */
@@ -77,17 +83,29 @@ interface KeyChoice {
   reused: boolean;
   /** A key given as a file, as PKCS#8 PEM, to copy into the profile. */
   imported?: string;
+  /** A key in a token, given now: its URI goes into the profile. */
+  tokenUri?: string;
 }
 
 async function keySource(profile: Profile, options: ProfileCredentialOptions, renewHint: string): Promise<KeyChoice> {
   const p = profile.paths.client;
-  const hasKey = await isFile(p.key);
+  const tokenKey = profileClientKeyUri(profile);
+  const hasKey = (await isFile(p.key)) || tokenKey !== undefined;
   const hasCert = await isFile(p.cert);
   const force = !!options.force;
   if (hasCert && !force) {
     throw new MtlsError("FILE_EXISTS", `profile '${profile.name}' already has a client certificate (${p.cert})`, {
       hint: `${renewHint}, or add --force to replace key and certificate now (the old ones are kept in backups/).`,
     });
+  }
+  if (options.keyUri) {
+    if (hasKey && !force && options.keyUri !== tokenKey) {
+      throw new MtlsError("FILE_EXISTS", `profile '${profile.name}' already has a client key (${tokenKey ?? p.key}); mtlskit does not replace a private key without --force`, { subject: tokenKey ?? p.key });
+    }
+    const pkcs11 = profilePkcs11Options(profile, options.pkcs11);
+    // Reach the key now, before anything of the profile is moved aside (a coded PKCS11_* error otherwise).
+    readTokenPublicKey(options.keyUri, pkcs11);
+    return { source: { keyUri: options.keyUri, pkcs11 }, reused: options.keyUri === tokenKey, tokenUri: options.keyUri };
   }
   if (options.keyFile) {
     if (hasKey && !force) {
@@ -103,6 +121,7 @@ async function keySource(profile: Profile, options: ProfileCredentialOptions, re
         hint: "Leave --type out to use the profile's key, or add --force to replace it (the old one is kept in backups/).",
       });
     }
+    if (tokenKey) return { source: { keyUri: tokenKey, pkcs11: profilePkcs11Options(profile, options.pkcs11) }, reused: true };
     return { source: { keyFile: p.key }, reused: true };
   }
   const keyType = parseKeyType(String(options.keyType ?? profile.config.keyType ?? profile.program.clientCertificate.defaultKeyType));
@@ -113,10 +132,24 @@ async function keySource(profile: Profile, options: ProfileCredentialOptions, re
  * Once the CSR or certificate is written: a key given as a file moves into the profile (0600),
  * the key type is remembered, and the profile's part of the result.
  */
-async function settleKey(txn: WorkspaceTxn, profile: Profile, ks: KeyChoice, made: { keyFile: string | undefined; keyType: KeyType }, backups: string[]) {
+async function settleKey(txn: WorkspaceTxn, profile: Profile, ks: KeyChoice, made: { keyFile: string | undefined; keyType: KeyType; keyUri?: string | undefined }, backups: string[]) {
   const key = profile.paths.client.key;
-  if (ks.imported) await replaceFile(key, ks.imported, { mode: 0o600 });
+  if (ks.imported) {
+    await replaceFile(key, ks.imported, { mode: 0o600 });
+    if (profile.config.pkcs11?.clientKey) txn.set(["profiles", profile.name, "pkcs11", "clientKey"], undefined);
+  }
   if (!profile.config.keyType) txn.set(["profiles", profile.name, "keyType"], made.keyType);
+  const uri = made.keyUri ?? ks.tokenUri;
+  if (uri) {
+    // The token's URI, never a PIN, and the module it was reached through.
+    if (ks.tokenUri) {
+      if (await isFile(key)) await removeFile(key);
+      txn.set(["profiles", profile.name, "pkcs11", "clientKey"], uri);
+      const module = "keyUri" in ks.source ? ks.source.pkcs11?.module : undefined;
+      if (module && !profile.config.pkcs11?.module) txn.set(["profiles", profile.name, "pkcs11", "module"], module);
+    }
+    return { keyFile: undefined, keyUri: uri, profile: profile.name, keyFileInProfile: uri, reusedKey: ks.reused, backups };
+  }
   return { keyFile: made.keyFile ?? (ks.imported ? key : undefined), profile: profile.name, keyFileInProfile: key, reusedKey: ks.reused, backups };
 }
 
@@ -166,7 +199,7 @@ export async function createProfileCsr(dir: string, name: string, options: Profi
         ...(await settleKey(txn, profile, ks, r, backups)),
         nextSteps: [
           `Send ${p.client.csr} to your Thales representative for D1 ${profile.environment.label} (merchantGatewayId ${profile.customerId}), or hand over the export: mtlskit assets export --profile ${name} --out DIR`,
-          `The private key stays in ${p.client.key}; it is never sent.`,
+          ks.source && "keyUri" in ks.source ? `The private key stays in the token (${ks.source.keyUri}); it is never sent.` : `The private key stays in ${p.client.key}; it is never sent.`,
           `When the certificate comes back: mtlskit cert install FILE --profile ${name}`,
         ],
       };

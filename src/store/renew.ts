@@ -1,8 +1,9 @@
 import { MtlsError } from "../errors/index.js";
-import { createClientCsr, createSelfSignedClientCertificate, describeKey, formatSubject, readCertificates, readPrivateKeyFile } from "../pki/index.js";
+import { type Pkcs11Options, createClientCsr, createSelfSignedClientCertificate, describeKey, formatSubject, readCertificates, readPrivateKeyFile } from "../pki/index.js";
 import { parseKeyType, type HashName, type KeyType } from "../policy/index.js";
 import type { StoreWriteOptions } from "./cert-install.js";
 import { ensureDir, isFile, moveToTrash, willWrite } from "./fs-ops.js";
+import { profileClientKeyUri, profilePkcs11Options, renewalKeyUri } from "./token-keys.js";
 import { writeWorkspace } from "./workspace.js";
 
 /** Options of {@link renewProfile}. */
@@ -14,6 +15,8 @@ export interface RenewOptions extends StoreWriteOptions {
   hash?: HashName;
   /** Start again when a renewal is already waiting (its key and files go to backups/). */
   force?: boolean;
+  /** Module and PIN of the token, when the profile's key is in one (the new key is made in the same token). */
+  pkcs11?: Pkcs11Options;
 }
 
 /** What {@link renewProfile} made. */
@@ -59,7 +62,7 @@ export async function renewProfile(dir: string, name: string, options: RenewOpti
           hint: d1 ? `Create the first one: mtlskit csr create --profile ${name}, then mtlskit cert install FILE --profile ${name}` : `Create the first one: mtlskit cert self-signed --profile ${name}`,
         });
       }
-      if ((await isFile(p.pending.key)) || (await isFile(p.pending.csr)) || (await isFile(p.pending.cert))) {
+      if ((await isFile(p.pending.key)) || (await isFile(p.pending.csr)) || (await isFile(p.pending.cert)) || profileClientKeyUri(profile, "pending")) {
         if (!options.force) {
           throw new MtlsError("RENEWAL_PENDING", `profile '${name}' has a renewal waiting already (${p.pending.dir})`, {
             hint: d1
@@ -74,6 +77,14 @@ export async function renewProfile(dir: string, name: string, options: RenewOpti
       const keyType = parseKeyType(String(options.keyType ?? profile.config.keyType ?? currentKeyType ?? profile.program.clientCertificate.defaultKeyType));
       const rest = current.subject.map((rdn) => rdn.filter((a) => a.type !== "CN")).filter((rdn) => rdn.length > 0);
       const subject = rest.length ? formatSubject(rest) : undefined;
+      // A key in a token: the new key goes into the same token under a new label; its URI is
+      // stored (as pendingClientKey) only when the CSR or certificate is written, so that an
+      // interrupted renewal leaves at most an unused key in the token and the profile as it was.
+      const tokenKey = profileClientKeyUri(profile);
+      const pkcs11 = tokenKey ? profilePkcs11Options(profile, options.pkcs11) : undefined;
+      const newUri = tokenKey && pkcs11 ? renewalKeyUri(tokenKey, pkcs11, options.now ?? new Date()) : undefined;
+      const newKey = newUri ? { keyType, keyOut: newUri, ...(pkcs11 ? { pkcs11 } : {}) } : { keyType, keyOut: p.pending.key };
+      if (newUri) txn.set(["profiles", name, "pkcs11", "pendingClientKey"], newUri);
       await ensureDir(p.pending.dir);
       await willWrite(p.pending.key, p.pending.csr, p.pending.cert);
       const notAfter = current.notAfter.toISOString();
@@ -83,14 +94,14 @@ export async function renewProfile(dir: string, name: string, options: RenewOpti
           environment: profile.environment.id,
           gatewayId: profile.customerId,
           subject: subject ?? profile.config.subject ?? "",
-          key: { keyType, keyOut: p.pending.key },
+          key: newKey,
           out: p.pending.csr,
           ...(options.hash ? { hash: options.hash } : {}),
         });
         return {
           profile: name,
           program: profile.program.id,
-          keyFile: p.pending.key,
+          keyFile: newUri ?? p.pending.key,
           csrFile: p.pending.csr,
           certificateFile: undefined,
           subject: r.subject,
@@ -112,7 +123,7 @@ export async function renewProfile(dir: string, name: string, options: RenewOpti
         environment: profile.environment.id,
         cn,
         ...(subject ? { subject } : {}),
-        key: { keyType, keyOut: p.pending.key },
+        key: newKey,
         out: p.pending.cert,
         ...(options.days !== undefined ? { days: options.days } : {}),
         ...(options.hash ? { hash: options.hash } : {}),
@@ -120,7 +131,7 @@ export async function renewProfile(dir: string, name: string, options: RenewOpti
       return {
         profile: name,
         program: profile.program.id,
-        keyFile: p.pending.key,
+        keyFile: newUri ?? p.pending.key,
         csrFile: undefined,
         certificateFile: p.pending.cert,
         subject: r.subject,

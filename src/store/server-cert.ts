@@ -1,5 +1,6 @@
 import { MtlsError } from "../errors/index.js";
-import { dayCount, keysMatch, needsRenewal, privateKeyToPem, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
+import { dayCount, keysMatch, needsRenewal, privateKeyToPem, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem, isPkcs11Uri, type Pkcs11Options } from "../pki/index.js";
+import { profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
 import type { StoreWriteOptions } from "./cert-install.js";
 import { isCa, isSelfSigned, issuersIn, mozillaRootFor, nameOf, pemBundle } from "./chains.js";
 import { assertHostName, hostOnly } from "./environment-guard.js";
@@ -12,8 +13,10 @@ type Cert = PkiItem & CertificateInfo;
 export interface SetServerCertificateOptions extends StoreWriteOptions {
   /** The server certificate (PEM/DER), optionally followed by its chain. */
   certFile: string;
-  /** Its private key. */
+  /** Its private key: a file, or a `pkcs11:` URI of a key in a token (the profile stores the URI, never the PIN). */
   keyFile: string;
+  /** Module and PIN of the token, for a `pkcs11:` key. */
+  pkcs11?: Pkcs11Options;
   passphraseFile?: string;
   /** The intermediates (and, for a private CA, the root), issuer order. */
   chainFile?: string;
@@ -79,13 +82,14 @@ export async function setServerCertificate(dir: string, name: string, options: S
   }
   const certs = items as Cert[];
   const passphrase = options.passphraseFile ? await readPassphraseFile(options.passphraseFile) : undefined;
-  const key = await readPrivateKeyFile(options.keyFile, passphrase !== undefined ? { passphrase } : {});
+  const tokenUri = isPkcs11Uri(options.keyFile) ? options.keyFile : undefined;
+  const key = tokenUri ? undefined : await readPrivateKeyFile(options.keyFile, passphrase !== undefined ? { passphrase } : {});
   const leaf = certs[0]!;
   if (isCa(leaf)) throw invalid(`${options.certFile}: the first certificate (${nameOf(leaf)}) is a CA; the server certificate comes first`);
   if (leaf.extKeyUsage && !leaf.extKeyUsage.includes("1.3.6.1.5.5.7.3.1")) {
     throw invalid(`${options.certFile}: ${nameOf(leaf)} is not for TLS servers (its extended key usage lacks serverAuth)`, "Use a certificate issued for a TLS server (serverAuth).");
   }
-  if (!keysMatch(key, leaf.publicKey)) {
+  if (key && !keysMatch(key, leaf.publicKey)) {
     throw invalid(`${options.keyFile}: the key does not match the server certificate ${nameOf(leaf)}`, "Give the private key the certificate was issued for.");
   }
   for (let i = 0; i < certs.length - 1; i++) {
@@ -136,20 +140,39 @@ export async function setServerCertificate(dir: string, name: string, options: S
       await ensureDir(p.dir);
       const backups: string[] = [];
       const keep = (b: string | undefined) => b && backups.push(b);
-      const keyPem = privateKeyToPem(key);
-      if (passphrase !== undefined) {
+      if (tokenUri) {
+        // The key stays in the token: the profile stores its URI and module; a key file of before goes to backups/.
+        const pkcs11 = profilePkcs11Options(profile, options.pkcs11);
+        const { publicKey, info } = readTokenPublicKey(tokenUri, pkcs11);
+        if (!keysMatch(publicKey, leaf.publicKey)) throw invalid(`${tokenUri}: the key in the token does not match the server certificate ${nameOf(leaf)}`, "Give the key the certificate was issued for.");
+        const old = profile.config.pkcs11?.serverKey;
+        if (((old && old !== info.uri) || (await isFile(p.key))) && !options.force) {
+          throw new MtlsError("FILE_EXISTS", `profile '${name}' has another server key (${old ?? p.key}); mtlskit does not replace a private key without --force`, { subject: old ?? p.key });
+        }
+        if (await isFile(p.key)) {
+          keep(await backupFile(p.key, profile.paths.backups, now));
+          await removeFile(p.key);
+        }
+        txn.set(["profiles", name, "pkcs11", "serverKey"], info.uri);
+        if (pkcs11.module && !profile.config.pkcs11?.module) txn.set(["profiles", name, "pkcs11", "module"], pkcs11.module);
+      } else if (profile.config.pkcs11?.serverKey && !options.force) {
+        throw new MtlsError("FILE_EXISTS", `profile '${name}' has its server key in a token (${profile.config.pkcs11.serverKey}); mtlskit does not replace a private key without --force`);
+      }
+      if (!tokenUri && profile.config.pkcs11?.serverKey) txn.set(["profiles", name, "pkcs11", "serverKey"], undefined);
+      const keyPem = key ? privateKeyToPem(key) : undefined;
+      if (keyPem && passphrase !== undefined) {
         warnings.push(
           `the key was given encrypted (${options.keyFile}) and is stored decrypted in ${p.key} (mode 0600), because the server reads it at every start without a passphrase: keep the workspace on an encrypted disk, readable only by the service's user, and keep the encrypted original as your backup`,
         );
       }
-      if (await isFile(p.key)) {
+      if (keyPem && (await isFile(p.key))) {
         const old = await readPrivateKeyFile(p.key).catch(() => undefined);
         const same = old !== undefined && keysMatch(old, leaf.publicKey);
         if (!same && !options.force) {
           throw new MtlsError("FILE_EXISTS", `${p.key}: profile '${name}' has another server key; mtlskit does not replace a private key without --force`, { subject: p.key });
         }
       }
-      keep(await replaceFile(p.key, keyPem, { mode: 0o600, backupsDir: profile.paths.backups, now }));
+      if (keyPem) keep(await replaceFile(p.key, keyPem, { mode: 0o600, backupsDir: profile.paths.backups, now }));
       keep(await replaceFile(p.cert, toPem("CERTIFICATE", leaf.der), { backupsDir: profile.paths.backups, now }));
       const chain = certs.slice(1);
       if (chain.length) keep(await replaceFile(p.chain, pemBundle(chain), { backupsDir: profile.paths.backups, now }));
@@ -185,7 +208,7 @@ export async function setServerCertificate(dir: string, name: string, options: S
         chain: certs.map((c) => ({ subject: c.subjectText, issuer: c.issuerText, notAfter: c.notAfter.toISOString() })),
         mozillaRoot: mozilla ? mozilla.subject.replace(/\n/g, ", ") : undefined,
         trustStoreFile,
-        files: { cert: p.cert, key: p.key, chain: chain.length ? p.chain : undefined },
+        files: { cert: p.cert, key: tokenUri ?? p.key, chain: chain.length ? p.chain : undefined },
         backups,
         warnings,
         nextSteps,

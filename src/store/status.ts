@@ -7,6 +7,7 @@ import { isCa } from "./chains.js";
 import { fileMode, isFile } from "./fs-ops.js";
 import { CONFIG_FILE } from "./config.js";
 import { waitForUnlock } from "./lock.js";
+import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
 import { listProfiles, openProfile, type Profile } from "./workspace.js";
 
 /** Days before expiry from which `status` reports a renewal as due (and exits 1). */
@@ -69,6 +70,8 @@ export interface ProfileStatus {
   certificates: CertificateStatus[];
   problems: StatusProblem[];
   missing: MissingItem[];
+  /** The client key when it is in a token and reachable: `key in token T, object O, ECDSA P-256, non-extractable`. */
+  keyInToken?: string | undefined;
   /** A renewal waiting to become active. */
   pending: { keyFile: string; csrFile: string | undefined; certificateFile: string | undefined } | undefined;
   ready: { outbound: boolean; inbound: boolean };
@@ -200,10 +203,26 @@ export async function inspectProfile(profile: Profile, now = new Date(), options
     }
   }
 
-  const hasKey = await isFile(p.client.key);
   const client = loaded.get("client")?.[0];
+  // A key in a token: the token must be reachable and hold the key, and the key match the certificate.
+  const tokenUri = profileClientKeyUri(profile);
+  let keyInToken: string | undefined;
+  if (tokenUri) {
+    try {
+      const { publicKey, info } = readTokenPublicKey(tokenUri, profilePkcs11Options(profile));
+      keyInToken = info.summary;
+      if (client && !keysMatch(publicKey, client.publicKey)) {
+        problems.push({ code: "KEY_MISMATCH", severity: "error", message: `the key in the token (${tokenUri}) does not match the client certificate ${p.client.cert}`, hint: `Install the certificate made for this key, or start again: mtlskit renew --profile ${profile.name}`, file: p.client.cert });
+        keyInToken = undefined;
+      }
+    } catch (e) {
+      if (!(e instanceof MtlsError)) throw e;
+      problems.push({ code: e.code, severity: "error", message: `the profile's key in a token (${tokenUri}): ${e.message}`, hint: e.hint ?? "Check the token, the module (MTLSKIT_PKCS11_MODULE or pkcs11.module) and the PIN (MTLSKIT_PKCS11_PIN).", file: tokenUri });
+    }
+  }
+  const hasKey = tokenUri ? keyInToken !== undefined : await isFile(p.client.key);
   let clientUsable = !!client && hasKey;
-  if (client && hasKey) {
+  if (client && hasKey && !tokenUri) {
     try {
       const key = await readPrivateKeyFile(p.client.key);
       if (!keysMatch(key, client.publicKey)) {
@@ -221,16 +240,17 @@ export async function inspectProfile(profile: Profile, now = new Date(), options
   if (client && needsRenewal(client, { days: 0 }, now).expired) clientUsable = false;
 
   const server = loaded.get("server")?.[0];
-  const hasServerKey = await isFile(p.server.key);
+  const hasServerKey = profile.config.pkcs11?.serverKey !== undefined || (await isFile(p.server.key));
   if (server && hasServerKey) {
     const key = await readPrivateKeyFile(p.server.key).catch(() => undefined);
     if (key && !keysMatch(key, server.publicKey)) {
       problems.push({ code: "KEY_MISMATCH", severity: "error", message: `${p.server.key} does not match the server certificate ${p.server.cert}`, hint: `Set the pair again: mtlskit server-cert set --profile ${profile.name} --cert FILE --key FILE`, file: p.server.key });
     }
   }
-  const hasPendingKey = await isFile(p.pending.key);
+  const pendingUri = profileClientKeyUri(profile, "pending");
+  const hasPendingKey = pendingUri !== undefined || (await isFile(p.pending.key));
   const pending = hasPendingKey
-    ? { keyFile: p.pending.key, csrFile: (await isFile(p.pending.csr)) ? p.pending.csr : undefined, certificateFile: (await isFile(p.pending.cert)) ? p.pending.cert : undefined }
+    ? { keyFile: pendingUri ?? p.pending.key, csrFile: (await isFile(p.pending.csr)) ? p.pending.csr : undefined, certificateFile: (await isFile(p.pending.cert)) ? p.pending.cert : undefined }
     : undefined;
   if (pending) {
     problems.push({
@@ -241,7 +261,7 @@ export async function inspectProfile(profile: Profile, now = new Date(), options
     });
   }
 
-  if (!hasKey) missing.push({ item: "client key", side: "outbound", hint: d1 ? `mtlskit csr create --profile ${profile.name}` : `mtlskit cert self-signed --profile ${profile.name}` });
+  if (!hasKey && !tokenUri) missing.push({ item: "client key", side: "outbound", hint: d1 ? `mtlskit csr create --profile ${profile.name}` : `mtlskit cert self-signed --profile ${profile.name}` });
   if (!client) {
     missing.push({
       item: "client certificate",
@@ -257,7 +277,7 @@ export async function inspectProfile(profile: Profile, now = new Date(), options
   if (inboundCa.length === 0) missing.push({ item: `Thales Client CA (${names.clientCertificate})`, side: "inbound", hint: `mtlskit assets import DIR --profile ${profile.name}` });
   if (!server || !hasServerKey) missing.push({ item: "server certificate and key", side: "inbound", hint: `mtlskit server-cert set --profile ${profile.name} --cert FILE --key FILE --chain FILE --host NAME` });
   if (!profile.issuerHost) missing.push({ item: "ISSUER_HOST", side: "inbound", hint: `mtlskit server-cert set --profile ${profile.name} ... --host NAME` });
-  if (profile.program.auth.kind === "oauth2-jwt-bearer" && (!profile.oauthKid || !(await isFile(p.oauth.key)))) {
+  if (profile.program.auth.kind === "oauth2-jwt-bearer" && (!profile.oauthKid || !(profile.config.pkcs11?.oauthKey || (await isFile(p.oauth.key))))) {
     missing.push({ item: "OAuth 2.0 signing key and kid (D1_OAUTH_PUBLIC_KEY, D1_OAUTH_KID)", side: "outbound", hint: `Put the ES256 key in ${p.oauth.key} and its kid in mtlskit.yaml (profiles.${profile.name}.oauth.kid), then register the public key with Thales` });
   }
 
@@ -287,6 +307,7 @@ export async function inspectProfile(profile: Profile, now = new Date(), options
     problems,
     missing,
     pending,
+    ...(keyInToken ? { keyInToken } : {}),
     ready,
     required,
     reasons,

@@ -53,6 +53,14 @@ export function requireWithoutProfile(o: Record<string, unknown>, list: Readonly
 }
 
 /** The key lines of a profile command's output: the reused key, or the new one, and backups. */
-export function keyLines(r: { reusedKey: boolean; keyFileInProfile: string; backups: readonly string[] }, wrote: string): string[] {
+export function keyLines(r: { reusedKey: boolean; keyFileInProfile: string; backups: readonly string[]; keyUri?: string | undefined; keyInToken?: string | undefined }, wrote: string): string[] {
+  if (r.keyUri) return [`key: ${r.keyUri} (${r.keyInToken ?? "key in token"}${r.reusedKey ? ", the profile's key" : ", kept in the profile"})`, ...r.backups.map((b) => `backup: ${b}`)];
   return [r.reusedKey ? `key: ${r.keyFileInProfile} (the profile's key)` : `${wrote} ${r.keyFileInProfile} (private key, mode 0600)`, ...r.backups.map((b) => `backup: ${b}`)];
+}
+
+/** `--key FILE` or `--key pkcs11:...` (with `--pkcs11-module`, `--pin-file`) of a profile command. */
+export function profileKeyOptions(o: Record<string, unknown>): { keyFile?: string; keyUri?: string; pkcs11: Pkcs11Options } {
+  const key = o["key"] === undefined ? undefined : String(o["key"]);
+  if (key !== undefined && isPkcs11Uri(key)) return { keyUri: key, pkcs11: pkcs11OptionsFrom(o) };
+  return { ...(key !== undefined ? { keyFile: key } : {}), pkcs11: pkcs11OptionsFrom(o) };
 }

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { renewProfile } from "../../store/index.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext, printNextSteps } from "../context.js";
 import { hashOption } from "./key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -10,6 +11,8 @@ export function define(cmd: Command): Command {
     .option("--type <type>", "key type of the new key (default: the profile's, else the current key's)")
     .option("--days <n>", "mt: validity of the new certificate in days, at most 730")
     .option("--hash <hash>", "signature hash")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--force", "start again when a renewal is already waiting (its files go to backups/)")
     .addHelpText("after", "\nExamples:\n  mtlskit renew --profile d1-pp      # then: mtlskit cert install NEW.crt --profile d1-pp\n  mtlskit renew --profile mt-sbx     # then, once Thales endorsed it: mtlskit cert activate --profile mt-sbx");
 }
@@ -20,6 +23,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     ctx,
     "creating the new key",
     renewProfile(ctx.dir, String(o["profile"]), {
+      pkcs11: pkcs11OptionsFrom(o),
       ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
       ...(o["days"] !== undefined ? { days: positiveInt("--days", String(o["days"])) } : {}),
       ...(hash ? { hash } : {}),

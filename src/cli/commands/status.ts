@@ -37,6 +37,7 @@ export function renderProfileStatus(ctx: CliContext, s: ProfileStatus, header = 
       say(ctx, `    ${c.role.padEnd(20)} ${c.subject}  until ${c.notAfter.slice(0, 10)} (${days})  ${paint(ctx, STATE_STYLE[c.state], c.state)}`, true);
     }
   }
+  if (s.keyInToken) say(ctx, `  client key: ${s.keyInToken}`, true);
   for (const p of s.problems) {
     say(ctx, `  ${paint(ctx, SEVERITY_STYLE[p.severity], p.severity)} [${p.code}] ${p.message}`, true);
     say(ctx, `    hint: ${p.hint}`, true);

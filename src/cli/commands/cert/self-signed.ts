@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { createProfileSelfSigned } from "../../../store/index.js";
-import { createSelfSignedClientCertificate, isPkcs11Uri } from "../../../pki/index.js";
+import { createSelfSignedClientCertificate } from "../../../pki/index.js";
 import { MtlsError } from "../../../errors/index.js";
 import { paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
-import { hashOption, keySourceFrom, keyLines, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
+import { hashOption, keySourceFrom, keyLines, profileKeyOptions, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -39,9 +39,6 @@ const PROFILE_REPLACES: Array<[string, string]> = [
 
 async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
   const name = String(o["profile"]);
-  if (typeof o["key"] === "string" && isPkcs11Uri(o["key"])) {
-    throw new MtlsError("USAGE", "a key in a token (--key pkcs11:...) cannot be stored in a profile yet", { hint: "Run the command without --profile (with --program, --env, --out), then install the certificate into the profile's folder; profiles with keys in a token come next." });
-  }
   for (const [key, flag] of [["program", "--program"], ["env", "--env"], ["out", "--out"], ["keyOut", "--key-out"]]) {
     if (o[key!] !== undefined) {
       throw new MtlsError("USAGE", `${flag} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit cert self-signed --profile ${name} (see mtlskit profile show ${name}).` });
@@ -54,7 +51,7 @@ async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Prom
     createProfileSelfSigned(ctx.dir, name, {
       ...(o["cn"] !== undefined ? { cn: String(o["cn"]) } : {}),
       ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
-      ...(o["key"] !== undefined ? { keyFile: String(o["key"]) } : {}),
+      ...profileKeyOptions(o),
       ...(o["passphraseFile"] !== undefined ? { passphraseFile: String(o["passphraseFile"]) } : {}),
       ...(o["subject"] !== undefined ? { subject: String(o["subject"]) } : {}),
       ...(o["days"] !== undefined ? { days: parseDays(String(o["days"])) } : {}),

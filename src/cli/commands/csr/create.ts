@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { createClientCsr, isPkcs11Uri } from "../../../pki/index.js";
+import { createClientCsr } from "../../../pki/index.js";
 import { createProfileCsr } from "../../../store/index.js";
 import { MtlsError } from "../../../errors/index.js";
 import { hiddenAlias, paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
-import { hashOption, keySourceFrom, keyLines, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
+import { hashOption, keySourceFrom, keyLines, profileKeyOptions, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   hiddenAlias(cmd, "--gateway-id <id>", { key: "id", flag: "--id" });
@@ -41,9 +41,6 @@ const PROFILE_REPLACES: Array<[string, string]> = [
 
 async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
   const name = String(o["profile"]);
-  if (typeof o["key"] === "string" && isPkcs11Uri(o["key"])) {
-    throw new MtlsError("USAGE", "a key in a token (--key pkcs11:...) cannot be stored in a profile yet", { hint: "Run the command without --profile (with --program, --env, --out), then install the certificate into the profile's folder; profiles with keys in a token come next." });
-  }
   for (const [key, flag] of [...PROFILE_REPLACES.filter(([k]) => k !== "subject"), ["keyOut", "--key-out <file>"], ["cn", "--cn <cn>"]] as Array<[string, string]>) {
     if (o[key] !== undefined) {
       throw new MtlsError("USAGE", `${flag.split(" ")[0]} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit csr create --profile ${name} (see mtlskit profile show ${name}).` });
@@ -55,7 +52,7 @@ async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Prom
     "creating key and CSR",
     createProfileCsr(ctx.dir, name, {
       ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
-      ...(o["key"] !== undefined ? { keyFile: String(o["key"]) } : {}),
+      ...profileKeyOptions(o),
       ...(o["passphraseFile"] !== undefined ? { passphraseFile: String(o["passphraseFile"]) } : {}),
       ...(o["subject"] !== undefined ? { subject: String(o["subject"]) } : {}),
       ...(hash ? { hash } : {}),

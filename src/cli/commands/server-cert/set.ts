@@ -1,6 +1,7 @@
 import { dayCount } from "../../../pki/index.js";
 import type { Command } from "commander";
 import { setServerCertificate } from "../../../store/index.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
 import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -8,10 +9,12 @@ export function define(cmd: Command): Command {
     .description("set the server certificate of the endpoint Thales calls: checks chain order and completeness, key, host name, and whether it reaches a Mozilla root")
     .requiredOption("--profile <name>", "the profile")
     .requiredOption("--cert <file>", "the server certificate (optionally followed by its chain)")
-    .requiredOption("--key <file>", "its private key (copied into the profile, mode 0600)")
+    .requiredOption("--key <file>", "its private key (copied into the profile, mode 0600), or a key in a token: pkcs11:token=...;object=... (the profile stores the URI)")
     .option("--chain <file>", "the intermediates, in issuer order (and the root of a private CA)")
     .option("--host <host>", "ISSUER_HOST: the host name Thales calls (port 443 or 8443); kept in the profile")
     .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--force", "replace another server key already in the profile (kept as a dated backup)")
     .addHelpText("after", "\nExample:\n  mtlskit server-cert set --profile d1-pp --cert notify.crt --key notify.key --chain intermediates.pem --host notify.example.com");
 }
@@ -24,6 +27,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   const r = await setServerCertificate(ctx.dir, String(o["profile"]), {
     certFile: String(o["cert"]),
     keyFile: String(o["key"]),
+    pkcs11: pkcs11OptionsFrom(o),
     ...(chainFile ? { chainFile } : {}),
     ...(host ? { host } : {}),
     ...(passphraseFile ? { passphraseFile } : {}),

@@ -1,0 +1,232 @@
+/**
+ * Profiles with their keys in a SoftHSM2 token, through the real bin against the emulator: D1
+ * onboarding (CSR signed in the token, installed, check all green, a token obtained with an
+ * assertion signed in the token, an echo call), MT self-signed in the token, endorsed, echo;
+ * status showing the key in the token; the token's failures coded and changing nothing; and a
+ * renewal that makes the new key in the same token under a new label.
+ */
+import { createHash } from "node:crypto";
+import { execFileSync, spawn } from "node:child_process";
+import { connect as tlsConnect } from "node:tls";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmulator, type Emulator } from "../src/emulator/index.js";
+import { createTestPki } from "../src/testing/index.js";
+import { cliSession, expectCodedError, mtlskit, MTLSKIT_BIN } from "./support/cli.js";
+import { haveSoftHsm, softHsm, type SoftHsm } from "./support/softhsm.js";
+
+const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";
+const TOKEN = "mtlskit-prof";
+let emu: Emulator;
+let hsm: SoftHsm;
+let tmp: string;
+let home: string;
+const { runs, run, ok, json } = cliSession(() => ({ cwd: tmp, home }));
+
+async function portal<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${emu.portalUrl}${route}`, { method, ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}) });
+  return { status: res.status, body: (await res.json().catch(() => ({}))) as T };
+}
+
+async function bundle(program: string, environment: string, customerId: string): Promise<{ directory: string; assets: Record<string, string> }> {
+  const r = await portal<{ directory: string; assets: Record<string, string> }>("GET", `/v1/${program}/${environment}/assets?customerId=${customerId}`);
+  expect(r.status).toBe(200);
+  return r.body;
+}
+
+/** Every file of the workspace (path, mode, content), hashed: what a refused command must not change. */
+async function treeHash(dir: string): Promise<string> {
+  const h = createHash("sha256");
+  const entries = (await fs.readdir(dir, { recursive: true })).map(String).sort();
+  for (const e of entries) {
+    const st = await fs.stat(path.join(dir, e));
+    h.update(`${e}\0${st.mode}\0`);
+    if (st.isFile()) h.update(await fs.readFile(path.join(dir, e)));
+  }
+  return h.digest("hex");
+}
+
+const listObjects = (): string =>
+  execFileSync("pkcs11-tool", ["--module", hsm.module, "--token-label", TOKEN, "--login", "--pin", hsm.pin, "--list-objects", "--type", "privkey"], { env: { ...process.env, ...hsm.env }, encoding: "utf8" });
+
+describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emulator", () => {
+  beforeAll(async () => {
+    hsm = softHsm(TOKEN);
+    // The PIN from the environment; the module from --pkcs11-module once, then the profile.
+    process.env.MTLSKIT_PKCS11_PIN = hsm.pin;
+    delete process.env.MTLSKIT_PKCS11_MODULE;
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), "mtlskit-pkcs11-profile-"));
+    home = path.join(tmp, "ws");
+    emu = await startEmulator({ dir: path.join(tmp, "emulator") });
+  });
+  afterAll(async () => {
+    for (const r of runs) expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY|pin-value/);
+    await emu?.close();
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  it("D1: key and CSR in the token, installed, check all green, token and echo with the assertion signed in the token", async () => {
+    await ok(["profile", "add", "d1-pp", "--program", "d1", "--env", "preprod", "--id", "123456", "--subject", SUBJECT]);
+    await ok(["key", "create", "--type", "ecdsa-p256", "--out", `pkcs11:token=${TOKEN};object=d1-client`, "--pkcs11-module", hsm.module]);
+    const csr = await json<{ csrFile: string; keyUri: string; keyFile?: string }>(["csr", "create", "--profile", "d1-pp", "--key", `pkcs11:token=${TOKEN};object=d1-client`, "--pkcs11-module", hsm.module]);
+    expect(csr.keyUri).toMatch(new RegExp(`^pkcs11:token=${TOKEN};object=d1-client;id=`));
+    expect(csr.keyFile).toBeUndefined();
+    const yaml = await fs.readFile(path.join(home, "mtlskit.yaml"), "utf8");
+    expect(yaml).toContain(`clientKey: pkcs11:token=${TOKEN};object=d1-client`);
+    expect(yaml).toContain(`module: ${hsm.module}`);
+    expect(yaml).not.toMatch(/pin-value|pin-source|\bpin:/);
+
+    const signed = await portal<{ chain: string }>("POST", "/v1/d1/preprod/csr", { customerId: "123456", csr: await fs.readFile(csr.csrFile, "utf8") });
+    expect(signed.status).toBe(201);
+    await fs.writeFile(path.join(tmp, "d1.pem"), signed.body.chain);
+    await ok(["cert", "install", "d1.pem", "--profile", "d1-pp"]);
+    await ok(["assets", "import", (await bundle("d1", "preprod", "123456")).directory, "--profile", "d1-pp"]);
+
+    const key = await json<{ kid: string; publicKeyPem: string; keyFile: string }>(["oauth", "key", "create", "--profile", "d1-pp", "--out", `pkcs11:token=${TOKEN};object=d1-oauth`]);
+    expect(key.keyFile).toMatch(/^pkcs11:.*object=d1-oauth/);
+    const exported = await run(["--json", "assets", "export", "--profile", "d1-pp", "--out", path.join(tmp, "to-thales")]);
+    expect(exported.stdout).toContain("D1_OAUTH_PUBLIC_KEY");
+    expect(await fs.readFile(path.join(tmp, "to-thales", "D1_OAUTH_PUBLIC_KEY.pem"), "utf8")).toBe(key.publicKeyPem);
+    const pki = await createTestPki({ rootCn: "Customer Root" });
+    const server = await pki.issue({ usage: "server", dns: ["notify.example.test"], ip: [] });
+    const reg = await portal("PUT", "/v1/d1/preprod/customers/123456", { issuerHost: "notify.example.test", serverChain: server.chainPem + pki.root.certPem, oauthPublicKey: key.publicKeyPem, kid: key.kid });
+    expect(reg.status, JSON.stringify(reg.body)).toBeLessThan(300);
+
+    const check = await run(["check", "--profile", "d1-pp"]);
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/PASS\s+TLS handshake/);
+    expect(check.stdout).toMatch(/PASS\s+OAuth 2.0 token obtained/);
+    expect(check.stdout).toContain("all green");
+    expect(check.stdout).toContain(`key in token ${TOKEN}, object d1-client, ECDSA P-256, non-extractable`);
+    expect((await ok(["token", "--profile", "d1-pp"])).stdout).toContain("expires at");
+    const echo = await json<{ status: number; body: { token: { sub: string }; identity: { subject: string } } }>(["call", "--profile", "d1-pp", "/d1/v1/echo"]);
+    expect(echo.status).toBe(200);
+    expect(echo.body.token.sub).toBe("123456");
+    expect(echo.body.identity.subject).toContain("TLSMA-ECDSA/123456/D1.PPR");
+
+    const st = await run(["status", "--profile", "d1-pp"]);
+    expect(st.stdout).toContain(`client key: key in token ${TOKEN}, object d1-client, ECDSA P-256, non-extractable`);
+    expect(st.stdout).toContain("ready: outbound yes");
+  });
+
+  it("MT: self-signed in the token, endorsed, echo", async () => {
+    const pre = await bundle("mt", "sandbox", "654321");
+    await ok(["profile", "add", "mt-sbx", "--program", "mt", "--env", "sandbox", "--id", "654321", "--cn", pre.assets["TSH_CLIENT_CN"]!]);
+    await ok(["key", "create", "--type", "ecdsa-p256", "--out", `pkcs11:token=${TOKEN};object=mt-client`, "--pkcs11-module", hsm.module]);
+    const cert = await json<{ certificateFile: string; keyUri: string }>(["cert", "self-signed", "--profile", "mt-sbx", "--key", `pkcs11:token=${TOKEN};object=mt-client`, "--pkcs11-module", hsm.module]);
+    expect(cert.keyUri).toMatch(/object=mt-client/);
+    const end = await portal("POST", "/v1/mt/sandbox/endorsements", { customerId: "654321", certificate: await fs.readFile(cert.certificateFile, "utf8") });
+    expect(end.status).toBe(201);
+    await ok(["assets", "import", (await bundle("mt", "sandbox", "654321")).directory, "--profile", "mt-sbx"]);
+    const green = await json<{ ok: boolean }>(["check", "--profile", "mt-sbx"]);
+    expect(green.ok).toBe(true);
+    const call = await json<{ status: number; body: { path: string } }>(["call", "--profile", "mt-sbx", "echo"]);
+    expect(call.status).toBe(200);
+  });
+
+  it("server-cert set with its key in the token; serve --profile completes handshakes signed in the token", async () => {
+    await ok(["key", "create", "--type", "ecdsa-p256", "--out", `pkcs11:token=${TOKEN};object=d1-server`, "--pkcs11-module", hsm.module]);
+    await ok(["csr", "create", "--program", "d1", "--env", "preprod", "--gateway-id", "123456", "--subject", SUBJECT, "--key", `pkcs11:token=${TOKEN};object=d1-server`, "--pkcs11-module", hsm.module, "--out", "server.csr"]);
+    const ca = await createTestPki({ rootCn: "Customer Server Root" });
+    await fs.writeFile(path.join(tmp, "ca.crt"), ca.root.certPem);
+    await fs.writeFile(path.join(tmp, "ca.key"), ca.root.keyPem, { mode: 0o600 });
+    await fs.writeFile(path.join(tmp, "ext.cnf"), "subjectAltName=DNS:notify.example.test\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n");
+    execFileSync("openssl", ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "90", "-extfile", "ext.cnf", "-out", "server.crt"], { cwd: tmp, stdio: "pipe" });
+    await fs.rm(path.join(tmp, "ca.key"));
+    await ok(["server-cert", "set", "--profile", "d1-pp", "--cert", "server.crt", "--chain", "ca.crt", "--key", `pkcs11:token=${TOKEN};object=d1-server`, "--host", "notify.example.test"]);
+    expect(await fs.readFile(path.join(home, "mtlskit.yaml"), "utf8")).toContain(`serverKey: pkcs11:token=${TOKEN};object=d1-server`);
+    const folder = (await fs.readdir(home)).find((f) => f.startsWith("d1-"))!;
+    expect((await fs.readdir(path.join(home, folder, "server"))).sort()).not.toContain("server.key");
+    const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", "serve", "--profile", "d1-pp", "--listen", "127.0.0.1:0", "--admin", "off", "--upstream", "http://127.0.0.1:9"], { env: { ...process.env, MTLSKIT_HOME: home, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const doc = await new Promise<{ port: number }>((resolve, reject) => {
+        let out = "";
+        let err = "";
+        child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+        child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+          out += d;
+          try {
+            resolve(JSON.parse(out) as { port: number });
+          } catch {
+            /* not complete yet */
+          }
+        });
+        child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+      });
+      // The handshake's CertificateVerify is signed with the key in the token.
+      const peer = await new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: "127.0.0.1", port: doc.port, servername: "notify.example.test", ca: ca.root.certPem }, () => {
+          resolve(String(s.getPeerCertificate().subject.CN ?? ""));
+          s.destroy();
+        });
+        s.on("error", reject);
+      });
+      expect(peer).toBe("TLSMA-ECDSA/123456/D1.PPR");
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
+
+  it("the private keys are sensitive and never extractable, and no key file is in the workspace", async () => {
+    const objects = listObjects();
+    for (const label of ["d1-client", "d1-oauth", "mt-client", "d1-server"]) expect(objects).toContain(`label:      ${label}`);
+    const blocks = objects.split(/(?=Private Key Object)/).filter((b) => b.startsWith("Private Key Object"));
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    for (const b of blocks) {
+      expect(b).toMatch(/sensitive/);
+      expect(b).toMatch(/never extractable/);
+    }
+    const files = (await fs.readdir(home, { recursive: true })).map(String);
+    expect(files.filter((f) => f.endsWith(".key"))).toEqual([]);
+    for (const f of files) {
+      const full = path.join(home, f);
+      if ((await fs.stat(full)).isFile()) expect(await fs.readFile(full, "utf8")).not.toContain("PRIVATE KEY");
+    }
+  });
+
+  it("wrong PIN, missing module, missing token, missing key: each coded, the workspace unchanged", async () => {
+    const before = await treeHash(home);
+    const env = { MTLSKIT_HOME: home };
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      [["renew", "--profile", "d1-pp"], { MTLSKIT_PKCS11_PIN: "000000" }, "PKCS11_PIN_INCORRECT"],
+      [["renew", "--profile", "d1-pp"], { MTLSKIT_PKCS11_MODULE: path.join(tmp, "no-such-module.so") }, "PKCS11_MODULE_NOT_FOUND"],
+      [["csr", "create", "--profile", "d1-pp", "--force", "--key", "pkcs11:token=no-such-token;object=d1-client"], {}, "PKCS11_TOKEN_NOT_FOUND"],
+      [["csr", "create", "--profile", "d1-pp", "--force", "--key", `pkcs11:token=${TOKEN};object=no-such-key`], {}, "PKCS11_KEY_NOT_FOUND"],
+    ];
+    for (const [args, extra, code] of cases) {
+      const r = await mtlskit(args, { cwd: tmp, env: { ...env, ...extra } });
+      expectCodedError(r, code);
+      expect(await treeHash(home), `${args.join(" ")} changed the workspace`).toBe(before);
+    }
+    // status names the unreachable token with its code, exit 1.
+    const st = await mtlskit(["status", "--profile", "d1-pp"], { cwd: tmp, env: { ...env, MTLSKIT_PKCS11_PIN: "000000" } });
+    expect(st.code).toBe(1);
+    expect(st.stdout).toContain("[PKCS11_PIN_INCORRECT]");
+    expect(await treeHash(home)).toBe(before);
+  });
+
+  it("renewal makes a new key in the same token under a dated label; the old one is used until the new certificate is installed", async () => {
+    const today = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+    const rn = await json<{ csrFile: string; keyFile: string }>(["renew", "--profile", "d1-pp"]);
+    expect(rn.keyFile).toBe(`pkcs11:token=${TOKEN};object=d1-client-${today};type=private`);
+    const yaml = await fs.readFile(path.join(home, "mtlskit.yaml"), "utf8");
+    expect(yaml).toContain(`pendingClientKey: ${rn.keyFile}`);
+    // The old key still serves.
+    expect((await json<{ status: number }>(["call", "--profile", "d1-pp", "/d1/v1/echo"])).status).toBe(200);
+    const signed = await portal<{ chain: string }>("POST", "/v1/d1/preprod/csr", { customerId: "123456", csr: await fs.readFile(rn.csrFile, "utf8") });
+    await fs.writeFile(path.join(tmp, "renewed.pem"), signed.body.chain);
+    expect(await json<{ promoted: boolean }>(["cert", "install", "renewed.pem", "--profile", "d1-pp"])).toMatchObject({ promoted: true });
+    const after = await fs.readFile(path.join(home, "mtlskit.yaml"), "utf8");
+    expect(after).toContain(`clientKey: ${rn.keyFile}`);
+    expect(after).not.toContain("pendingClientKey");
+    expect((await json<{ status: number }>(["call", "--profile", "d1-pp", "/d1/v1/echo"])).status).toBe(200);
+    const st = await run(["status", "--profile", "d1-pp"]); // exit 1 only for the short-lived test server root
+    expect(st.stdout).toContain(`object d1-client-${today}`);
+    // The old key is kept in the token; a second renewal the same day takes the next label.
+    expect(listObjects()).toContain("label:      d1-client\n");
+    const again = await json<{ keyFile: string }>(["renew", "--profile", "d1-pp"]);
+    expect(again.keyFile).toBe(`pkcs11:token=${TOKEN};object=d1-client-${today}-2;type=private`);
+  });
+});
