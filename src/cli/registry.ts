@@ -54,6 +54,7 @@ export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; 
   // ---- issue 12: k8s export, workers (h12b) ----
 
   // ---- issue 13: PKCS#12 and credentials (h13) ----
+  { path: ["export", "client"], group: "export for other stacks", load: () => import("./commands/export/client.js") },
 
   // ---- issue 14: keys in an HSM, profiles (h14b) ----
 
