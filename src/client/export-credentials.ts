@@ -128,7 +128,8 @@ export async function exportClientCredentials(dir: string, name: string, options
 /** EXAMPLES.md for a profile: one ready call of the echo resource per client stack. */
 export function examplesMarkdown(profile: Profile, e: ProfileEndpoints, o: { truststore: boolean; passwordFile?: string | undefined }): string {
   const d1 = profile.program.auth.kind === "oauth2-jwt-bearer";
-  const url = `${e.origin}${e.basePath}echo`;
+  // D1's resource paths are per API; the echo resource is where the emulator serves it.
+  const url = d1 ? `${e.origin}/d1/v1/echo` : `${e.origin}${e.basePath}echo`;
   const pass = o.passwordFile ?? "client.p12.pass";
   const tokenShell = d1 ? `TOKEN=$(mtlskit token --profile ${profile.name} --show --quiet)\n` : "";
   const authCurl = d1 ? `  -H "Authorization: Bearer $TOKEN" \\\n` : "";

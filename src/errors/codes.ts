@@ -581,6 +581,16 @@ export const ERROR_CODES = {
     meaning: "The profile's key is in a PKCS#11 token and cannot leave it, so no key file or PKCS#12 can be exported.",
     hint: "Have the application use the token through its PKCS#11 provider (Java SunPKCS11, OpenSSL pkcs11 provider), or create a software key for it.",
   },
+  PKCS12_PASSPHRASE_REQUIRED: {
+    exit: 2,
+    meaning: "A PKCS#12 file was given without its passphrase.",
+    hint: "Give the passphrase in a file: --passphrase-file FILE (its first line).",
+  },
+  PKCS12_NOT_USABLE_HERE: {
+    exit: 2,
+    meaning: "A PKCS#12 file was given where only PEM or DER certificates and keys are taken.",
+    hint: "Extract PEM files with openssl pkcs12 -in FILE -nokeys / -nocerts -noenc, or give it where a PKCS#12 is taken, with --passphrase-file.",
+  },
   EXPORT_EXISTS: {
     exit: 2,
     meaning: "The export folder already holds files the export would replace.",

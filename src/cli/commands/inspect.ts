@@ -10,7 +10,7 @@ import {
   type FileObjectDescription,
   type UrlInspection,
 } from "../../pki/index.js";
-import { isPkcs11Uri, openTokenKey, spkiPin } from "../../pki/index.js";
+import { isPkcs11Uri, openTokenKey, readPassphraseFile, spkiPin } from "../../pki/index.js";
 import { isMtlsError, MtlsError } from "../../errors/index.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../context.js";
@@ -21,6 +21,7 @@ export function define(cmd: Command): Command {
     .argument("<target>", "a file (PEM or DER; certificates, CSRs, keys, chains), https://HOST[:PORT], or pkcs11:token=...;object=... (a key in a token)")
     .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
     .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
+    .option("--passphrase-file <file>", "passphrase of a PKCS#12 or an encrypted key (first line)")
     .option("--servername <name>", "for a URL: SNI name, and the name checked against the certificate (default: the URL's host)")
     .option("--ca <file>", "for a URL: verify the chain against these CA certificates (PEM) instead of Node's trust store")
     .option("--timeout <ms>", "for a URL: give up after this many milliseconds (default 10000)")
@@ -37,15 +38,26 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
   for (const flag of ["servername", "ca", "timeout"] as const) {
     if (o[flag] !== undefined) throw new MtlsError("USAGE", `--${flag} applies to an https:// URL, not to a file`);
   }
-  const r = await inspectFile(target).catch((e: unknown) => {
+  const passphraseFile = o["passphraseFile"] as string | undefined;
+  const passphrase = passphraseFile !== undefined ? await readPassphraseFile(passphraseFile) : undefined;
+  const r = await inspectFile(target, passphrase !== undefined ? { passphrase } : {}).catch((e: unknown) => {
     if (isMtlsError(e, "FILE_NOT_FOUND") && /^[^/\\]+:\d+$/.test(target)) {
       throw new MtlsError("FILE_NOT_FOUND", e.message, { subject: target, hint: `To inspect a TLS server, write the URL: mtlskit inspect https://${target}` });
     }
     throw e;
   });
   if (ctx.json) {
-    printJson(ctx, { ok: true, file: r.file, objects: r.objects.map(({ index: _index, ...rest }) => jsonSafe(rest)) });
+    printJson(ctx, { ok: true, file: r.file, ...(r.pkcs12 ? { pkcs12: r.pkcs12 } : {}), objects: r.objects.map(({ index: _index, ...rest }) => jsonSafe(rest)) });
     return 0;
+  }
+  if (r.pkcs12) {
+    const p = r.pkcs12;
+    say(ctx, paint(ctx, "bold", "PKCS#12") + paint(ctx, "dim", `: ${r.file}`));
+    say(ctx, `  MAC:        ${p.mac}`);
+    for (const e of p.encryptions) say(ctx, `  encryption: ${e}`);
+    for (const b of p.bags) say(ctx, `  ${b.kind === "private-key" ? "key " : "cert"}  ${b.friendlyName ? `"${b.friendlyName}"` : "(no name)"}${b.localKeyId ? `  localKeyId ${b.localKeyId}` : ""}${b.javaTrusted ? "  Java trusted certificate" : ""}`);
+    if (p.legacyWarning) say(ctx, paint(ctx, "yellow", `  warning: ${p.legacyWarning}`));
+    say(ctx, "");
   }
   const counts = new Map<string, number>();
   r.objects.forEach((obj) => counts.set(obj.kind, (counts.get(obj.kind) ?? 0) + 1));
