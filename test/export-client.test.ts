@@ -145,5 +145,20 @@ describe.skipIf(!TOOLS)("export client against the emulator", () => {
     const curl = await tool("curl", ["-sS", "-w", "\n%{http_code}", "--cert", path.join(out, "client-fullchain.pem"), "--key", path.join(out, "client.key"), "--cacert", path.join(out, "thales-trust.pem"), "--resolve", `${url.hostname}:${pp.port}:127.0.0.1`, "-H", `Authorization: Bearer ${token}`, "-H", "x-correlation-id: export-d1-1", `${url.origin}/d1/v1/echo`]);
     expect(curl.out.trim().split("\n").pop(), curl.out).toBe("200");
     expect(curl.out).toContain("export-d1-1");
+
+    // export server: the endpoint's key and full chain, and the Thales Client CA bundle.
+    await fs.writeFile(path.join(tmp, "server.pem"), server.chainPem + pki.root.certPem);
+    await fs.writeFile(path.join(tmp, "server.key"), server.keyPem);
+    await ok(["server-cert", "set", "--profile", "d1-pp", "--cert", "server.pem", "--key", "server.key", "--host", "notify.example.test"]);
+    const sout = path.join(tmp, "d1-server");
+    const sr = await json<{ files: Array<{ file: string }> }>(["export", "server", "--profile", "d1-pp", "--out", sout]);
+    expect(sr.files.map((f) => path.basename(f.file))).toEqual(["server.key", "server-fullchain.pem", "server.p12", "thales-client-ca.pem", "thales-client-ca.p12", "server.p12.pass"]);
+    const spw = (await fs.readFile(path.join(sout, "server.p12.pass"), "utf8")).trim();
+    const sinfo = await tool("openssl", ["pkcs12", "-info", "-noout", "-in", path.join(sout, "server.p12"), "-passin", `pass:${spw}`]);
+    expect(sinfo.code, sinfo.out).toBe(0);
+    const cal = await tool("keytool", ["-list", "-storetype", "PKCS12", "-keystore", path.join(sout, "thales-client-ca.p12"), "-storepass", spw]);
+    expect(cal.out).toMatch(/trustedCertEntry/);
+    const pyS = await tool("python3", ["-c", `import ssl; c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain("${path.join(sout, "server-fullchain.pem")}", "${path.join(sout, "server.key")}"); c.load_verify_locations("${path.join(sout, "thales-client-ca.pem")}"); print("ok")`]);
+    expect(pyS.out.trim()).toBe("ok");
   });
 });

@@ -219,3 +219,62 @@ export function examplesMarkdown(profile: Profile, e: ProfileEndpoints, o: { tru
   ];
   return lines.filter((l, i, a) => !(l === "" && a[i - 1] === "" )).join("\n").replace(/\n{3,}/g, "\n\n");
 }
+
+/** The names of what `export server` writes. */
+export const SERVER_EXPORT_FILES = {
+  key: "server.key",
+  fullchain: "server-fullchain.pem",
+  p12: "server.p12",
+  pass: "server.p12.pass",
+  clientCa: "thales-client-ca.pem",
+  clientCaP12: "thales-client-ca.p12",
+} as const;
+
+/**
+ * `mtlskit export server`: the endpoint Thales calls, for a load balancer or an appliance: the
+ * server key, its full chain, and the Thales Client CA bundle (the trust for Thales's client
+ * certificate), as PEM and PKCS#12.
+ */
+export async function exportServerCredentials(dir: string, name: string, options: ExportClientOptions): Promise<ExportClientResult> {
+  const profile = await openProfile(dir, name);
+  const p = profile.paths;
+  if (!(await exists(p.server.key)) || !(await exists(p.server.cert))) {
+    throw new MtlsError("PROFILE_INCOMPLETE", `profile '${name}' has no server certificate and key to export`, { hint: `Set them first: mtlskit server-cert set --profile ${name} --cert CERT --key KEY` });
+  }
+  if (!(await exists(p.assets.inboundClientCa))) {
+    throw new MtlsError("PROFILE_INCOMPLETE", `profile '${name}' has no Thales Client CA (${p.assets.inboundClientCa})`, { hint: `Import the assets Thales gave: mtlskit assets import DIR --profile ${name}` });
+  }
+  const keyText = (await readInputFile(p.server.key)).toString("utf8").trim();
+  if (keyText.startsWith("pkcs11:")) throw refuseTokenKey(profile);
+  const key = await readPrivateKeyFile(p.server.key);
+  const [leaf] = await readCertificates(p.server.cert);
+  if (!leaf) throw new MtlsError("PROFILE_INCOMPLETE", `${p.server.cert} holds no certificate`);
+  const chain = (await exists(p.server.chain)) ? await readCertificates(p.server.chain) : [];
+  const cas = await readCertificates(p.assets.inboundClientCa);
+  const password = options.passwordFile ? await readPassphraseFile(options.passwordFile) : randomBytes(18).toString("base64url");
+  const legacy = options.legacy === true;
+  const localKeyId = createHash("sha1").update(Buffer.from(leaf.der)).digest();
+  const friendly = `${name}-server`;
+  const F = SERVER_EXPORT_FILES;
+  const writes: Array<{ name: string; data: string | Uint8Array; mode: number; role: string }> = [
+    { name: F.key, data: key.export({ type: "pkcs8", format: "pem" }) as string, mode: 0o600, role: "server private key (PKCS#8 PEM)" },
+    { name: F.fullchain, data: [leaf, ...chain].map((c) => toPem("CERTIFICATE", c.der)).join(""), mode: 0o644, role: "server certificate then its CAs" },
+    { name: F.p12, data: writePkcs12({ password, legacy, key: { key, friendlyName: friendly, localKeyId }, certificates: [{ der: leaf.der, friendlyName: friendly, localKeyId }, ...chain.map((c) => ({ der: c.der, friendlyName: label(c) }))] }), mode: 0o600, role: "PKCS#12 server key + chain" },
+    { name: F.clientCa, data: cas.map((c) => toPem("CERTIFICATE", c.der)).join(""), mode: 0o644, role: "Thales Client CA bundle (trust for Thales's client certificate)" },
+    { name: F.clientCaP12, data: writePkcs12({ password, legacy, certificates: cas.map((c, i) => ({ der: c.der, friendlyName: `thales-client-ca-${i + 1}`, javaTrusted: true })) }), mode: 0o644, role: "Thales Client CA bundle as a PKCS#12 truststore" },
+  ];
+  if (!options.passwordFile) writes.push({ name: F.pass, data: `${password}\n`, mode: 0o600, role: "PKCS#12 password (generated)" });
+  await fs.mkdir(options.out, { recursive: true, mode: 0o700 });
+  if (!options.force) {
+    const present: string[] = [];
+    for (const w of writes) if (await exists(path.join(options.out, w.name))) present.push(w.name);
+    if (present.length) throw new MtlsError("EXPORT_EXISTS", `${options.out} already holds ${present.join(", ")}`);
+  }
+  const files: ExportedFile[] = [];
+  for (const w of writes) {
+    const file = path.join(options.out, w.name);
+    await writeFileAtomic(file, w.data, { mode: w.mode, overwrite: !!options.force });
+    files.push({ file, role: w.role, mode: w.mode.toString(8).padStart(4, "0") });
+  }
+  return { profile: name, out: path.resolve(options.out), files, generatedPassword: !options.passwordFile, encryption: legacy ? "pbeWithSHAAnd3-KeyTripleDES-CBC, SHA-1 MAC" : "PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC), HMAC-SHA-256 MAC" };
+}
