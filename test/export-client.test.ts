@@ -114,6 +114,18 @@ describe.skipIf(!TOOLS)("export client against the emulator", () => {
     await readWithTools(out, true);
     const plain = await tool("openssl", ["pkcs12", "-info", "-noout", "-in", path.join(out, "client.p12"), "-passin", `file:${pf}`]);
     expect(plain.out).toMatch(/pbeWithSHA1And3-KeyTripleDES-CBC/);
+
+    // A key that lives in a PKCS#11 token is refused, and nothing is written.
+    const shown = await json<{ files: Array<{ role: string; path: string }> }>(["profile", "show", "mt-sbx"]);
+    const keyFile = shown.files.find((f) => f.role === "client.key")!.path;
+    const saved = await fs.readFile(keyFile);
+    await fs.writeFile(keyFile, "pkcs11:token=mtlskit;object=client\n");
+    const tokenOut = path.join(tmp, "token-out");
+    const refused = await run(["export", "client", "--profile", "mt-sbx", "--out", tokenOut]);
+    await fs.writeFile(keyFile, saved, { mode: 0o600 });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^error \[EXPORT_KEY_IN_TOKEN\].*stays in the token/);
+    await expect(fs.readdir(tokenOut)).rejects.toThrow();
   });
 
   it("D1: the full chain, the truststore, and curl with the token and the correlation id (200)", async () => {
