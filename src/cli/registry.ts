@@ -56,6 +56,8 @@ export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; 
   { path: ["export", "k8s"], group: "export for other engines and stacks", load: () => import("./commands/export/k8s.js") },
 
   // ---- issue 13: PKCS#12 and credentials (h13) ----
+  { path: ["export", "client"], group: "export for other stacks", load: () => import("./commands/export/client.js") },
+  { path: ["export", "server"], group: "export for other stacks", load: () => import("./commands/export/server.js") },
 
   // ---- issue 14: keys in an HSM, profiles (h14b) ----
 

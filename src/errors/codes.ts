@@ -591,6 +591,46 @@ export const ERROR_CODES = {
   },
 
   // ---- issue 13: PKCS#12 and credentials (h13): add new codes below this line ----
+  PKCS12_BAD_PASSPHRASE: {
+    exit: 2,
+    meaning: "The passphrase does not open the PKCS#12 file (its MAC or its encryption does not check out).",
+    hint: "Give the passphrase the file was exported with, in a file: --passphrase-file FILE.",
+  },
+  PKCS12_INVALID: {
+    exit: 2,
+    meaning: "The file is not a readable PKCS#12: damaged, truncated or another format.",
+    hint: "Export it again from its source (openssl pkcs12 -export, keytool) and check the transfer did not alter it.",
+  },
+  PKCS12_UNSUPPORTED_CIPHER: {
+    exit: 2,
+    meaning: "The PKCS#12 uses a cipher or MAC mtlskit does not read (RC2, RC4, public-key encryption).",
+    hint: "Convert it with OpenSSL 3: openssl pkcs12 -legacy -in OLD.p12 -nodes | openssl pkcs12 -export -out NEW.p12.",
+  },
+  PKCS12_NO_KEY: {
+    exit: 2,
+    meaning: "The PKCS#12 has no private key, or no certificate that goes with its key, where both are needed.",
+    hint: "Export the key with its certificate into one PKCS#12 (openssl pkcs12 -export -inkey KEY -in CERT), or give PEM files.",
+  },
+  EXPORT_KEY_IN_TOKEN: {
+    exit: 2,
+    meaning: "The profile's key is in a PKCS#11 token and cannot leave it, so no key file or PKCS#12 can be exported.",
+    hint: "Have the application use the token through its PKCS#11 provider (Java SunPKCS11, OpenSSL pkcs11 provider), or create a software key for it.",
+  },
+  PKCS12_PASSPHRASE_REQUIRED: {
+    exit: 2,
+    meaning: "A PKCS#12 file was given without its passphrase.",
+    hint: "Give the passphrase in a file: --passphrase-file FILE (its first line).",
+  },
+  PKCS12_NOT_USABLE_HERE: {
+    exit: 2,
+    meaning: "A PKCS#12 file was given where only PEM or DER certificates and keys are taken.",
+    hint: "Extract PEM files with openssl pkcs12 -in FILE -nokeys / -nocerts -noenc, or give it where a PKCS#12 is taken, with --passphrase-file.",
+  },
+  EXPORT_EXISTS: {
+    exit: 2,
+    meaning: "The export folder already holds files the export would replace.",
+    hint: "Choose an empty folder with --out, or replace the files with --force.",
+  },
 
   // ---- issue 14: keys in an HSM, profiles (h14b): add new codes below this line ----
 

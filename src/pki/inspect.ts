@@ -11,6 +11,7 @@ import { readInputFile } from "./files.js";
 import { describeKey, type KeyDescription } from "./keys.js";
 import { OID } from "./oids.js";
 import { looksLikePem, parsePem } from "./pem.js";
+import { isPkcs12Der } from "./pkcs12-detect.js";
 import { decodePkiObjects, type PkiItem, type ReadObjectsOptions } from "./read-objects.js";
 import { colonHex, isSignedBy, parseCertificate, spkiPin, type CertificateInfo, type CsrInfo, type ExtensionInfo } from "./x509-parse.js";
 
@@ -103,8 +104,18 @@ export type FileObjectDescription = ObjectDescription & {
 /** What {@link inspectFile} found. */
 export interface FileInspection {
   readonly file: string;
+  /** Set for a PKCS#12: its bags (names, key ids), MAC, encryption and a legacy warning. */
+  readonly pkcs12?: Pkcs12Summary;
   /** Every object, in file order. */
   readonly objects: readonly FileObjectDescription[];
+}
+
+/** What a PKCS#12 holds (never key material). */
+export interface Pkcs12Summary {
+  readonly mac: string;
+  readonly encryptions: readonly string[];
+  readonly legacyWarning?: string;
+  readonly bags: ReadonlyArray<{ kind: "private-key" | "certificate"; friendlyName?: string; localKeyId?: string; javaTrusted?: boolean; encryption: string }>;
 }
 
 /** Options of {@link inspectFile}. */
@@ -197,6 +208,21 @@ export async function inspectFile(file: string, options: InspectFileOptions = {}
   const now = options.now ?? new Date();
   const read: ReadObjectsOptions = options.passphrase !== undefined ? { passphrase: options.passphrase } : {};
   const objects: FileObjectDescription[] = [];
+  if (isPkcs12Der(data)) {
+    if (options.passphrase === undefined) {
+      throw new MtlsError("PKCS12_PASSPHRASE_REQUIRED", `${file}: is a PKCS#12; its content is encrypted`, { subject: file, hint: `Give its passphrase in a file: mtlskit inspect ${file} --passphrase-file FILE` });
+    }
+    const { readPkcs12 } = await import("./pkcs12.js");
+    const p = readPkcs12(data, options.passphrase, file);
+    const { parseCertificate } = await import("./x509-parse.js");
+    p.certificates.forEach((c, i) => objects.push({ ...describeCertificate(parseCertificate(c.der, file), now), source: `${file} (certificate ${i + 1}${c.friendlyName ? `, "${c.friendlyName}"` : ""})`, index: i }));
+    p.keys.forEach((k, i) => objects.push({ ...describePrivateKey(k.key), source: `${file} (key ${i + 1}${k.friendlyName ? `, "${k.friendlyName}"` : ""})`, index: p.certificates.length + i }));
+    const bags: Pkcs12Summary["bags"][number][] = [
+      ...p.keys.map((k) => ({ kind: "private-key" as const, ...(k.friendlyName !== undefined ? { friendlyName: k.friendlyName } : {}), ...(k.localKeyId ? { localKeyId: k.localKeyId } : {}), encryption: k.encryption })),
+      ...p.certificates.map((c) => ({ kind: "certificate" as const, ...(c.friendlyName !== undefined ? { friendlyName: c.friendlyName } : {}), ...(c.localKeyId ? { localKeyId: c.localKeyId } : {}), javaTrusted: c.javaTrusted, encryption: c.encryption })),
+    ];
+    return { file, objects, pkcs12: { mac: p.mac, encryptions: p.encryptions, ...(p.legacyWarning ? { legacyWarning: p.legacyWarning } : {}), bags } };
+  }
   if (!looksLikePem(data)) {
     objects.push({ ...decodeOne(data, file, read, now, "der"), source: file, index: 0 });
     return { file, objects };

@@ -4,6 +4,7 @@ import { loadPrivateKey } from "./keys.js";
 import { looksLikePem, parsePem } from "./pem.js";
 import { parseCertificate, parseCsr, type CertificateInfo, type CsrInfo } from "./x509-parse.js";
 import { readInputFile } from "./files.js";
+import { isPkcs12Der } from "./pkcs12-detect.js";
 
 /** A private key found in a file. */
 export interface PrivateKeyItem {
@@ -52,6 +53,12 @@ export function decodePkiObjects(data: Uint8Array, source: string, options: Read
 }
 
 function decodeDer(der: Uint8Array, source: string, options: ReadObjectsOptions): CertificateInfo | CsrInfo | PrivateKeyItem {
+  if (isPkcs12Der(der)) {
+    throw new MtlsError("PKCS12_NOT_USABLE_HERE", `${source}: is a PKCS#12 (.p12/.pfx), which this input does not take`, {
+      subject: source,
+      hint: `Extract PEM files first: openssl pkcs12 -in ${source} -nokeys -out cert.pem and openssl pkcs12 -in ${source} -nocerts -noenc -out key.pem; or give it with --passphrase-file where a PKCS#12 is taken (inspect, lint, cert install, server-cert set, serve).`,
+    });
+  }
   try {
     return parseCertificate(der, source);
   } catch (e) {
@@ -73,12 +80,35 @@ function decodeDer(der: Uint8Array, source: string, options: ReadObjectsOptions)
 
 /** Reads a file and decodes every object in it (see {@link decodePkiObjects}). */
 export async function readPkiObjects(file: string, options: ReadObjectsOptions = {}): Promise<PkiItem[]> {
-  return decodePkiObjects(await readInputFile(file), file, options);
+  const data = await readInputFile(file);
+  if (isPkcs12Der(data)) {
+    const p12 = await openPkcs12(data, file, options);
+    return [
+      ...p12.certificates.map((c, i) => ({ ...parseCertificate(c.der, `${file} (certificate ${i + 1})`), source: file, index: i })),
+      ...p12.keys.map((k, i) => ({ kind: "private-key" as const, key: k.key, source: file, index: p12.certificates.length + i })),
+    ];
+  }
+  return decodePkiObjects(data, file, options);
+}
+
+/** A PKCS#12 read with the passphrase of `options`; `PKCS12_PASSPHRASE_REQUIRED` without one. */
+async function openPkcs12(data: Uint8Array, file: string, options: ReadObjectsOptions) {
+  if (options.passphrase === undefined) {
+    throw new MtlsError("PKCS12_PASSPHRASE_REQUIRED", `${file}: is a PKCS#12, and its passphrase was not given`, { subject: file, hint: "Give its passphrase in a file: --passphrase-file FILE (first line)." });
+  }
+  const { readPkcs12 } = await import("./pkcs12.js");
+  return readPkcs12(data, options.passphrase, file);
 }
 
 /** Reads a file that must hold exactly one private key. */
 export async function readPrivateKeyFile(file: string, options: ReadObjectsOptions = {}): Promise<KeyObject> {
-  return loadPrivateKey(await readInputFile(file), { source: file, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
+  const data = await readInputFile(file);
+  if (isPkcs12Der(data)) {
+    const p12 = await openPkcs12(data, file, options);
+    if (p12.keys.length !== 1) throw new MtlsError("PKCS12_NO_KEY", `${file}: the PKCS#12 holds ${p12.keys.length} private keys, where one is needed`, { subject: file });
+    return p12.keys[0]!.key;
+  }
+  return loadPrivateKey(data, { source: file, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
 }
 
 /** Reads a file of certificates (PEM chain or one DER certificate), in file order. */

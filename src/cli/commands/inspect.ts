@@ -19,9 +19,9 @@ export function define(cmd: Command): Command {
   return cmd
     .description("show what a certificate, CSR, key or chain file holds, or the chain a TLS server presents")
     .argument("<target>", "a file (PEM or DER; certificates, CSRs, keys, chains), https://HOST[:PORT], or pkcs11:token=...;object=... (a key in a token)")
-    .option("--passphrase-file <file>", "passphrase of an encrypted key in the file (first line): shows the key instead of 'encrypted'")
     .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
     .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
+    .option("--passphrase-file <file>", "passphrase of a PKCS#12 file or an encrypted key (first line): shows what it holds instead of 'encrypted'")
     .option("--servername <name>", "for a URL: SNI name, and the name checked against the certificate (default: the URL's host)")
     .option("--ca <file>", "for a URL: verify the chain against these CA certificates (PEM) instead of Node's trust store")
     .option("--timeout <ms>", "for a URL: give up after this many milliseconds (default 10000)")
@@ -46,8 +46,17 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
     throw e;
   });
   if (ctx.json) {
-    printJson(ctx, { ok: true, file: r.file, objects: r.objects.map(({ index: _index, ...rest }) => jsonSafe(rest)) });
+    printJson(ctx, { ok: true, file: r.file, ...(r.pkcs12 ? { pkcs12: r.pkcs12 } : {}), objects: r.objects.map(({ index: _index, ...rest }) => jsonSafe(rest)) });
     return 0;
+  }
+  if (r.pkcs12) {
+    const p = r.pkcs12;
+    say(ctx, paint(ctx, "bold", "PKCS#12") + paint(ctx, "dim", `: ${r.file}`));
+    say(ctx, `  MAC:        ${p.mac}`);
+    for (const e of p.encryptions) say(ctx, `  encryption: ${e}`);
+    for (const b of p.bags) say(ctx, `  ${b.kind === "private-key" ? "key " : "cert"}  ${b.friendlyName ? `"${b.friendlyName}"` : "(no name)"}${b.localKeyId ? `  localKeyId ${b.localKeyId}` : ""}${b.javaTrusted ? "  Java trusted certificate" : ""}`);
+    if (p.legacyWarning) say(ctx, paint(ctx, "yellow", `  warning: ${p.legacyWarning}`));
+    say(ctx, "");
   }
   const counts = new Map<string, number>();
   r.objects.forEach((obj) => counts.set(obj.kind, (counts.get(obj.kind) ?? 0) + 1));

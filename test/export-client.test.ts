@@ -1,0 +1,176 @@
+/**
+ * `mtlskit export client` with the real binary against the emulator: an MT and a D1 profile are
+ * onboarded, exported, and what was written is read by the real tools: openssl pkcs12 -info
+ * (OpenSSL 3; -legacy for --legacy), keytool -list on client.p12 and thales-truststore.p12,
+ * python3's ssl.SSLContext.load_cert_chain on the PEM files, and curl with the exported files
+ * calling the emulator's echo resource (200, with the D1 token and the x-correlation-id).
+ */
+import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmulator, type Emulator } from "../src/emulator/index.js";
+import { readPkcs12 } from "../src/pki/pkcs12.js";
+import { createTestPki } from "../src/testing/index.js";
+import { cliSession } from "./support/cli.js";
+import { requireTool } from "./support/tools.js";
+
+const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";
+let emu: Emulator;
+let tmp: string;
+let home: string;
+const { runs, run, ok, json } = cliSession(() => ({ cwd: tmp, home }));
+const TOOLS = requireTool("openssl") && requireTool("keytool") && requireTool("curl") && requireTool("python3");
+
+async function portal<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${emu.portalUrl}${route}`, { method, ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}) });
+  return { status: res.status, body: (await res.json().catch(() => ({}))) as T };
+}
+async function bundle(program: string, environment: string, customerId: string): Promise<{ directory: string; assets: Record<string, string> }> {
+  const r = await portal<{ directory: string; assets: Record<string, string> }>("GET", `/v1/${program}/${environment}/assets?customerId=${customerId}`);
+  expect(r.status).toBe(200);
+  return r.body;
+}
+function tool(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }));
+  });
+}
+function envOf(program: string, environment: string) {
+  const e = emu.environments.find((x) => x.program === program && x.environment === environment)!;
+  return { ...e, port: Number(e.address.slice(e.address.lastIndexOf(":") + 1)) };
+}
+
+/** The real tools read an export folder. */
+async function readWithTools(out: string, legacy: boolean): Promise<void> {
+  const pass = `file:${path.join(out, "client.p12.pass")}`;
+  const info = await tool("openssl", ["pkcs12", ...(legacy ? ["-legacy"] : []), "-info", "-noout", "-in", path.join(out, "client.p12"), "-passin", pass]);
+  expect(info.code, info.out).toBe(0);
+  expect(info.out).toMatch(legacy ? /MAC: sha1/ : /MAC: sha256/);
+  expect(info.out).toMatch(legacy ? /pbeWithSHA1And3-KeyTripleDES-CBC/ : /PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256/);
+  const pw = (await fs.readFile(path.join(out, "client.p12.pass"), "utf8")).trim();
+  const ks = await tool("keytool", ["-list", "-storetype", "PKCS12", "-keystore", path.join(out, "client.p12"), "-storepass", pw]);
+  expect(ks.code, ks.out).toBe(0);
+  expect(ks.out).toMatch(/PrivateKeyEntry/);
+  const ts = await tool("keytool", ["-list", "-storetype", "PKCS12", "-keystore", path.join(out, "thales-truststore.p12"), "-storepass", pw]);
+  expect(ts.code, ts.out).toBe(0);
+  const cas = (await fs.readFile(path.join(out, "thales-trust.pem"), "utf8")).match(/BEGIN CERTIFICATE/g)!.length;
+  expect(ts.out.match(/trustedCertEntry/g)).toHaveLength(cas);
+  const py = await tool("python3", ["-c", `import ssl; c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.load_cert_chain("${path.join(out, "client-fullchain.pem")}", "${path.join(out, "client.key")}"); c.load_verify_locations("${path.join(out, "thales-trust.pem")}"); print("ok")`]);
+  expect(py.out.trim()).toBe("ok");
+  expect((await fs.stat(path.join(out, "client.key"))).mode & 0o777).toBe(0o600);
+  expect((await fs.stat(path.join(out, "client.p12.pass"))).mode & 0o777).toBe(0o600);
+}
+
+describe.skipIf(!TOOLS)("export client against the emulator", () => {
+  beforeAll(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), "mtlskit-export-client-"));
+    home = path.join(tmp, "ws");
+    emu = await startEmulator({ dir: path.join(tmp, "emulator") });
+  });
+  afterAll(async () => {
+    for (const r of runs) expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY/);
+    await emu?.close();
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  it("MT: the exported files work with openssl, keytool, python and curl (200 from the echo)", async () => {
+    const pre = await bundle("mt", "sandbox", "654321");
+    await ok(["profile", "add", "mt-sbx", "--program", "mt", "--env", "sandbox", "--id", "654321", "--cn", pre.assets["TSH_CLIENT_CN"]!]);
+    const cert = await json<{ certificateFile: string }>(["cert", "self-signed", "--profile", "mt-sbx"]);
+    const end = await portal("POST", "/v1/mt/sandbox/endorsements", { customerId: "654321", certificate: await fs.readFile(cert.certificateFile, "utf8") });
+    expect(end.status).toBe(201);
+    await ok(["assets", "import", (await bundle("mt", "sandbox", "654321")).directory, "--profile", "mt-sbx"]);
+
+    const out = path.join(tmp, "mt-out");
+    const r = await ok(["export", "client", "--profile", "mt-sbx", "--out", out]);
+    const pw = (await fs.readFile(path.join(out, "client.p12.pass"), "utf8")).trim();
+    expect(r.stdout).not.toContain(pw);
+    await readWithTools(out, false);
+    // MT's certificate is self-signed: the full chain is the leaf alone.
+    expect((await fs.readFile(path.join(out, "client-fullchain.pem"), "utf8")).match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
+    const p12 = readPkcs12(await fs.readFile(path.join(out, "client.p12")), pw);
+    expect(p12.keys[0]!.friendlyName).toBe("mt-sbx-client");
+    expect(p12.keys[0]!.localKeyId).toBe(p12.certificates[0]!.localKeyId);
+    const examples = await fs.readFile(path.join(out, "EXAMPLES.md"), "utf8");
+    const sb = envOf("mt", "sandbox");
+    expect(examples).toContain(`${new URL(sb.apiUrl).origin}${new URL(sb.apiUrl).pathname.replace(/\/?$/, "/")}echo`);
+    for (const s of ["## curl", "## Python (requests)", "## Java", "## Go", "## .NET", "## Node (undici)", "x-correlation-id"]) expect(examples).toContain(s);
+
+    const url = new URL(sb.apiUrl);
+    const curl = await tool("curl", ["-sS", "-w", "\n%{http_code}", "--cert", path.join(out, "client-fullchain.pem"), "--key", path.join(out, "client.key"), "--cacert", path.join(out, "thales-trust.pem"), "--resolve", `${url.hostname}:${sb.port}:127.0.0.1`, "-H", "x-correlation-id: export-mt-1", `${url.origin}${url.pathname.replace(/\/?$/, "/")}echo`]);
+    expect(curl.out.trim().split("\n").pop(), curl.out).toBe("200");
+    expect(curl.out).toContain("export-mt-1");
+
+    // Again without --force: refused, nothing changed; --legacy --force with a password file.
+    const again = await run(["export", "client", "--profile", "mt-sbx", "--out", out]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^error \[EXPORT_EXISTS\]/);
+    await fs.writeFile(path.join(out, "client.p12.pass"), `${pw}\n`);
+    const pf = path.join(tmp, "pw.txt");
+    await fs.writeFile(pf, `${pw}\n`);
+    await ok(["export", "client", "--profile", "mt-sbx", "--out", out, "--legacy", "--force", "--password-file", pf]);
+    await readWithTools(out, true);
+    const plain = await tool("openssl", ["pkcs12", "-info", "-noout", "-in", path.join(out, "client.p12"), "-passin", `file:${pf}`]);
+    expect(plain.out).toMatch(/pbeWithSHA1And3-KeyTripleDES-CBC/);
+
+    // A key that lives in a PKCS#11 token is refused, and nothing is written.
+    const shown = await json<{ files: Array<{ role: string; path: string }> }>(["profile", "show", "mt-sbx"]);
+    const keyFile = shown.files.find((f) => f.role === "client.key")!.path;
+    const saved = await fs.readFile(keyFile);
+    await fs.writeFile(keyFile, "pkcs11:token=mtlskit;object=client\n");
+    const tokenOut = path.join(tmp, "token-out");
+    const refused = await run(["export", "client", "--profile", "mt-sbx", "--out", tokenOut]);
+    await fs.writeFile(keyFile, saved, { mode: 0o600 });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^error \[EXPORT_KEY_IN_TOKEN\].*stays in the token/);
+    await expect(fs.readdir(tokenOut)).rejects.toThrow();
+  });
+
+  it("D1: the full chain, the truststore, and curl with the token and the correlation id (200)", async () => {
+    await ok(["profile", "add", "d1-pp", "--program", "d1", "--env", "preprod", "--id", "123456", "--subject", SUBJECT]);
+    const csr = await json<{ csrFile: string }>(["csr", "create", "--profile", "d1-pp"]);
+    const signed = await portal<{ chain: string }>("POST", "/v1/d1/preprod/csr", { customerId: "123456", csr: await fs.readFile(csr.csrFile, "utf8") });
+    expect(signed.status).toBe(201);
+    await fs.writeFile(path.join(tmp, "d1.pem"), signed.body.chain);
+    await ok(["cert", "install", "d1.pem", "--profile", "d1-pp"]);
+    await ok(["assets", "import", (await bundle("d1", "preprod", "123456")).directory, "--profile", "d1-pp"]);
+    const key = await json<{ kid: string; publicKeyPem: string }>(["oauth", "key", "create", "--profile", "d1-pp"]);
+    const pki = await createTestPki({ rootCn: "Customer Root" });
+    const server = await pki.issue({ usage: "server", dns: ["notify.example.test"], ip: [] });
+    const reg = await portal("PUT", "/v1/d1/preprod/customers/123456", { issuerHost: "notify.example.test", serverChain: server.chainPem + pki.root.certPem, oauthPublicKey: key.publicKeyPem, kid: key.kid });
+    expect(reg.status).toBeLessThan(300);
+
+    const out = path.join(tmp, "d1-out");
+    await ok(["export", "client", "--profile", "d1-pp", "--out", out]);
+    await readWithTools(out, false);
+    const full = await fs.readFile(path.join(out, "client-fullchain.pem"), "utf8");
+    expect(full.match(/BEGIN CERTIFICATE/g)!.length).toBeGreaterThanOrEqual(2);
+    const examples = await fs.readFile(path.join(out, "EXAMPLES.md"), "utf8");
+    expect(examples).toContain("mtlskit token --profile d1-pp --show --quiet");
+    expect(examples).toContain("Authorization: Bearer $TOKEN");
+
+    const token = (await ok(["token", "--profile", "d1-pp", "--show", "--quiet"])).stdout.trim();
+    const pp = envOf("d1", "preprod");
+    const url = new URL(pp.apiUrl);
+    const curl = await tool("curl", ["-sS", "-w", "\n%{http_code}", "--cert", path.join(out, "client-fullchain.pem"), "--key", path.join(out, "client.key"), "--cacert", path.join(out, "thales-trust.pem"), "--resolve", `${url.hostname}:${pp.port}:127.0.0.1`, "-H", `Authorization: Bearer ${token}`, "-H", "x-correlation-id: export-d1-1", `${url.origin}/d1/v1/echo`]);
+    expect(curl.out.trim().split("\n").pop(), curl.out).toBe("200");
+    expect(curl.out).toContain("export-d1-1");
+
+    // export server: the endpoint's key and full chain, and the Thales Client CA bundle.
+    await fs.writeFile(path.join(tmp, "server.pem"), server.chainPem + pki.root.certPem);
+    await fs.writeFile(path.join(tmp, "server.key"), server.keyPem);
+    await ok(["server-cert", "set", "--profile", "d1-pp", "--cert", "server.pem", "--key", "server.key", "--host", "notify.example.test"]);
+    const sout = path.join(tmp, "d1-server");
+    const sr = await json<{ files: Array<{ file: string }> }>(["export", "server", "--profile", "d1-pp", "--out", sout]);
+    expect(sr.files.map((f) => path.basename(f.file))).toEqual(["server.key", "server-fullchain.pem", "server.p12", "thales-client-ca.pem", "thales-client-ca.p12", "server.p12.pass"]);
+    const spw = (await fs.readFile(path.join(sout, "server.p12.pass"), "utf8")).trim();
+    const sinfo = await tool("openssl", ["pkcs12", "-info", "-noout", "-in", path.join(sout, "server.p12"), "-passin", `pass:${spw}`]);
+    expect(sinfo.code, sinfo.out).toBe(0);
+    const cal = await tool("keytool", ["-list", "-storetype", "PKCS12", "-keystore", path.join(sout, "thales-client-ca.p12"), "-storepass", spw]);
+    expect(cal.out).toMatch(/trustedCertEntry/);
+    const pyS = await tool("python3", ["-c", `import ssl; c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain("${path.join(sout, "server-fullchain.pem")}", "${path.join(sout, "server.key")}"); c.load_verify_locations("${path.join(sout, "thales-client-ca.pem")}"); print("ok")`]);
+    expect(pyS.out.trim()).toBe("ok");
+  });
+});
