@@ -83,7 +83,7 @@ export function haproxyCfg(m: EngineModel, options: { masterWorker?: boolean } =
       "%[date,ltime(%Y-%m-%dT%H:%M:%S%z)]",
     ),
   );
-  o.push(`    error-log-format "{\\"event\\":\\"handshake_failed\\",\\"remote\\":\\"%ci\\",\\"reason\\":%{+Q}[fc_err_str],\\"verify\\":%[ssl_c_verify]}"`);
+  o.push(`    error-log-format "{\\"event\\":\\"handshake_failed\\",\\"remote\\":\\"%ci\\",\\"reason\\":%{+Q}[fc_err_str],\\"verify\\":\\"%[ssl_c_verify]\\"}"`);
   for (const [rel] of Object.entries(haproxyErrorFiles(m))) o.push(`    errorfile ${rel.slice(7, 10)} ${at(m, rel)}`);
   o.push("");
   o.push(`frontend thales_${v}`);
