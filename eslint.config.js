@@ -23,8 +23,8 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
-  // Layers (docs/architecture.md): errors <- policy <- pki <- lint <- store, credentials <- client, server
-  // <- emulator, cli. Nothing below imports from above; testing/ may import pki.
+  // Layers (DESIGN.md, docs/architecture.md): errors <- policy <- pki <- lint <- store, credentials <- client, server
+  // <- engines (nginx/HAProxy, above server) <- emulator, cli. Nothing below imports from above; testing/ may import pki.
   ...layer("src/errors/**/*.ts", ["policy", "pki", "lint", "store", "credentials", "client", "server", "emulator", "cli", "testing"]),
   ...layer("src/policy/**/*.ts", ["pki", "lint", "store", "credentials", "client", "server", "emulator", "cli", "testing"]),
   ...layer("src/pki/**/*.ts", ["lint", "store", "credentials", "client", "server", "emulator", "cli", "testing"]),
@@ -33,6 +33,7 @@ export default tseslint.config(
   ...layer("src/credentials/**/*.ts", ["store", "client", "server", "emulator", "cli", "testing"]),
   ...layer("src/client/**/*.ts", ["server", "emulator", "cli", "testing"]),
   ...layer("src/server/**/*.ts", ["client", "emulator", "cli", "testing"]),
+  ...layer("src/engines/**/*.ts", ["client", "emulator", "cli", "testing"]),
   ...layer("src/emulator/**/*.ts", ["cli", "testing"]),
   ...layer("src/testing/**/*.ts", ["lint", "store", "credentials", "client", "server", "emulator", "cli"]),
 );

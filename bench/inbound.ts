@@ -24,6 +24,8 @@ import { createTestPki } from "../src/testing/index.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const HANDSHAKE_TARGET = 0.9;
+/** serve --engine nginx|haproxy vs the hand-written nginx (issue 12): the wrapper costs nothing on the data path. */
+const ENGINE_TARGET = 0.95;
 const KEEPALIVE_TARGET = 0.6;
 
 /** Counts of one run; small enough to finish in about a minute on two cores. */
@@ -322,10 +324,30 @@ http {
       await new Promise((r) => setTimeout(r, 100));
     }
 
-    const targets = [
+    const targets: Array<{ name: string; port: number; pid: number | undefined }> = [
       { name: "mtlskit serve", port: m.value, pid: m.child.pid },
       { name: "nginx", port: nginxPort, pid: ng.pid },
     ];
+    // --- serve --engine nginx|haproxy (issue 12): the same certificates, mtlskit's generated configuration.
+    for (const engine of ["nginx", "haproxy"] as const) {
+      if (!which(engine)) continue;
+      const port = await freePort();
+      const [eCmd, eArgs] = pinned(proxyCpus, process.execPath, [
+        path.join(ROOT, "bin", "mtlskit.js"), "--json", "serve", "--engine", engine, "--run-dir", f(`run-${engine}`),
+        "--cert", f("server.crt"), "--chain", f("server-chain.pem"), "--key", f("server.key"), "--client-ca", f("client-ca.pem"),
+        "--listen", `127.0.0.1:${port}`, "--admin", "off", "--upstream", upstreamUrl, "--max-connections", "4096", "--reload-interval", "0", "--log-level", "error",
+      ]);
+      const e = await startChild(eCmd, eArgs, (o) => {
+        try {
+          return (JSON.parse(o) as { port: number }).port;
+        } catch {
+          return undefined;
+        }
+      }, `serve --engine ${engine}`);
+      children.push(e.child);
+      // The engine's processes are mtlskit's children: CPU time not measured for them (n/a).
+      targets.push({ name: `serve --engine ${engine}`, port: e.value, pid: undefined });
+    }
     /** Runs `work` and adds the proxy's CPU time per request to its result. */
     const withCpu = async (pid: number | undefined, n: number, work: () => Promise<Measure>): Promise<Measure> => {
       const before = cpuSeconds(pid);
@@ -391,6 +413,11 @@ http {
       ]),
       "  (CPU/...: CPU time of the proxy process(es) per request; its ratio is throughput per CPU second, the fairer figure on a busy machine)",
     );
+    for (const t of targets.filter((x) => x.name.startsWith("serve --engine"))) {
+      const h = ratio(hs.get(t.name)!.rps, hs.get("nginx")!.rps);
+      const k = ratio(ka.get(t.name)!.rps, ka.get("nginx")!.rps);
+      lines.push(`  ${t.name}: ${h.toFixed(2)}x nginx handshakes/s, ${k.toFixed(2)}x keep-alive req/s; target >= ${ENGINE_TARGET}x: ${h >= ENGINE_TARGET && k >= ENGINE_TARGET ? "met" : "MISSED"}`);
+    }
     lines.push(
       `  handshakes target >= ${HANDSHAKE_TARGET}x nginx: ${hsRatio >= HANDSHAKE_TARGET ? "met" : "MISSED"}; keep-alive target >= ${KEEPALIVE_TARGET}x nginx: ${kaRatio >= KEEPALIVE_TARGET ? "met" : "MISSED"}`,
     );

@@ -51,6 +51,8 @@ export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; 
   // ---- issue 11: one home per rule, costs (h11b) ----
 
   // ---- issue 12: engines nginx/haproxy (h12a) ----
+  { path: ["export", "nginx"], group: "engines (nginx, HAProxy)", load: () => import("./commands/export/nginx.js") },
+  { path: ["export", "haproxy"], group: "engines (nginx, HAProxy)", load: () => import("./commands/export/haproxy.js") },
 
   // ---- issue 12: k8s export, workers (h12b) ----
   { path: ["export", "k8s"], group: "export for other engines and stacks", load: () => import("./commands/export/k8s.js") },

@@ -582,6 +582,31 @@ export const ERROR_CODES = {
   // ---- issue 11: one home per rule, costs (h11b): add new codes below this line ----
 
   // ---- issue 12: engines nginx/haproxy (h12a): add new codes below this line ----
+  ENGINE_NOT_FOUND: {
+    exit: 2,
+    meaning: "The engine binary (nginx or haproxy) is not on PATH nor in /usr/sbin, nor at --engine-bin.",
+    hint: "Install the Debian package (apt-get install nginx-light, or haproxy), or give its path with --engine-bin.",
+  },
+  ENGINE_CONFIG_INVALID: {
+    exit: 1,
+    meaning: "The engine refused the configuration mtlskit generated (nginx -t / haproxy -c); the message quotes the engine.",
+    hint: "Read the engine's message; check the certificate, key and CA files of the profile, then reload or restart.",
+  },
+  ENGINE_EXITED: {
+    exit: 1,
+    meaning: "The engine (nginx or haproxy) started by mtlskit serve stopped on its own.",
+    hint: "Read the engine's last log lines above; the run folder keeps its configuration and logs.",
+  },
+  ENGINE_KEY_UNSUPPORTED: {
+    exit: 2,
+    meaning: "This engine cannot use the server key where it is (for example a key in a PKCS#11 token with HAProxy).",
+    hint: "Use --engine nginx (ssl_engine pkcs11) or --engine node for a key in a token, or a key file.",
+  },
+  EXPORT_TARGET_EXISTS: {
+    exit: 2,
+    meaning: "The export folder already holds a generated configuration.",
+    hint: "Give another --out folder, or --force to replace the files mtlskit writes there.",
+  },
 
   // ---- issue 12: k8s export, workers (h12b): add new codes below this line ----
   SERVE_WORKERS_FAILING: {

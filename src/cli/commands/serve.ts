@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
+import * as path from "node:path";
 import {
   createInboundServer,
   createJsonLogger,
@@ -45,9 +46,14 @@ export function define(cmd: Command): Command {
     .option("--reload-interval <duration>", "also reload the certificates this often (0: only on SIGHUP and file changes)", "10m")
     .option("--log-level <level>", "debug, info, warn or error (JSON lines on stderr)", "info")
     .option("--workers <n|auto>", "processes sharing the listener (auto: one per CPU); one admin listener with the metrics of all, a dead worker restarted", "1")
+    .option("--engine <engine>", "node (built in), nginx or haproxy (mtlskit writes, checks, runs and reloads the engine; Debian packages nginx-light, haproxy)", "node")
+    .option("--engine-bin <path>", "the nginx or haproxy binary (default: PATH, then /usr/sbin)")
+    .option("--run-dir <dir>", "with --engine nginx|haproxy: the folder of the engine's configuration, logs and certificates (default: inside the workspace)")
     .addHelpText(
       "after",
-      "\nReload: SIGHUP, the --reload-interval timer and any change in the certificates' folders reload them; an invalid new set is refused and the current one kept.\n" +
+      "\nEngines: identity headers per engine (never a client-supplied value): nginx cannot produce x-client-cert-sha256,\n" +
+        "x-client-cert-not-after nor RFC 9440 Client-Cert (removed); HAProxy cannot produce x-client-cert (PEM) nor x-client-cert-not-after (removed).\n" +
+        "\nReload: SIGHUP, the --reload-interval timer and any change in the certificates' folders reload them; an invalid new set is refused and the current one kept.\n" +
         "Stop: SIGINT or SIGTERM (requests in progress finish first, up to 10 s).\n" +
         "Workers (--workers N): SIGHUP and reloads reach every worker; /metrics on the admin listener labels each worker's series with worker=\"N\"; a dead worker is restarted.\n" +
         "\nExamples:\n  mtlskit serve --profile d1-pp --upstream http://127.0.0.1:8080\n" +
@@ -110,9 +116,63 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   const profile = profileName ?? "default";
   const level = ctx.quiet ? "warn" : logLevel(String(o["logLevel"]));
   const logger = createJsonLogger({ level, base: slot ? { profile, worker: slot } : { profile } });
+  const engine = String(o["engine"]);
+  if (engine !== "node" && engine !== "nginx" && engine !== "haproxy") throw new MtlsError("USAGE", `--engine must be node, nginx or haproxy, not '${engine}'`);
+  if (engine !== "node" && workers > 1) throw new MtlsError("USAGE", `--workers is for the node engine; ${engine} runs its own worker processes`);
   if (workers > 1 && cluster.isPrimary) return runPool(ctx, { workers, admin, logger, profile, upstream: String(o["upstream"]), intervalMs });
   const allowCn = (o["allowCn"] as string[] | undefined) ?? [];
   const allowO = (o["allowO"] as string[] | undefined) ?? [];
+
+  if (engine !== "node") {
+    if (!files.caFile) throw new MtlsError("USAGE", "--engine nginx|haproxy needs the Thales Client CA file");
+    if (passphraseFile) throw new MtlsError("ENGINE_KEY_UNSUPPORTED", "--engine nginx|haproxy needs an unencrypted key file (0600); --passphrase-file is for the node engine");
+    const { superviseEngine } = await import("../../engines/index.js");
+    const runDir = path.resolve(opt(o, "runDir") ?? path.join(ctx.dir, "run", `${profile}-${engine}`));
+    const sup = await superviseEngine({
+      engine,
+      profile,
+      runDir,
+      ...(opt(o, "engineBin") ? { engineBin: opt(o, "engineBin")! } : {}),
+      credentials: { certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile, ...(files.chainFile ? { chainFile: files.chainFile } : {}) },
+      model: {
+        listen,
+        upstream: String(o["upstream"]),
+        allow: { commonNames: allowCn, organizations: allowO },
+        limits,
+        upstreamErrors: mode,
+      },
+      admin,
+      reload: { watch: true, intervalMs, signal: "SIGHUP" },
+      logger,
+    });
+    let signalled = false;
+    const stopped = new Promise<void>((resolve) => {
+      const stop = () => {
+        signalled = true;
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        resolve();
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    const host = listen.host ?? "0.0.0.0";
+    const url = `https://${host.includes(":") ? `[${host}]` : host}:${listen.port}`;
+    if (ctx.json) printJson(ctx, { ok: true, engine, url, port: listen.port, adminUrl: sup.adminUrl ?? null, profile, upstream: String(o["upstream"]), runDir, pid: sup.pid, watched: sup.watched });
+    else {
+      say(ctx, `${paint(ctx, "green", "serving")} mutual TLS on ${url} (port ${listen.port}) -> ${String(o["upstream"])} with ${engine} (${sup.bin}, pid ${sup.pid})`);
+      say(ctx, `run folder: ${runDir}`);
+      if (sup.adminUrl) say(ctx, `admin: ${sup.adminUrl}/healthz, /readyz, /metrics`);
+      say(ctx, "reload: SIGHUP, file changes, every " + (intervalMs ? `${Math.round(intervalMs / 1000)} s` : "(timer off)") + "; stop: Ctrl-C");
+    }
+    const outcome = await Promise.race([stopped.then(() => "stop" as const), sup.exited.then((e) => e)]);
+    if (outcome === "stop" || signalled) {
+      await sup.stop(10_000);
+      return 0;
+    }
+    await sup.stop(0);
+    throw new MtlsError("ENGINE_EXITED", `${engine} exited on its own (${outcome.signal ?? `code ${String(outcome.code)}`})`, { subject: runDir });
+  }
 
   const started = createInboundServer({
     credentials: files,
