@@ -58,5 +58,6 @@ export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; 
   // ---- issue 14: keys in an HSM, profiles (h14b) ----
 
   // ---- issue 15: portal page and dashboard (h15) ----
+  { path: ["dashboard"], load: () => import("./commands/dashboard.js") },
 
 ];
