@@ -49,12 +49,13 @@ function timeline(profiles: ProfileStatus[], now: Date): SafeHtml {
   const rows = profiles.flatMap((p) => p.certificates.map((c) => ({ profile: p.name, c })));
   if (rows.length === 0) return html`<p>No certificate yet.</p>`;
   const ends = rows.map((r) => Date.parse(r.c.notAfter));
-  const start = Math.min(now.getTime() - 60 * DAY, ...ends.map((e) => e - STATUS_RENEWAL_DAYS * 2 * DAY));
-  const end = Math.max(now.getTime() + 90 * DAY, ...ends) + 15 * DAY;
+  const start = now.getTime() - 60 * DAY;
+  // A year ahead at most, so that a 20-year CA does not squash a certificate due next week; longer bars run off the edge.
+  const end = Math.min(Math.max(now.getTime() + 90 * DAY, ...ends) + 15 * DAY, now.getTime() + 365 * DAY);
   const width = 900;
   const left = 280;
   const rowH = 26;
-  const x = (t: number): number => left + ((t - start) / (end - start)) * (width - left - 10);
+  const x = (t: number): number => left + ((Math.min(Math.max(t, start), end) - start) / (end - start)) * (width - left - 10);
   const height = rows.length * rowH + 40;
   const todayX = x(now.getTime());
   return html`<figure><svg role="img" aria-labelledby="timeline-title" viewBox="0 0 ${width} ${height}" width="100%" xmlns="http://www.w3.org/2000/svg">
@@ -68,7 +69,7 @@ ${rows.map((r, i) => {
     const colour = expired ? TIMELINE_COLOURS.expired : inWindow ? TIMELINE_COLOURS.warning : TIMELINE_COLOURS.ok;
     const state = expired ? "expired" : inWindow ? "inside its renewal window" : "valid";
     return html`<g class="cert" data-state="${expired ? "expired" : inWindow ? "warning" : "ok"}" data-role="${r.c.role}" data-profile="${r.profile}">
-<text x="4" y="${y + 15}" font-size="12">${r.profile}: ${r.c.role}</text>
+<text x="4" y="${y + 15}" font-size="12">${r.profile}: ${r.c.role} (until ${r.c.notAfter.slice(0, 10)})</text>
 <rect x="${left}" y="${y + 4}" width="${Math.max(1, x(notAfter) - left)}" height="14" fill="${colour}"><title>${r.c.subject}: until ${r.c.notAfter} (${r.c.daysLeft} days left, ${state})</title></rect>
 <rect x="${x(windowStart)}" y="${y + 2}" width="${Math.max(1, x(notAfter) - x(windowStart))}" height="18" fill="none" stroke="#1a1a1a" stroke-dasharray="3 2"/>
 </g>`;
