@@ -35,5 +35,7 @@ export default tseslint.config(
   ...layer("src/server/**/*.ts", ["client", "emulator", "cli", "testing"]),
   ...layer("src/engines/**/*.ts", ["client", "emulator", "cli", "testing"]),
   ...layer("src/emulator/**/*.ts", ["cli", "testing"]),
+  // web/ (escape, CSP, Host and token checks for the portal page and the dashboard) sits just above policy.
+  ...layer("src/web/**/*.ts", ["pki", "lint", "store", "credentials", "client", "server", "emulator", "cli", "testing"]),
   ...layer("src/testing/**/*.ts", ["lint", "store", "credentials", "client", "server", "emulator", "cli"]),
 );

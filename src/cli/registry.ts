@@ -64,5 +64,9 @@ export const COMMANDS: ReadonlyArray<{ path: readonly string[]; group?: string; 
   // ---- issue 14: keys in an HSM, profiles (h14b) ----
 
   // ---- issue 15: portal page and dashboard (h15) ----
+  { path: ["dashboard"], load: () => import("./commands/dashboard.js") },
+  { path: ["emulate", "sign"], group: "the emulator", load: () => import("./commands/emulate/sign.js") },
+  { path: ["emulate", "endorse"], group: "the emulator", load: () => import("./commands/emulate/endorse.js") },
+  { path: ["emulate", "register"], group: "the emulator", load: () => import("./commands/emulate/register.js") },
 
 ];

@@ -38,6 +38,8 @@ import { lintItems, type Finding } from "../lint/index.js";
 import { decodePkiObjects, isSignedBy, looksLikePem, parsePem, toPem, type CertificateInfo, type PemBlock, type PkiItem } from "../pki/index.js";
 import { assertCustomerId, getEnvironment, getProgram, isLoopbackAddress, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
 import { writeAssetBundle } from "./assets.js";
+import { portalPage } from "./portal-page.js";
+import { isLoopbackHostHeader, isSameOriginRequest } from "../web/index.js";
 import type { EmulatorPki } from "./emulator-pki.js";
 import { mtPortalCommonName, type CustomerFields, type EmulatorState } from "./state.js";
 
@@ -70,6 +72,8 @@ export const PORTAL_ERROR_CODES = {
   CUSTOMER_NOT_REGISTERED: "The customer has no registration (PUT .../customers/{id}) with an issuerHost for this environment.",
   ENDORSEMENT_NOT_FOUND: "No certificate with this SHA-256 fingerprint is endorsed for this environment.",
   NOT_AVAILABLE: "This emulator was started without the part that serves this route.",
+  HOST_NOT_ALLOWED: "The Host header is not a loopback name or address (DNS rebinding): use http://127.0.0.1:PORT or http://localhost:PORT.",
+  CROSS_SITE_REQUEST: "A request that changes state came from another site (Origin or Sec-Fetch-Site): refused.",
   INTERNAL: "The emulator hit a bug; nothing about it is sent back.",
 } as const;
 
@@ -149,7 +153,7 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const MAX_NOTIFICATIONS = 100;
 
 /** An answer with a 4xx status and its errors. */
-class PortalError extends Error {
+export class PortalError extends Error {
   constructor(
     readonly status: number,
     readonly errors: PortalErrorEntry[],
@@ -668,16 +672,10 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
 
   const matches = (route: Route, rest: string[]): boolean => route.path.length === rest.length && route.path.every((p, i) => p === "*" || p === rest[i]);
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? "/", "http://portal.invalid");
-    let segments: string[];
-    try {
-      segments = url.pathname.split("/").slice(1).map((s) => decodeURIComponent(s));
-    } catch {
-      fail(400, "INVALID_FIELD", "the path is not valid percent-encoding");
-    }
+  /** Finds and runs the JSON route for `method` on `/v1/{segments...}`; the portal page uses it too. */
+  const dispatch = async (req: IncomingMessage, method: string, pathname: string, segments: string[], query: URLSearchParams, body: () => Promise<Record<string, unknown>>): Promise<{ status: number; body: unknown }> => {
     if (segments[segments.length - 1] === "" && segments.length > 1) segments.pop();
-    if (segments[0] !== "v1" || segments.length < 4) fail(404, "NOT_FOUND", `no route ${req.method} ${url.pathname}`);
+    if (segments[0] !== "v1" || segments.length < 4) fail(404, "NOT_FOUND", `no route ${method} ${pathname}`);
     const [, programId, envId, ...rest] = segments as [string, string, string, ...string[]];
     let program: ProgramPolicy;
     let environment: string;
@@ -694,36 +692,47 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
       fail(404, "UNKNOWN_ENVIRONMENT", `this emulator does not serve ${program.name} ${environment} (it serves: ${served})`);
     }
     const candidates = routes.filter((r) => matches(r, rest));
-    if (candidates.length === 0) fail(404, "NOT_FOUND", `no route ${req.method} ${url.pathname}`);
+    if (candidates.length === 0) fail(404, "NOT_FOUND", `no route ${method} ${pathname}`);
     const forProgram = candidates.filter((r) => r.programs.includes(program.id));
     if (forProgram.length === 0) {
       const other = Object.values(PROGRAMS).find((p) => candidates.some((r) => r.programs.includes(p.id)));
-      fail(404, "NOT_FOUND", `${url.pathname} is a ${other?.name ?? "other program"} route: ${program.id === "mt" ? "MT client certificates are self-signed and endorsed (POST .../endorsements)" : "D1 client certificates are signed from a CSR (POST .../csr)"}`);
+      fail(404, "NOT_FOUND", `${pathname} is a ${other?.name ?? "other program"} route: ${program.id === "mt" ? "MT client certificates are self-signed and endorsed (POST .../endorsements)" : "D1 client certificates are signed from a CSR (POST .../csr)"}`);
     }
-    const route = forProgram.find((r) => r.method === req.method);
+    const route = forProgram.find((r) => r.method === method);
     if (!route) {
       const allow = [...new Set(forProgram.map((r) => r.method))].join(", ");
-      fail(405, "METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${url.pathname}; use ${allow}`, { allow });
+      fail(405, "METHOD_NOT_ALLOWED", `${method} is not allowed on ${pathname}; use ${allow}`, { allow });
     }
+    const params = rest.filter((_, i) => route.path[i] === "*");
+    return route.handler({ req, program, environment, endpoint, params, query, body });
+  };
+
+  const page = portalPage({ environments: options.environments, dispatch, limit, errorOf: (e) => errorAnswer(e, onInternalError) });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // DNS rebinding: a page of another site resolving its own name to 127.0.0.1 sends its Host.
+    if (!isLoopbackHostHeader(req.headers.host)) fail(403, "HOST_NOT_ALLOWED", `the Host header '${req.headers.host ?? ""}' is not a loopback name or address: the portal answers only to localhost, 127.x.x.x and [::1]`);
+    if (req.method !== "GET" && req.method !== "HEAD" && !isSameOriginRequest(req)) {
+      fail(403, "CROSS_SITE_REQUEST", "a request that changes state came from another site (Origin / Sec-Fetch-Site): refused");
+    }
+    const url = new URL(req.url ?? "/", "http://portal.invalid");
+    let segments: string[];
+    try {
+      segments = url.pathname.split("/").slice(1).map((s) => decodeURIComponent(s));
+    } catch {
+      fail(400, "INVALID_FIELD", "the path is not valid percent-encoding");
+    }
+    if (segments[0] !== "v1" && (await page.handle(req, res, url))) return;
     let bodyPromise: Promise<Record<string, unknown>> | undefined;
     const body = (): Promise<Record<string, unknown>> => (bodyPromise ??= readBody(req, limit).then((b) => parseJsonObject(req, b)));
-    const params = rest.filter((_, i) => route.path[i] === "*");
-    const result = await route.handler({ req, program, environment, endpoint, params, query: url.searchParams, body });
+    const result = await dispatch(req, req.method ?? "GET", url.pathname, segments, url.searchParams, body);
     send(res, result.status, result.body);
   };
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (e instanceof PortalError) {
-        send(res, e.status, { errors: e.errors }, e.headers);
-      } else if (isMtlsError(e)) {
-        const status = statusOf(e);
-        if (status >= 500) onInternalError(e);
-        send(res, status, { errors: [{ code: status >= 500 ? "INTERNAL" : e.code, message: status >= 500 ? "internal error" : e.message }] });
-      } else {
-        onInternalError(e);
-        send(res, 500, { errors: [{ code: "INTERNAL", message: "internal error" }] });
-      }
+      const a = errorAnswer(e, onInternalError);
+      send(res, a.status, { errors: a.errors }, a.headers);
     });
   });
   server.headersTimeout = 15_000;
@@ -769,6 +778,18 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
       return closing;
     },
   };
+}
+
+/** The status and errors answered for a thrown error (the same for the JSON routes and the page). */
+function errorAnswer(e: unknown, onInternalError: (error: unknown) => void): { status: number; errors: PortalErrorEntry[]; headers?: Record<string, string> } {
+  if (e instanceof PortalError) return { status: e.status, errors: e.errors, headers: e.headers };
+  if (isMtlsError(e)) {
+    const status = statusOf(e);
+    if (status >= 500) onInternalError(e);
+    return { status, errors: [{ code: status >= 500 ? "INTERNAL" : e.code, message: status >= 500 ? "internal error" : e.message }] };
+  }
+  onInternalError(e);
+  return { status: 500, errors: [{ code: "INTERNAL", message: "internal error" }] };
 }
 
 /** Runs a check that may answer 422 itself (a PEM problem), collecting its entries instead. */

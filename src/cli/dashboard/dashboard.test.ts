@@ -1,0 +1,120 @@
+import { accessSync, constants, promises as fs, mkdirSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeThalesSide, signCsr } from "../../../test/support/store-fixtures.js";
+import { requireTool } from "../../../test/support/tools.js";
+import { installCertificate } from "../../store/cert-install.js";
+import { createProfileCsr } from "../../store/profile-credentials.js";
+import { addProfile } from "../../store/profiles.js";
+import { openProfile } from "../../store/workspace.js";
+import { startDashboard, TIMELINE_COLOURS, type Dashboard } from "./server.js";
+
+const OUTPUT = path.resolve(process.env.MTLSKIT_TEST_OUTPUT ?? "test-output", "screenshots");
+const MARKUP = "<img src=x onerror=alert(1)>";
+let tmp: string;
+let dashboard: Dashboard;
+
+beforeAll(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), "mtlskit-dashboard-"));
+  const ws = path.join(tmp, "ws");
+  const side = await makeThalesSide("d1");
+  await addProfile(ws, "d1-pp", { program: "d1", environment: "preprod", customerId: "123456", subject: `/C=FR/ST=Paris/L=Paris/O=${MARKUP}/OU=Payments` });
+  await createProfileCsr(ws, "d1-pp");
+  const p = (await openProfile(ws, "d1-pp")).paths;
+  // 10 days left: inside the 30-day renewal window.
+  const cert = await signCsr(side, "PPR", p.client.csr, p.client.key, { validityHours: 24 * 10 });
+  const file = path.join(tmp, "signed.pem");
+  await fs.writeFile(file, cert.chainPem);
+  await installCertificate(ws, "d1-pp", file);
+  dashboard = await startDashboard({ dir: ws });
+}, 60_000);
+
+afterAll(async () => {
+  await dashboard?.close();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+function get(route: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+  const u = new URL(dashboard.baseUrl);
+  return new Promise((resolve, reject) => {
+    httpRequest({ host: u.hostname, port: u.port, path: route, headers: { host: u.host, ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+describe("dashboard: safe by default", () => {
+  it("refuses a non-loopback address unless told", async () => {
+    await expect(startDashboard({ dir: tmp, host: "0.0.0.0" })).rejects.toMatchObject({ code: "USAGE" });
+  });
+
+  it("refuses a request without the token, and a wrong token", async () => {
+    expect((await get("/")).status).toBe(401);
+    expect((await get("/?token=nope")).status).toBe(401);
+    expect((await get("/", { cookie: "mtlskit_dashboard=nope" })).status).toBe(401);
+  });
+
+  it("trades the token for an HttpOnly SameSite=Strict cookie, then shows the page with a strict CSP", async () => {
+    const token = new URL(dashboard.url).searchParams.get("token")!;
+    const first = await get(`/?token=${token}`);
+    expect(first.status).toBe(303);
+    expect(first.headers["location"]).toBe("/");
+    const cookie = String(first.headers["set-cookie"]);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const page = await get("/", { cookie: cookie.split(";")[0]! });
+    expect(page.status).toBe(200);
+    expect(page.headers["content-security-policy"]).toContain("default-src 'self'");
+    expect(page.text).not.toContain(MARKUP);
+    expect(page.text).toContain("&#60;img src&#61;x onerror&#61;alert(1)&#62;");
+  });
+
+  it("refuses a Host that is not loopback, even with the cookie (DNS rebinding)", async () => {
+    const token = new URL(dashboard.url).searchParams.get("token")!;
+    expect((await get(`/?token=${token}`, { host: "rebind.example" })).status).toBe(403);
+  });
+});
+
+function chromiumPath(): string | undefined {
+  for (const d of (process.env.PATH ?? "").split(path.delimiter)) {
+    for (const n of ["chromium", "chromium-browser"]) {
+      try {
+        accessSync(path.join(d, n), constants.X_OK);
+        return path.join(d, n);
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
+}
+
+describe.skipIf(!requireTool("chromium"))("dashboard in Chromium", () => {
+  it("draws the certificate inside its renewal window in the warning colour, the subject with markup as text", async () => {
+    const browser = await chromium.launch({ executablePath: chromiumPath()!, args: ["--no-sandbox"] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(dashboard.url);
+      expect(new URL(page.url()).searchParams.get("token")).toBeNull();
+      const bar = page.locator('g.cert[data-role="client"] rect').first();
+      expect(await page.locator('g.cert[data-role="client"]').getAttribute("data-state")).toBe("warning");
+      expect(await bar.getAttribute("fill")).toBe(TIMELINE_COLOURS.warning);
+      expect(await page.locator("td.subject").first().innerText()).toContain(MARKUP);
+      expect(await page.locator("img").count()).toBe(0);
+      mkdirSync(OUTPUT, { recursive: true });
+      await page.screenshot({ path: path.join(OUTPUT, "dashboard.png"), fullPage: true });
+      const fresh = await browser.newPage();
+      const refused = await fresh.goto(dashboard.baseUrl + "/");
+      expect(refused?.status()).toBe(401);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+});
