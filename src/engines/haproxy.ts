@@ -72,6 +72,9 @@ export function haproxyCfg(m: EngineModel, options: { masterWorker?: boolean } =
   o.push(`    mode http`);
   o.push(`    log global`);
   o.push(`    option http-keep-alive`);
+  o.push(`    # On reload the old process answers the next request of an idle kept-alive connection, then closes it:`);
+  o.push(`    # a request sent as the reload happens is served, never cut (HAProxy 2.6+).`);
+  o.push(`    option idle-close-on-response`);
   o.push(`    timeout connect ${L.upstreamConnectTimeoutMs}ms`);
   o.push(`    timeout client ${L.requestTimeoutMs}ms`);
   o.push(`    timeout server ${L.upstreamTimeoutMs}ms`);
