@@ -97,7 +97,7 @@ export async function exportClientCredentials(dir: string, name: string, options
   const endpoints = profileEndpoints(profile);
 
   const F = CLIENT_EXPORT_FILES;
-  const writes: Array<{ name: string; data: string | Uint8Array; mode: number; role: string }> = [
+  const writes: ExportWrite[] = [
     { name: F.key, data: key.export({ type: "pkcs8", format: "pem" }) as string, mode: 0o600, role: "private key (PKCS#8 PEM)" },
     { name: F.cert, data: toPem("CERTIFICATE", leaf.der), mode: 0o644, role: "client certificate (leaf)" },
     { name: F.fullchain, data: [leaf, ...chain].map((c) => toPem("CERTIFICATE", c.der)).join(""), mode: 0o644, role: "leaf then issuing CAs" },
@@ -110,19 +110,8 @@ export async function exportClientCredentials(dir: string, name: string, options
   }
   writes.push({ name: F.examples, data: examplesMarkdown(profile, endpoints, { truststore: !!truststore, passwordFile: options.passwordFile }), mode: 0o644, role: "how to call Thales from each stack" });
 
-  await fs.mkdir(options.out, { recursive: true, mode: 0o700 });
-  if (!options.force) {
-    const present: string[] = [];
-    for (const w of writes) if (await exists(path.join(options.out, w.name))) present.push(w.name);
-    if (present.length) throw new MtlsError("EXPORT_EXISTS", `${options.out} already holds ${present.join(", ")}`);
-  }
-  const files: ExportedFile[] = [];
-  for (const w of writes) {
-    const file = path.join(options.out, w.name);
-    await writeFileAtomic(file, w.data, { mode: w.mode, overwrite: !!options.force });
-    files.push({ file, role: w.role, mode: w.mode.toString(8).padStart(4, "0") });
-  }
-  return { profile: name, out: path.resolve(options.out), files, generatedPassword: !options.passwordFile, encryption: legacy ? "pbeWithSHAAnd3-KeyTripleDES-CBC, SHA-1 MAC" : "PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC), HMAC-SHA-256 MAC" };
+  const files = await writeExportSet(options.out, writes, !!options.force);
+  return { profile: name, out: path.resolve(options.out), files, generatedPassword: !options.passwordFile, encryption: encryptionName(legacy) };
 }
 
 /** EXAMPLES.md for a profile: one ready call of the echo resource per client stack. */
@@ -256,7 +245,7 @@ export async function exportServerCredentials(dir: string, name: string, options
   const localKeyId = createHash("sha1").update(Buffer.from(leaf.der)).digest();
   const friendly = `${name}-server`;
   const F = SERVER_EXPORT_FILES;
-  const writes: Array<{ name: string; data: string | Uint8Array; mode: number; role: string }> = [
+  const writes: ExportWrite[] = [
     { name: F.key, data: key.export({ type: "pkcs8", format: "pem" }) as string, mode: 0o600, role: "server private key (PKCS#8 PEM)" },
     { name: F.fullchain, data: [leaf, ...chain].map((c) => toPem("CERTIFICATE", c.der)).join(""), mode: 0o644, role: "server certificate then its CAs" },
     { name: F.p12, data: writePkcs12({ password, legacy, key: { key, friendlyName: friendly, localKeyId }, certificates: [{ der: leaf.der, friendlyName: friendly, localKeyId }, ...chain.map((c) => ({ der: c.der, friendlyName: label(c) }))] }), mode: 0o600, role: "PKCS#12 server key + chain" },
@@ -264,17 +253,36 @@ export async function exportServerCredentials(dir: string, name: string, options
     { name: F.clientCaP12, data: writePkcs12({ password, legacy, certificates: cas.map((c, i) => ({ der: c.der, friendlyName: `thales-client-ca-${i + 1}`, javaTrusted: true })) }), mode: 0o644, role: "Thales Client CA bundle as a PKCS#12 truststore" },
   ];
   if (!options.passwordFile) writes.push({ name: F.pass, data: `${password}\n`, mode: 0o600, role: "PKCS#12 password (generated)" });
-  await fs.mkdir(options.out, { recursive: true, mode: 0o700 });
-  if (!options.force) {
+  const files = await writeExportSet(options.out, writes, !!options.force);
+  return { profile: name, out: path.resolve(options.out), files, generatedPassword: !options.passwordFile, encryption: encryptionName(legacy) };
+}
+
+/** One file of an export set. */
+interface ExportWrite {
+  name: string;
+  data: string | Uint8Array;
+  mode: number;
+  role: string;
+}
+
+/** Writes an export set into `out` (created 0700); without `force`, refuses if any of its files is there. */
+async function writeExportSet(out: string, writes: readonly ExportWrite[], force: boolean): Promise<ExportedFile[]> {
+  await fs.mkdir(out, { recursive: true, mode: 0o700 });
+  if (!force) {
     const present: string[] = [];
-    for (const w of writes) if (await exists(path.join(options.out, w.name))) present.push(w.name);
-    if (present.length) throw new MtlsError("EXPORT_EXISTS", `${options.out} already holds ${present.join(", ")}`);
+    for (const w of writes) if (await exists(path.join(out, w.name))) present.push(w.name);
+    if (present.length) throw new MtlsError("EXPORT_EXISTS", `${out} already holds ${present.join(", ")}`);
   }
   const files: ExportedFile[] = [];
   for (const w of writes) {
-    const file = path.join(options.out, w.name);
-    await writeFileAtomic(file, w.data, { mode: w.mode, overwrite: !!options.force });
+    const file = path.join(out, w.name);
+    await writeFileAtomic(file, w.data, { mode: w.mode, overwrite: force });
     files.push({ file, role: w.role, mode: w.mode.toString(8).padStart(4, "0") });
   }
-  return { profile: name, out: path.resolve(options.out), files, generatedPassword: !options.passwordFile, encryption: legacy ? "pbeWithSHAAnd3-KeyTripleDES-CBC, SHA-1 MAC" : "PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC), HMAC-SHA-256 MAC" };
+  return files;
+}
+
+/** How a PKCS#12 of the export is protected, as the commands print it. */
+function encryptionName(legacy: boolean): string {
+  return legacy ? "pbeWithSHAAnd3-KeyTripleDES-CBC, SHA-1 MAC" : "PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC), HMAC-SHA-256 MAC";
 }
