@@ -60,7 +60,7 @@ async function treeHash(dir: string): Promise<string> {
 const listObjects = (): string =>
   execFileSync("pkcs11-tool", ["--module", hsm.module, "--token-label", TOKEN, "--login", "--pin", hsm.pin, "--list-objects", "--type", "privkey"], { env: { ...process.env, ...hsm.env }, encoding: "utf8" });
 
-describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emulator", () => {
+describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emulator", { timeout: 300_000 }, () => {
   beforeAll(async () => {
     hsm = softHsm(TOKEN);
     // The PIN from the environment; the module from --pkcs11-module once, then the profile.
