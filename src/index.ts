@@ -79,6 +79,7 @@ export {
   type ProfileCsrResult,
   type ProfileSelfSignedOptions,
   type ProfileSelfSignedResult,
+  type InstallOptions,
   type InstallResult,
   type ImportAssetsOptions,
   type ImportAssetsResult,
