@@ -1,5 +1,5 @@
 import { MtlsError } from "../errors/index.js";
-import { needsRenewal, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
+import { isPkcs12File, needsRenewal, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
 import { lintItems, type Finding } from "../lint/index.js";
 import { applyClientInstall, planClientInstall, promotePending, type CredentialSlot } from "./client-cert.js";
 import { isFile } from "./fs-ops.js";
@@ -33,6 +33,12 @@ export interface StoreWriteOptions extends LockOptions {
   now?: Date;
 }
 
+/** Options of {@link installCertificate}. */
+export interface InstallOptions extends StoreWriteOptions {
+  /** The passphrase of a PKCS#12 `file`, in a file (first line). */
+  passphraseFile?: string;
+}
+
 /**
  * `mtlskit cert install FILE --profile NAME`: checks the certificate Thales returned (and the
  * chain with it) against the profile's key, CSR, program and environment with every lint rule,
@@ -43,8 +49,12 @@ export interface StoreWriteOptions extends LockOptions {
  * const r = await installCertificate(".mtlskit", "d1-pp", "signed.pem");
  * r.daysLeft; // 1825
  */
-export async function installCertificate(dir: string, name: string, file: string, options: StoreWriteOptions = {}): Promise<InstallResult> {
-  const items = await readPkiObjects(file);
+export async function installCertificate(dir: string, name: string, file: string, options: InstallOptions = {}): Promise<InstallResult> {
+  const passphrase = options.passphraseFile ? await readPassphraseFile(options.passphraseFile) : undefined;
+  // A PKCS#12 gives its certificates in chain order; its key, if any, stays out: the profile
+  // keeps its own key, and the certificate is checked against it below.
+  const p12 = await isPkcs12File(file);
+  const items = (await readPkiObjects(file, passphrase !== undefined ? { passphrase } : {})).filter((i) => !(p12 && i.kind === "private-key"));
   return writeWorkspace(
     dir,
     async (txn) => {
