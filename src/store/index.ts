@@ -21,4 +21,4 @@ export { setServerCertificate, hostCovered, type SetServerCertificateOptions, ty
 export { workspaceStatus, inspectProfile, requireWorkspace, STATUS_RENEWAL_DAYS, type StatusRequirement, type WorkspaceStatus, type ProfileStatus, type CertificateStatus, type StatusProblem, type MissingItem, type CertificateRole } from "./status.js";
 export { renewProfile, type RenewOptions, type RenewResult } from "./renew.js";
 export { hostEnvironment, assertHostName, assertHostEnvironment, assertCertificateEnvironment, nameEnvironment } from "./environment-guard.js";
-export { profilePkcs11Options, profileClientKeyUri, readTokenPublicKey, renewalLabel } from "./token-keys.js";
+export { profilePkcs11Options, withTokenAccess, profileClientKeyUri, readTokenPublicKey, renewalLabel } from "./token-keys.js";
