@@ -294,6 +294,23 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
     }
   });
 
+  it("export client and export server refuse a key kept in the token (EXPORT_KEY_IN_TOKEN): nothing written, the workspace unchanged", async () => {
+    const before = await treeHash(home);
+    const cases: Array<[string, string, "client" | "server", string]> = [
+      ["client", "d1-pp", "client", "d1-client"],
+      ["client", "mt-sbx", "client", "mt-client"],
+      ["server", "d1-pp", "server", "d1-server"],
+    ];
+    for (const [what, profile, role, object] of cases) {
+      const out = path.join(tmp, `export-${what}-${profile}`);
+      const r = await run(["export", what, "--profile", profile, "--out", out]);
+      const line = expectCodedError(r, "EXPORT_KEY_IN_TOKEN");
+      expect(line).toContain(`keeps its ${role} key in a PKCS#11 token (pkcs11:token=${TOKEN};object=${object}`);
+      await expect(fs.stat(out), `${what} ${profile} wrote ${out}`).rejects.toThrow();
+    }
+    expect(await treeHash(home)).toBe(before);
+  });
+
   it("wrong PIN, missing module, missing token, missing key: each coded, the workspace unchanged", async () => {
     const before = await treeHash(home);
     const env = { MTLSKIT_HOME: home };

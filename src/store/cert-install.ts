@@ -1,5 +1,5 @@
 import { MtlsError } from "../errors/index.js";
-import { needsRenewal, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type Pkcs11Options, type PkiItem } from "../pki/index.js";
+import { isPkcs12File, needsRenewal, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type Pkcs11Options, type PkiItem } from "../pki/index.js";
 import { lintItems, type Finding } from "../lint/index.js";
 import { applyClientInstall, planClientInstall, promotePending, type CredentialSlot } from "./client-cert.js";
 import { isFile } from "./fs-ops.js";
@@ -37,6 +37,8 @@ export interface StoreWriteOptions extends LockOptions {
 export interface InstallOptions extends StoreWriteOptions {
   /** Where the profile's key in a token is reached (`--pkcs11-module`, `--pin-file`). Default: the environment and the profile. */
   pkcs11?: Pkcs11Options;
+  /** `cert install`: the passphrase of a PKCS#12 `file`, in a file (first line). */
+  passphraseFile?: string;
 }
 
 /**
@@ -50,7 +52,11 @@ export interface InstallOptions extends StoreWriteOptions {
  * r.daysLeft; // 1825
  */
 export async function installCertificate(dir: string, name: string, file: string, options: InstallOptions = {}): Promise<InstallResult> {
-  const items = await readPkiObjects(file);
+  const passphrase = options.passphraseFile ? await readPassphraseFile(options.passphraseFile) : undefined;
+  // A PKCS#12 gives its certificates in chain order; its key, if any, stays out: the profile
+  // keeps its own key, and the certificate is checked against it below.
+  const p12 = await isPkcs12File(file);
+  const items = (await readPkiObjects(file, passphrase !== undefined ? { passphrase } : {})).filter((i) => !(p12 && i.kind === "private-key"));
   return writeWorkspace(
     dir,
     async (txn) => {
@@ -140,6 +146,6 @@ export async function activateCertificate(dir: string, name: string, options: In
   );
 }
 
-function lockOptions({ pkcs11: _pkcs11, ...rest }: InstallOptions): StoreWriteOptions {
+function lockOptions({ pkcs11: _pkcs11, passphraseFile: _passphraseFile, ...rest }: InstallOptions): StoreWriteOptions {
   return rest;
 }
