@@ -53,7 +53,7 @@ import { Agent, request } from "undici";
 import { z } from "zod";
 import { MtlsError } from "../errors/index.js";
 import { decodePkiObjects, writeFileAtomic, type CertificateInfo } from "../pki/index.js";
-import { assertCustomerId, getEnvironment, getProgram, parseHostPort, type ProgramId } from "../policy/index.js";
+import { assertCustomerId, getEnvironment, getProgram, parseHostPort, parseRetryAfter, type ProgramId } from "../policy/index.js";
 
 /** Where and how the customer receives notifications, as registered at the portal. */
 export interface NotificationTarget {
@@ -643,15 +643,6 @@ function backoffDelay(b: { initialMs: number; factor: number; maxMs: number; jit
   const base = Math.min(b.maxMs, b.initialMs * Math.pow(b.factor, Math.max(0, attempts - 1)));
   const jittered = base * (1 + b.jitter * (2 * Math.random() - 1));
   return Math.round(Math.min(b.maxMs, Math.max(0, jittered)));
-}
-
-/** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP date; undefined when absent or unreadable. */
-function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
-  const v = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!v) return undefined;
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
 /**
