@@ -45,7 +45,7 @@ export function runFor(engine: EngineName) {
     const mode = String(o["upstreamErrors"]);
     if (mode !== "retryable" && mode !== "gateway") throw new MtlsError("USAGE", `--upstream-errors must be retryable or gateway, not '${mode}'`);
     const name = String(o["profile"]);
-    const p = await profileInboundFiles(ctx.dir, name);
+    const p = await profileInboundFiles(ctx.dir, name, pkcs11OptionsFrom(o));
     const inToken = isPkcs11Uri(p.files.keyFile);
     if (inToken && engine === "haproxy") throw haproxyTokenRefusal();
     // nginx with a key in a token: the key stays there, nginx.conf references it (engine:pkcs11), the PIN goes to a 0600 file.
