@@ -143,7 +143,7 @@ describe.skipIf(!ready)("nginx with the endpoint's key in a PKCS#11 token", () =
     await expectNoPinIn(runDir);
     // SIGHUP: regenerated, validated, reloaded; new handshakes still signed in the token.
     child.kill("SIGHUP");
-    await waitFor(() => /reload/i.test(out), 10_000, "the reload");
+    await waitFor(() => /"event":"reloaded"/.test(out), 10_000, "the reload");
     await mtlsRequest(port);
     await stop(child);
     expect(out).not.toContain(PIN);
