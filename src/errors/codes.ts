@@ -600,7 +600,7 @@ export const ERROR_CODES = {
   ENGINE_KEY_UNSUPPORTED: {
     exit: 2,
     meaning: "This engine cannot use the server key where it is (for example a key in a PKCS#11 token with HAProxy).",
-    hint: "Use --engine nginx (ssl_engine pkcs11) or --engine node for a key in a token, or a key file.",
+    hint: "Use --engine nginx (key referenced as engine:pkcs11:<uri>) or --engine node for a key in a token, or a key file.",
   },
   EXPORT_TARGET_EXISTS: {
     exit: 2,

@@ -146,7 +146,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
       profile,
       runDir,
       ...(opt(o, "engineBin") ? { engineBin: opt(o, "engineBin")! } : {}),
-      credentials: { certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile, ...(files.chainFile ? { chainFile: files.chainFile } : {}) },
+      credentials: { certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile, ...(files.chainFile ? { chainFile: files.chainFile } : {}), ...(files.pkcs11 ? { pkcs11: files.pkcs11 } : {}) },
       model: {
         listen,
         upstream: String(o["upstream"]),
