@@ -628,7 +628,7 @@ export const ERROR_CODES = {
   },
   PKCS12_UNSUPPORTED_CIPHER: {
     exit: 2,
-    meaning: "The PKCS#12 uses a cipher or MAC mtlskit does not read (RC2, RC4, public-key encryption).",
+    meaning: "The PKCS#12 uses a cipher or MAC mtlskit does not read (RC4, public-key encryption, an unknown PBES2 cipher or PRF).",
     hint: "Convert it with OpenSSL 3: openssl pkcs12 -legacy -in OLD.p12 -nodes | openssl pkcs12 -export -out NEW.p12.",
   },
   PKCS12_NO_KEY: {
