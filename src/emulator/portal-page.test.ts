@@ -1,10 +1,10 @@
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireTool } from "../../test/support/tools.js";
+import { chromiumPath, requireTool } from "../../test/support/tools.js";
 import { createCsr, generateKey, parseSubject, toPem } from "../pki/index.js";
 import { d1, mt } from "../policy/index.js";
 import { escapeHtml, html, isLoopbackAddress, isLoopbackHostHeader } from "../web/index.js";
@@ -123,19 +123,6 @@ describe("portal: Host and cross-site checks", () => {
   });
 });
 
-function chromiumPath(): string | undefined {
-  for (const d of (process.env.PATH ?? "").split(path.delimiter)) {
-    for (const n of ["chromium", "chromium-browser"]) {
-      try {
-        accessSync(path.join(d, n), constants.X_OK);
-        return path.join(d, n);
-      } catch {
-        // not here
-      }
-    }
-  }
-  return undefined;
-}
 
 describe.skipIf(!requireTool("chromium"))("portal page in Chromium", () => {
   let browser: Browser;

@@ -1,11 +1,11 @@
-import { accessSync, constants, promises as fs, mkdirSync } from "node:fs";
+import { promises as fs, mkdirSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeThalesSide, signCsr } from "../../../test/support/store-fixtures.js";
-import { requireTool } from "../../../test/support/tools.js";
+import { chromiumPath, requireTool } from "../../../test/support/tools.js";
 import { installCertificate } from "../../store/cert-install.js";
 import { createProfileCsr } from "../../store/profile-credentials.js";
 import { addProfile } from "../../store/profiles.js";
@@ -82,19 +82,6 @@ describe("dashboard: safe by default", () => {
   });
 });
 
-function chromiumPath(): string | undefined {
-  for (const d of (process.env.PATH ?? "").split(path.delimiter)) {
-    for (const n of ["chromium", "chromium-browser"]) {
-      try {
-        accessSync(path.join(d, n), constants.X_OK);
-        return path.join(d, n);
-      } catch {
-        // not here
-      }
-    }
-  }
-  return undefined;
-}
 
 describe.skipIf(!requireTool("chromium"))("dashboard in Chromium", () => {
   it("draws the certificate inside its renewal window in the warning colour, the subject with markup as text", async () => {
