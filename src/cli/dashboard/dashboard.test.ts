@@ -10,10 +10,12 @@ import { installCertificate } from "../../store/cert-install.js";
 import { createProfileCsr } from "../../store/profile-credentials.js";
 import { addProfile } from "../../store/profiles.js";
 import { openProfile } from "../../store/workspace.js";
-import { startDashboard, TIMELINE_COLOURS, type Dashboard } from "./server.js";
+import { workspaceStatus } from "../../store/status.js";
+import { startDashboard, timelineAxis, TIMELINE_COLOURS, type Dashboard } from "./server.js";
 
 const OUTPUT = path.resolve(process.env.MTLSKIT_TEST_OUTPUT ?? "test-output", "screenshots");
 const MARKUP = "<img src=x onerror=alert(1)>";
+const DAY = 86_400_000;
 let tmp: string;
 let dashboard: Dashboard;
 
@@ -24,8 +26,8 @@ beforeAll(async () => {
   await addProfile(ws, "d1-pp", { program: "d1", environment: "preprod", customerId: "123456", subject: `/C=FR/ST=Paris/L=Paris/O=${MARKUP}/OU=Payments` });
   await createProfileCsr(ws, "d1-pp");
   const p = (await openProfile(ws, "d1-pp")).paths;
-  // 10 days left: inside the 30-day renewal window.
-  const cert = await signCsr(side, "PPR", p.client.csr, p.client.key, { validityHours: 24 * 10 });
+  // Issued 20 days ago, 10 days left: inside the 30-day renewal window.
+  const cert = await signCsr(side, "PPR", p.client.csr, p.client.key, { notBefore: new Date(Date.now() - 20 * DAY), notAfter: new Date(Date.now() + 10 * DAY) });
   const file = path.join(tmp, "signed.pem");
   await fs.writeFile(file, cert.chainPem);
   await installCertificate(ws, "d1-pp", file);
@@ -82,6 +84,36 @@ describe("dashboard: safe by default", () => {
   });
 });
 
+
+describe("dashboard: timeline", () => {
+  it("status gives each certificate its notBefore", async () => {
+    const s = await workspaceStatus(path.join(tmp, "ws"));
+    const client = s.profiles[0]!.certificates.find((c) => c.role === "client")!;
+    expect(Math.round((Date.now() - Date.parse(client.notBefore)) / DAY)).toBe(20);
+  });
+
+  it("the axis starts a little before the earliest notBefore, at most 90 days back, and ends at most a year ahead", () => {
+    const now = new Date("2026-06-01T00:00:00Z");
+    const at = (days: number): string => new Date(now.getTime() + days * DAY).toISOString();
+    expect(timelineAxis([{ notBefore: at(-20), notAfter: at(10) }], now)).toEqual({ start: now.getTime() - 25 * DAY, end: now.getTime() + 105 * DAY });
+    expect(timelineAxis([{ notBefore: at(-5 * 365), notAfter: at(15 * 365) }], now)).toEqual({ start: now.getTime() - 90 * DAY, end: now.getTime() + 365 * DAY });
+  });
+
+  it("draws each bar from its notBefore: the client's starts between the left edge and today; a 20-year CA runs off the right edge", async () => {
+    const token = new URL(dashboard.url).searchParams.get("token")!;
+    const cookie = String((await get(`/?token=${token}`)).headers["set-cookie"]).split(";")[0]!;
+    const text = (await get("/", { cookie })).text;
+    const group = /<g class="cert"[^>]*data-role="client"[^>]*data-clipped="([^"]*)">[\s\S]*?<rect x="([\d.]+)"[^>]*width="([\d.]+)"/.exec(text)!;
+    const today = Number(/<line x1="([\d.]+)"/.exec(text)![1]);
+    const [barX, width] = [Number(group[2]), Number(group[3])];
+    expect(group[1]).toBe("");
+    // The axis starts 25 days back (20 + 5): the bar starts a fifth of the way to today, and ends 10 days after it.
+    expect(barX).toBeGreaterThan(280 + (today - 280) * 0.15);
+    expect(barX).toBeLessThan(280 + (today - 280) * 0.25);
+    expect(barX + width).toBeGreaterThan(today);
+    expect(text).toMatch(/data-role="client-chain"[^>]*data-clipped="end"/);
+  });
+});
 
 describe.skipIf(!requireTool("chromium"))("dashboard in Chromium", () => {
   it("draws the certificate inside its renewal window in the warning colour, the subject with markup as text", async () => {

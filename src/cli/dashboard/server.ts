@@ -45,13 +45,25 @@ export interface Dashboard {
 /** Colours of the timeline (contrast >= 4.5:1 on white). */
 export const TIMELINE_COLOURS = { ok: "#1f6f3f", warning: "#b35900", expired: "#a1001a", today: "#0b5cad" } as const;
 
+/** The time axis of the timeline: from the earliest start (at most 90 days back) to the latest end (at most a year ahead). */
+export function timelineAxis(certs: ReadonlyArray<{ notBefore: string; notAfter: string }>, now: Date): { start: number; end: number } {
+  const t = now.getTime();
+  const starts = certs.map((c) => Date.parse(c.notBefore));
+  const ends = certs.map((c) => Date.parse(c.notAfter));
+  // 90 days back and a year ahead at most, so that a 20-year CA does not squash a certificate due
+  // next week; longer bars run off the edges (data-clipped says which).
+  const start = Math.max(Math.min(t - 7 * DAY, ...starts) - 5 * DAY, t - 90 * DAY);
+  const end = Math.min(Math.max(t + 90 * DAY, ...ends) + 15 * DAY, t + 365 * DAY);
+  return { start, end };
+}
+
 function timeline(profiles: ProfileStatus[], now: Date): SafeHtml {
   const rows = profiles.flatMap((p) => p.certificates.map((c) => ({ profile: p.name, c })));
   if (rows.length === 0) return html`<p>No certificate yet.</p>`;
-  const ends = rows.map((r) => Date.parse(r.c.notAfter));
-  const start = now.getTime() - 60 * DAY;
-  // A year ahead at most, so that a 20-year CA does not squash a certificate due next week; longer bars run off the edge.
-  const end = Math.min(Math.max(now.getTime() + 90 * DAY, ...ends) + 15 * DAY, now.getTime() + 365 * DAY);
+  const { start, end } = timelineAxis(
+    rows.map((r) => r.c),
+    now,
+  );
   const width = 900;
   const left = 280;
   const rowH = 26;
@@ -59,24 +71,28 @@ function timeline(profiles: ProfileStatus[], now: Date): SafeHtml {
   const height = rows.length * rowH + 40;
   const todayX = x(now.getTime());
   return html`<figure><svg role="img" aria-labelledby="timeline-title" viewBox="0 0 ${width} ${height}" width="100%" xmlns="http://www.w3.org/2000/svg">
-<title id="timeline-title">Validity of every certificate: today and the ${STATUS_RENEWAL_DAYS}-day renewal window marked</title>
+<title id="timeline-title">Validity of every certificate, from its start to its end: today and the ${STATUS_RENEWAL_DAYS}-day renewal window marked</title>
 ${rows.map((r, i) => {
     const y = 20 + i * rowH;
+    const notBefore = Date.parse(r.c.notBefore);
     const notAfter = Date.parse(r.c.notAfter);
     const windowStart = notAfter - STATUS_RENEWAL_DAYS * DAY;
     const inWindow = now.getTime() >= windowStart && now.getTime() <= notAfter;
     const expired = now.getTime() > notAfter;
     const colour = expired ? TIMELINE_COLOURS.expired : inWindow ? TIMELINE_COLOURS.warning : TIMELINE_COLOURS.ok;
-    const state = expired ? "expired" : inWindow ? "inside its renewal window" : "valid";
-    return html`<g class="cert" data-state="${expired ? "expired" : inWindow ? "warning" : "ok"}" data-role="${r.c.role}" data-profile="${r.profile}">
+    const state = expired ? "expired" : inWindow ? "inside its renewal window" : now.getTime() < notBefore ? "not yet valid" : "valid";
+    const clipped = [notBefore < start ? "start" : "", notAfter > end ? "end" : ""].filter(Boolean).join(" ");
+    const barX = x(notBefore);
+    return html`<g class="cert" data-state="${expired ? "expired" : inWindow ? "warning" : "ok"}" data-role="${r.c.role}" data-profile="${r.profile}" data-clipped="${clipped}">
 <text x="4" y="${y + 15}" font-size="12">${r.profile}: ${r.c.role} (until ${r.c.notAfter.slice(0, 10)})</text>
-<rect x="${left}" y="${y + 4}" width="${Math.max(1, x(notAfter) - left)}" height="14" fill="${colour}"><title>${r.c.subject}: until ${r.c.notAfter} (${r.c.daysLeft} days left, ${state})</title></rect>
+<rect x="${barX}" y="${y + 4}" width="${Math.max(1, x(notAfter) - barX)}" height="14" fill="${colour}"><title>${r.c.subject}: from ${r.c.notBefore} until ${r.c.notAfter} (${r.c.daysLeft} days left, ${state})</title></rect>
 <rect x="${x(windowStart)}" y="${y + 2}" width="${Math.max(1, x(notAfter) - x(windowStart))}" height="18" fill="none" stroke="#1a1a1a" stroke-dasharray="3 2"/>
 </g>`;
   })}
 <line x1="${todayX}" x2="${todayX}" y1="10" y2="${height - 20}" stroke="${TIMELINE_COLOURS.today}" stroke-width="2"/>
 <text x="${todayX + 3}" y="${height - 6}" font-size="12" fill="${TIMELINE_COLOURS.today}">today ${now.toISOString().slice(0, 10)}</text>
-</svg><figcaption>Bars end at each certificate's expiry; the dashed box is the ${STATUS_RENEWAL_DAYS}-day renewal window; green valid, orange inside the window, red expired.</figcaption></figure>`;
+<text x="${left}" y="${height - 6}" font-size="12">${new Date(start).toISOString().slice(0, 10)}</text>
+</svg><figcaption>Bars run from each certificate's start (notBefore) to its expiry (notAfter); the dashed box is the ${STATUS_RENEWAL_DAYS}-day renewal window; green valid, orange inside the window, red expired. The axis shows at most 90 days back and a year ahead.</figcaption></figure>`;
 }
 
 function certTable(c: CertificateStatus[]): SafeHtml {
