@@ -1,8 +1,9 @@
 /**
  * Issue 15's end-to-end browser test: D1 and MT onboarding done through the emulator's portal
- * pages (in Chromium) and the real `mtlskit` binary only, no hand-written JSON: the CSR signed
- * (D1) or the self-signed certificate endorsed (MT) through the page, the asset bundle fetched
- * through the page and imported with the CLI, the endpoint registered through the page,
+ * pages (in Chromium) and the real `mtlskit` binary only, no hand-written JSON: the CSR file
+ * uploaded and the signed chain downloaded (D1) or the self-signed certificate file uploaded and
+ * endorsed (MT) through the page, the asset bundle downloaded as a zip from the page, unzipped
+ * (`unzip`) and imported with the CLI, the endpoint registered through the page (files uploaded),
  * `mtlskit serve` in front of an application, `mtlskit check` green, then a notification sent
  * from the page, delivered by the emulator's notifier through `serve` to the application, and
  * seen as "delivered" in the page's live deliveries table.
@@ -16,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMerchantPki, type MerchantPki } from "../src/cli/demo/merchant-pki.js";
 import { startEmulator, type Emulator } from "../src/emulator/index.js";
 import { cliSession, MTLSKIT_BIN } from "./support/cli.js";
-import { startUpstream, waitFor, type TestUpstream } from "./support/server-fixtures.js";
+import { runTool, startUpstream, waitFor, type TestUpstream } from "./support/server-fixtures.js";
 import { chromiumPath, requireTool } from "./support/tools.js";
 
 const OUTPUT = path.resolve(process.env.MTLSKIT_TEST_OUTPUT ?? "test-output", "screenshots");
@@ -63,24 +64,26 @@ async function serve(profile: string): Promise<{ port: number; adminUrl: string 
   return doc!;
 }
 
-/** The JSON the browser shows for a GET form answered by a JSON route. */
-async function shownJson<T>(page: Page): Promise<T> {
-  const text = await page.locator("body").innerText();
-  return JSON.parse(text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1)) as T;
-}
-
 /** Fills a form field with a file's content, as a user pasting it. */
 async function paste(page: Page, selector: string, file: string): Promise<void> {
   await page.fill(selector, await fs.readFile(file, "utf8"));
 }
 
-/** The asset bundle of an environment, fetched through the page's form; resolves with its folder and manifest. */
+let unzipped = 0;
+
+/** The asset bundle of an environment, downloaded as a zip through the page and unzipped; resolves with its folder and manifest. */
 async function bundleThroughPage(page: Page, p: string, env: string, customerId: string): Promise<{ directory: string; assets: Record<string, string> }> {
   await page.goto(emu.portalUrl);
   await page.fill(`#${p}-${env}-assets-customer`, customerId);
-  await page.locator(`#${p}-${env}-assets-customer`).locator("xpath=ancestor::form").locator("button").click();
-  await page.waitForLoadState();
-  return shownJson(page);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.locator(`#${p}-${env}-assets-customer`).locator("xpath=ancestor::form").locator("button").click()]);
+  const zip = path.join(tmp, download.suggestedFilename());
+  await download.saveAs(zip);
+  const into = path.join(tmp, `unzipped-${++unzipped}`);
+  const r = await runTool("unzip", ["-q", zip, "-d", into]);
+  expect(r.code, r.stderr).toBe(0);
+  const directory = path.join(into, `${p}-${env}-${customerId}`);
+  const m = JSON.parse(await fs.readFile(path.join(directory, "manifest.json"), "utf8")) as { assets: Record<string, string> };
+  return { directory, assets: m.assets };
 }
 
 /** Submits a form of the page and resolves with its answer page's heading. */
@@ -103,7 +106,7 @@ async function registerThroughPage(page: Page, p: "d1" | "mt", env: string, cust
   await page.goto(emu.portalUrl);
   await page.fill(`#${id}-reg-customer`, customerId);
   await page.fill(`#${id}-reg-host`, `${host}:${port}`);
-  await paste(page, `#${id}-reg-chain`, path.join(out.dir, out.assets["CUSTOMER_TLS_SERVER_CERTIFICATE_CHAIN"]!));
+  await page.setInputFiles(`#${id}-reg-chain-file`, path.join(out.dir, out.assets["CUSTOMER_TLS_SERVER_CERTIFICATE_CHAIN"]!));
   if (p === "d1") {
     await paste(page, `#${id}-reg-oauth`, path.join(out.dir, out.assets["D1_OAUTH_PUBLIC_KEY"]!));
     await page.fill(`#${id}-reg-kid`, out.assets["D1_OAUTH_KID"]!);
@@ -131,7 +134,7 @@ async function notifyThroughPage(page: Page, p: string, env: string, customerId:
   await page.screenshot({ path: path.join(OUTPUT, shot), fullPage: true });
 }
 
-describe.skipIf(!requireTool("chromium"))("onboarding through the portal pages and the CLI only (Chromium)", () => {
+describe.skipIf(!requireTool("chromium") || !requireTool("unzip"))("onboarding through the portal pages and the CLI only (Chromium)", () => {
   beforeAll(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), "mtlskit-portal-e2e-"));
     home = path.join(tmp, "ws");
@@ -156,16 +159,15 @@ describe.skipIf(!requireTool("chromium"))("onboarding through the portal pages a
   });
 
   it("D1 preprod: CSR signed in the page, bundle from the page, endpoint registered in the page, check green, a notification delivered", async () => {
-    const page = await browser.newPage();
+    const page = await browser.newPage({ acceptDownloads: true });
     await ok(["profile", "add", "d1-pp", "--program", "d1", "--env", "preprod", "--id", "123456", "--subject", SUBJECT]);
     const csr = await json<{ csrFile: string }>(["csr", "create", "--profile", "d1-pp"]);
 
     await page.goto(emu.portalUrl);
     await page.fill("#d1-preprod-csr-customer", "123456");
-    await paste(page, "#d1-preprod-csr", csr.csrFile);
-    expect(await submit(page, "#d1-preprod-csr-customer")).toBe("Done (201)");
-    const signed = JSON.parse(await page.locator("#answer").innerText()) as { chain: string };
-    await fs.writeFile(path.join(tmp, "d1-signed.pem"), signed.chain);
+    await page.setInputFiles("#d1-preprod-csr-file", csr.csrFile);
+    const [signed] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Sign and download the certificate and chain (.pem)" }).first().click()]);
+    await signed.saveAs(path.join(tmp, "d1-signed.pem"));
     expect((await json<{ commonName: string }>(["cert", "install", "d1-signed.pem", "--profile", "d1-pp"])).commonName).toBe("TLSMA-ECDSA/123456/D1.PPR");
 
     const bundle = await bundleThroughPage(page, "d1", "preprod", "123456");
@@ -187,7 +189,7 @@ describe.skipIf(!requireTool("chromium"))("onboarding through the portal pages a
   }, 180_000);
 
   it("MT sandbox: CN from the page's bundle, certificate endorsed in the page, endpoint and API key registered in the page, check green, a notification delivered", async () => {
-    const page = await browser.newPage();
+    const page = await browser.newPage({ acceptDownloads: true });
     const pre = await bundleThroughPage(page, "mt", "sandbox", "654321");
     const cn = pre.assets["TSH_CLIENT_CN"]!;
     expect(cn).toBeTruthy();
@@ -196,7 +198,7 @@ describe.skipIf(!requireTool("chromium"))("onboarding through the portal pages a
 
     await page.goto(emu.portalUrl);
     await page.fill("#mt-sandbox-endorse-customer", "654321");
-    await paste(page, "#mt-sandbox-endorse-cert", cert.certificateFile);
+    await page.setInputFiles("#mt-sandbox-endorse-cert-file", cert.certificateFile);
     expect(await submit(page, "#mt-sandbox-endorse-customer")).toBe("Done (201)");
     const endorsed = JSON.parse(await page.locator("#answer").innerText()) as { fingerprint: string };
     expect(endorsed.fingerprint).toBe(cert.sha256Fingerprint.replace(/:/g, "").toLowerCase());
