@@ -84,10 +84,19 @@ describe("web layer", () => {
 
 describe("portal: Host and cross-site checks", () => {
   it("refuses a Host that is not loopback (DNS rebinding), on pages and JSON routes", async () => {
-    for (const route of ["/", "/v1/d1/preprod/deliveries"]) {
-      const a = await raw("GET", route, { host: "rebind.example:80" });
-      expect(a.status).toBe(403);
-      expect(JSON.parse(a.text).errors[0].code).toBe("HOST_NOT_ALLOWED");
+    const api = await raw("GET", "/v1/d1/preprod/deliveries", { host: "rebind.example:80" });
+    expect(api.status).toBe(403);
+    expect(api.headers["content-type"]).toContain("application/json");
+    expect(JSON.parse(api.text).errors[0].code).toBe("HOST_NOT_ALLOWED");
+    // Pages answer with a page: same status, code and message.
+    for (const route of ["/", "/ui/d1/preprod/deliveries", "/static/style.css"]) {
+      const a = await raw("GET", route, { host: "<b>rebind.example</b>" });
+      expect(a.status, route).toBe(403);
+      expect(a.headers["content-type"]).toContain("text/html");
+      expect(a.headers["content-security-policy"]).toContain("default-src 'self'");
+      expect(a.text).toContain("<code>HOST_NOT_ALLOWED</code>");
+      expect(a.text).toContain("&#60;b&#62;rebind.example&#60;/b&#62;");
+      expect(a.text).not.toContain("<b>rebind");
     }
     expect((await raw("GET", "/", { host: `localhost:${portal.port}` })).status).toBe(200);
   });
@@ -99,6 +108,9 @@ describe("portal: Host and cross-site checks", () => {
     expect(JSON.parse(json.text).errors[0].code).toBe("CROSS_SITE_REQUEST");
     const form = await raw("POST", "/ui/d1/preprod/rotate-client-certificate", { host, "sec-fetch-site": "cross-site", "content-type": "application/x-www-form-urlencoded" }, "");
     expect(form.status).toBe(403);
+    expect(form.headers["content-type"]).toContain("text/html");
+    expect(form.text).toContain("Refused (403)");
+    expect(form.text).toContain(`<code>CROSS_SITE_REQUEST</code>: ${escapeHtml(JSON.parse(json.text).errors[0].message)}`);
     const same = await raw("POST", "/ui/d1/preprod/rotate-client-certificate", { host, origin: `http://${host}`, "sec-fetch-site": "same-origin", "content-type": "application/x-www-form-urlencoded" }, "");
     expect(same.status).toBe(200);
   });

@@ -165,6 +165,16 @@ async function zipFolder(dir: string): Promise<Uint8Array> {
   return zipSync(entries, { level: 6, mtime: new Date() });
 }
 
+/** Whether a path is a page's (`/`, `/ui/...`, `/static/...`): its refusals are pages, not JSON. */
+export function isPagePath(pathname: string): boolean {
+  return pathname === "/" || pathname.startsWith("/ui/") || pathname.startsWith("/static/");
+}
+
+/** A refusal as a page (Host or cross-site check, or any error before a page's own handling). */
+export function sendRefusalPage(res: ServerResponse, status: number, errors: PortalErrorEntry[], headers: Record<string, string> = {}): void {
+  sendHtml(res, status, layout("mtlskit emulator: refused", html`<h1>mtlskit emulator: portal</h1><h2>Refused (${status})</h2>${errorList(errors)}<p><a href="/">Back to the portal</a></p>`), headers);
+}
+
 /** The portal's page handler; `handle` answers true when the request was a page's. */
 export function portalPage(options: PageOptions): { handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> } {
   const envs = options.environments;
