@@ -12,5 +12,5 @@ export { toMtlsError, receivedAlert, clientCertRefusal, watchHandshakeStage, typ
 export { OAuthClient, AccessToken, oauthInterceptor, JWT_BEARER_GRANT, DEFAULT_ASSERTION_LIFETIME_SECONDS, DEFAULT_REFRESH_BEFORE_SECONDS, type OAuthClientOptions, type OAuthInterceptorOptions } from "./oauth-client.js";
 export { createProfileDispatcher, openThalesDispatcher, profileEndpoints, profileCredentialFiles, loadProfileCredentials, loadOAuthKey, type ProfileEndpoints, type ProfileDispatcherOptions } from "./profile-client.js";
 export { createOAuthKey, type CreateOAuthKeyOptions, type CreateOAuthKeyResult } from "./oauth-key.js";
-export { runDoctor, checkProfile, diagnose, DIAGNOSIS_NAMES, type Diagnosis, type DoctorStep, type DoctorStepId, type DoctorReport, type DoctorOptions } from "./doctor.js";
+export { runDoctor, checkProfile, diagnose, doctorSteps, DIAGNOSIS_NAMES, type Diagnosis, type DoctorStep, type DoctorStepEvent, type DoctorStepId, type DoctorReport, type DoctorOptions } from "./doctor.js";
 export { callThales, callProfile, obtainToken, obtainProfileToken, resolveCallUrl, type CallOptions, type CallResult, type TokenResult } from "./call.js";

@@ -62,6 +62,7 @@ import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type Prot
 import { MtlsError } from "../errors/index.js";
 import { OID, parseCertificate, parsePem, type CertificateInfo } from "../pki/index.js";
 import { keyFamily, type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
+import { classifyHandshakeError } from "../server/handshake-errors.js";
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -1088,32 +1089,28 @@ function normalizeBase(path: string): string {
   return p;
 }
 
-/** A `tlsClientError` as a handshake log code and sentence. */
+/** A `tlsClientError` as a handshake log code and sentence, from the server's one classification. */
 function classifyTlsError(error: Error & { code?: string }, offered: string | undefined): { code: HandshakeCode; reason: string } {
-  const code = error.code ?? "";
-  // "...:error:0A000102:SSL routines:<function>:<reason>:<file>:<line>:" -> <reason>
-  const openssl = /error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:]+)/.exec(error.message)?.[1]?.trim() ?? error.message.trim();
-  if (code === "ERR_SSL_UNSUPPORTED_PROTOCOL" || code === "ERR_SSL_NO_PROTOCOLS_AVAILABLE" || /unsupported protocol|version too low/i.test(error.message)) {
-    return { code: "PROTOCOL_VERSION", reason: `the client offered ${offered ? `at most ${offered}` : "no acceptable TLS version"}; this endpoint accepts TLS 1.2 and 1.3 only (OpenSSL: ${openssl})` };
+  const c = classifyHandshakeError(error);
+  const openssl = c.openssl;
+  switch (c.reason) {
+    case "protocol_version":
+      return { code: "PROTOCOL_VERSION", reason: `the client offered ${offered ? `at most ${offered}` : "no acceptable TLS version"}; this endpoint accepts TLS 1.2 and 1.3 only (OpenSSL: ${openssl})` };
+    case "no_shared_cipher":
+      return { code: "NO_SHARED_CIPHER", reason: `the client offered no cipher suite or signature algorithm this endpoint accepts (OpenSSL: ${openssl})` };
+    case "not_tls":
+      return { code: "NOT_TLS", reason: `the client did not start a TLS handshake (OpenSSL: ${openssl}); use https://` };
+    case "server_certificate_refused":
+      return { code: "SERVER_CERTIFICATE_REFUSED", reason: `the client refused the endpoint's certificate (it sent alert '${c.alert ?? openssl}'): its trust store must hold the Thales server CA chain of this environment` };
+    case "handshake_timeout":
+      return { code: "HANDSHAKE_TIMEOUT", reason: `the handshake did not complete within ${HANDSHAKE_TIMEOUT_MS / 1000} s` };
+    case "no_certificate":
+      return { code: "NO_CLIENT_CERTIFICATE", reason: `the client sent no certificate (OpenSSL: ${openssl})` };
+    default:
+      if (c.alert) return { code: "CLIENT_ALERT", reason: `the client aborted the handshake with alert '${c.alert}'` };
+      if (c.reason === "aborted") return { code: "CLIENT_ABORTED", reason: "the client closed the connection during the handshake" };
+      return { code: "HANDSHAKE_FAILED", reason: `the handshake failed (OpenSSL: ${openssl})` };
   }
-  if (code === "ERR_SSL_NO_SHARED_CIPHER" || /no shared (cipher|signature)/i.test(error.message)) {
-    return { code: "NO_SHARED_CIPHER", reason: `the client offered no cipher suite or signature algorithm this endpoint accepts (OpenSSL: ${openssl})` };
-  }
-  if (code === "ERR_SSL_HTTP_REQUEST" || code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
-    return { code: "NOT_TLS", reason: `the client did not start a TLS handshake (OpenSSL: ${openssl}); use https://` };
-  }
-  const alert = /alert (.+)$/i.exec(openssl)?.[1];
-  if (alert) {
-    if (/unknown ca|bad certificate|certificate unknown|unsupported certificate|certificate expired/i.test(alert)) {
-      return { code: "SERVER_CERTIFICATE_REFUSED", reason: `the client refused the endpoint's certificate (it sent alert '${alert}'): its trust store must hold the Thales server CA chain of this environment` };
-    }
-    return { code: "CLIENT_ALERT", reason: `the client aborted the handshake with alert '${alert}'` };
-  }
-  if (code === "ERR_TLS_HANDSHAKE_TIMEOUT") return { code: "HANDSHAKE_TIMEOUT", reason: `the handshake did not complete within ${HANDSHAKE_TIMEOUT_MS / 1000} s` };
-  if (code === "ECONNRESET" || code === "EPIPE" || /socket hang up|disconnected/i.test(error.message)) {
-    return { code: "CLIENT_ABORTED", reason: "the client closed the connection during the handshake" };
-  }
-  return { code: "HANDSHAKE_FAILED", reason: `the handshake failed (OpenSSL: ${openssl})` };
 }
 
 /**

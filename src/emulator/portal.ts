@@ -36,7 +36,7 @@ import { isIP, type AddressInfo } from "node:net";
 import { ERROR_CODES, isMtlsError, MtlsError } from "../errors/index.js";
 import { lintItems, type Finding } from "../lint/index.js";
 import { decodePkiObjects, isSignedBy, looksLikePem, parsePem, toPem, type CertificateInfo, type PemBlock, type PkiItem } from "../pki/index.js";
-import { assertCustomerId, getEnvironment, getProgram, isLoopbackAddress, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
+import { assertCustomerId, getEnvironment, getProgram, isLoopbackAddress, parseHostPort, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
 import { writeAssetBundle } from "./assets.js";
 import { isPagePath, portalPage, sendRefusalPage } from "./portal-page.js";
 import { isLoopbackHostHeader, isSameOriginRequest } from "../web/index.js";
@@ -305,48 +305,15 @@ function findingEntries(findings: Finding[], severity: Finding["severity"] = "er
   return findings.filter((f) => f.severity === severity).map((f) => ({ code: f.code, message: `${f.message} ${f.hint}`.trim() }));
 }
 
-const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
-
-/** Checks `host[:port]` (ISSUER_HOST): a DNS name, never an IP address. */
+/** Checks `host[:port]` (ISSUER_HOST) with policy's one rule, plus the port Thales calls (443 or 8443). */
 function checkIssuerHost(value: string, strictPort: boolean): { errors: PortalErrorEntry[]; warnings: PortalErrorEntry[] } {
   const errors: PortalErrorEntry[] = [];
   const warnings: PortalErrorEntry[] = [];
-  const bad = (message: string): { errors: PortalErrorEntry[]; warnings: PortalErrorEntry[] } => ({ errors: [{ code: "ISSUER_HOST_INVALID", message }], warnings });
-  const v = value.trim();
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return bad(`issuerHost '${value}' is a URL: give host or host:port, without the scheme (Thales always uses https)`);
-  if (/[/?#@\s]/.test(v)) return bad(`issuerHost '${value}' must be host or host:port, with no path, query, user or spaces`);
-  let host = v;
-  let port: string | undefined;
-  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(v);
-  if (bracketed) {
-    host = bracketed[1] ?? "";
-    port = bracketed[2];
-  } else if ((v.match(/:/g) ?? []).length === 1) {
-    [host, port] = v.split(":") as [string, string];
-  }
-  const ipError = { errors: [{ code: "ISSUER_HOST_IP", message: `issuerHost '${value}' is an IP address: Thales calls a DNS name and resolves it on every connection (no IP allow-listing)` }], warnings };
-  if (isIP(host) !== 0 || isIP(v) !== 0) return ipError;
-  if (bracketed) return bad(`issuerHost '${value}': brackets are for IPv6 addresses, and issuerHost must be a DNS name`);
-  // What an HTTP client would connect to: the URL parser reads 2130706433 or 0x7f.1 as IPv4 addresses.
-  let parsed: string | undefined;
-  try {
-    parsed = new URL(`https://${host}/`).hostname;
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed !== undefined && isIP(parsed) !== 0) return ipError;
-  const bare = host.replace(/\.$/, "");
-  if (/^\d+$/.test(bare.split(".").pop() ?? "")) return bad(`issuerHost '${value}' is not a DNS host name: its last label is all digits`);
-  if (bare.length === 0 || bare.length > 253 || !bare.split(".").every((l) => DNS_LABEL.test(l))) {
-    return bad(`issuerHost '${value}' is not a DNS host name (labels of letters, digits and '-', at most 63 characters each)`);
-  }
-  if (port !== undefined) {
-    const n = Number(port);
-    if (!/^\d{1,5}$/.test(port) || n < 1 || n > 65535) return bad(`issuerHost '${value}' has an invalid port '${port}'`);
-    if (n !== 443 && n !== 8443) {
-      const entry = { code: "ISSUER_PORT_NOT_ALLOWED", message: `issuerHost '${value}' uses port ${n}; Thales calls port 443 (preferred) or 8443 only` };
-      (strictPort ? errors : warnings).push(entry);
-    }
+  const r = parseHostPort(value);
+  if (!r.ok) return { errors: [{ code: r.problem === "ip" ? "ISSUER_HOST_IP" : "ISSUER_HOST_INVALID", message: `issuerHost ${r.message}` }], warnings };
+  if (r.port !== undefined && r.port !== 443 && r.port !== 8443) {
+    const entry = { code: "ISSUER_PORT_NOT_ALLOWED", message: `issuerHost '${value}' uses port ${r.port}; Thales calls port 443 (preferred) or 8443 only` };
+    (strictPort ? errors : warnings).push(entry);
   }
   return { errors, warnings };
 }
