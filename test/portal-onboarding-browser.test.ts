@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMerchantPki, type MerchantPki } from "../src/cli/demo/merchant-pki.js";
+import { startDashboard } from "../src/cli/dashboard/server.js";
 import { startEmulator, type Emulator } from "../src/emulator/index.js";
 import { cliSession, MTLSKIT_BIN } from "./support/cli.js";
 import { runTool, startUpstream, waitFor, type TestUpstream } from "./support/server-fixtures.js";
@@ -185,6 +186,28 @@ describe.skipIf(!requireTool("chromium") || !requireTool("unzip"))("onboarding t
     await notifyThroughPage(page, "d1", "preprod", "123456", "portal-d1-delivered.png");
     const got = app.received.filter((r) => r.url.startsWith("/merchant-gateways/123456/") && r.url.endsWith("/notify-update"));
     expect(got.length).toBeGreaterThanOrEqual(1);
+
+    // The dashboard over the same workspace and serve's admin listener: the forwarded
+    // notification in serve's metrics, and `check` run from its button, steps streamed.
+    const board = await startDashboard({ dir: home, serveAdmin: srv.adminUrl });
+    try {
+      await page.goto(board.url);
+      expect(Number(await page.locator('[data-metric="forwarded"]').innerText())).toBeGreaterThanOrEqual(1);
+      expect(Number(await page.locator('[data-metric="handshakes-accepted"]').innerText())).toBeGreaterThanOrEqual(1);
+      expect(await page.locator('#serve-metrics tr[data-role="server"] td.subject').innerText()).toContain(D1_HOST);
+      mkdirSync(OUTPUT, { recursive: true });
+      await page.screenshot({ path: path.join(OUTPUT, "dashboard-serve-metrics.png"), fullPage: true });
+      await page.getByRole("button", { name: "Run check for d1-pp" }).click();
+      await page.locator("#result").waitFor({ timeout: 60_000 });
+      expect(await page.locator("#result").innerText()).toMatch(/^all green/);
+      const statuses = await page.locator("#steps li").evaluateAll((lis) => lis.map((li) => `${li.getAttribute("data-step")}:${li.getAttribute("data-status")}`));
+      // Each step shown starting, then passing.
+      expect(statuses.filter((x) => x.endsWith(":running")).length).toBe(statuses.filter((x) => x.endsWith(":ok")).length);
+      expect(statuses).toContain("token:ok");
+      await page.screenshot({ path: path.join(OUTPUT, "dashboard-check.png"), fullPage: true });
+    } finally {
+      await board.close();
+    }
     await page.close();
   }, 180_000);
 
