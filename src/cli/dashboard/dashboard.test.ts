@@ -15,6 +15,7 @@ import { d1 } from "../../policy/index.js";
 import { workspaceStatus } from "../../store/status.js";
 import { createInboundServer, silentLogger } from "../../server/index.js";
 import { call, clientAgent, createInboundPki, startUpstream } from "../../../test/support/server-fixtures.js";
+import { mtlskit } from "../../../test/support/cli.js";
 import { parseMetrics } from "./serve-metrics.js";
 import { startDashboard, timelineAxis, TIMELINE_COLOURS, type Dashboard } from "./server.js";
 
@@ -172,6 +173,14 @@ describe("dashboard: serve's metrics (--serve-admin)", () => {
       await srv.close({ graceMs: 100 });
       await app.stop();
       await fs.rm(pki.dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("mtlskit dashboard refuses a --serve-admin that is not an http URL, and a non-loopback --listen, with exit 2 (real binary)", async () => {
+    for (const args of [["--serve-admin", "ftp://127.0.0.1:1"], ["--listen", "0.0.0.0:0"]]) {
+      const r = await mtlskit(["--dir", path.join(tmp, "ws"), "dashboard", ...args]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^error \[USAGE\]/);
     }
   }, 60_000);
 
