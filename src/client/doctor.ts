@@ -5,8 +5,8 @@ import tls, { type DetailedPeerCertificate, type SecureContext, type TLSSocket }
 import { request } from "undici";
 import { ReloadableCredentials, type CredentialSet } from "../credentials/index.js";
 import { ERROR_CODES, MtlsError, type ErrorCode } from "../errors/index.js";
-import { DEFAULT_RENEWAL_WINDOW, dayCount, needsRenewal, type RenewalWindow } from "../pki/index.js";
-import { assertCertificateEnvironment, openProfile, type Profile } from "../store/index.js";
+import { DEFAULT_RENEWAL_WINDOW, dayCount, needsRenewal, type Pkcs11Options, type RenewalWindow } from "../pki/index.js";
+import { assertCertificateEnvironment, openProfile, withTokenAccess, type Profile } from "../store/index.js";
 import { clientCertRefusal, receivedAlert, toMtlsError, watchHandshakeStage } from "./client-errors.js";
 import { newCorrelationId } from "./correlation-id.js";
 import { TtlResolver, type ResolvedAddress } from "./dns-resolver.js";
@@ -74,6 +74,8 @@ export interface DoctorOptions {
    * `fail`; a skipped step sends one `skip`. What the listener throws is ignored.
    */
   onStep?: (event: DoctorStepEvent) => void;
+  /** Where the profile's keys in a token are reached (`--pkcs11-module`, `--pin-file`). Default: the environment and the profile. */
+  pkcs11?: Pkcs11Options;
 }
 
 /** What {@link DoctorOptions.onStep} hears: a step starting (`running`) or ending. */
@@ -625,5 +627,5 @@ export async function runDoctor(profile: Profile, options: DoctorOptions = {}): 
 
 /** {@link runDoctor} on the profile `name` of the workspace `dir`. */
 export async function checkProfile(dir: string, name: string, options: DoctorOptions = {}): Promise<DoctorReport> {
-  return runDoctor(await openProfile(dir, name), options);
+  return runDoctor(withTokenAccess(await openProfile(dir, name), options.pkcs11), options);
 }

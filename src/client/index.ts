@@ -2,7 +2,7 @@
  * The outbound side (customer -> Thales): the mTLS undici dispatcher, DNS with TTLs,
  * retries, correlation ids, coded errors, the D1 OAuth 2.0 client, and the connectivity doctor.
  */
-export { createThalesDispatcher, ThalesDispatcher, type ThalesDispatcherOptions, type ThalesDispatcherStats, type PoolOptions, type TimeoutOptions } from "./thales-dispatcher.js";
+export { createThalesDispatcher, ThalesDispatcher, type ThalesDispatcherOptions, type ThalesDispatcherFileOptions, type ThalesDispatcherStats, type PoolOptions, type TimeoutOptions } from "./thales-dispatcher.js";
 export { thalesTlsOptions, DEFAULT_CIPHERS, type ThalesTlsOptionsInput } from "./tls-options.js";
 export { checkTrustRule, chainFromPeer, describeTrustRule, serverIdentityChecker, type ChainLink, type TrustVerdict } from "./server-trust.js";
 export { TtlResolver, type ResolvedAddress, type TtlResolverOptions } from "./dns-resolver.js";

@@ -16,6 +16,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { basename, join } from "node:path";
 import { zipSync } from "fflate";
 import { html, raw, sendDownload, sendHtml, sendStatic, STATIC_FILES, type SafeHtml } from "../web/index.js";
+import { bodyTooLarge } from "./http-json.js";
 import type { PortalEnvironment, PortalErrorEntry } from "./portal.js";
 
 type Dispatch = (req: IncomingMessage, method: string, pathname: string, segments: string[], query: URLSearchParams, body: () => Promise<Record<string, unknown>>) => Promise<{ status: number; body: unknown }>;
@@ -253,7 +254,7 @@ ${envs.map(section)}`,
         content = html`<h2>Done (${r.status})</h2><pre id="answer">${JSON.stringify(r.body, null, 2)}</pre>`;
       } catch (err) {
         const a = (err as { tooLarge?: boolean }).tooLarge
-          ? { status: 413, errors: [{ code: "BODY_TOO_LARGE", message: `the body is over the portal's limit of ${options.limit} bytes` }] }
+          ? bodyTooLarge(options.limit, "the portal")
           : (err as { badForm?: boolean }).badForm
             ? { status: 400, errors: [{ code: "INVALID_FIELD", message: "the form is neither application/x-www-form-urlencoded nor valid multipart/form-data" }] }
             : options.errorOf(err);

@@ -39,6 +39,7 @@ import { decodePkiObjects, isSignedBy, looksLikePem, parsePem, toPem, type Certi
 import { assertCustomerId, getEnvironment, getProgram, isLoopbackAddress, parseHostPort, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
 import { writeAssetBundle } from "./assets.js";
 import { isPagePath, portalPage, sendRefusalPage } from "./portal-page.js";
+import { bodyTooLarge, JsonHttpError, readBody, sendJson, type JsonErrorEntry } from "./http-json.js";
 import { isLoopbackHostHeader, isSameOriginRequest } from "../web/index.js";
 import type { EmulatorPki } from "./emulator-pki.js";
 import { mtPortalCommonName, type CustomerFields, type EmulatorState } from "./state.js";
@@ -78,10 +79,7 @@ export const PORTAL_ERROR_CODES = {
 } as const;
 
 /** One error of an answer. */
-export interface PortalErrorEntry {
-  code: string;
-  message: string;
-}
+export type PortalErrorEntry = JsonErrorEntry;
 
 /** Where the emulator listens for one environment; the assets carry these URLs. */
 export interface PortalEnvironment {
@@ -152,19 +150,8 @@ export interface Portal {
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const MAX_NOTIFICATIONS = 100;
 
-/** An answer with a 4xx status and its errors. */
-export class PortalError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errors: PortalErrorEntry[],
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(errors.map((e) => e.code).join(", "));
-  }
-}
-
 function fail(status: number, code: string, message: string, headers?: Record<string, string>): never {
-  throw new PortalError(status, [{ code, message }], headers);
+  throw new JsonHttpError(status, [{ code, message }], headers);
 }
 
 /** The HTTP status of an MtlsError thrown by a callback. */
@@ -172,49 +159,6 @@ function statusOf(e: MtlsError): number {
   if (e.code === "UNKNOWN_PROGRAM" || e.code === "UNKNOWN_ENVIRONMENT" || e.code === "FILE_NOT_FOUND") return 404;
   if (e.code === "USAGE") return 400;
   return ERROR_CODES[e.code].exit === 3 ? 500 : 422;
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": String(Buffer.byteLength(text)),
-    "cache-control": "no-store",
-    "x-content-type-options": "nosniff",
-    ...headers,
-  });
-  res.end(text);
-}
-
-/** Reads the whole body up to `limit` bytes; over it, the answer is 413 and the connection closes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"]);
-    const tooLarge = (): PortalError =>
-      new PortalError(413, [{ code: "BODY_TOO_LARGE", message: `the body is over the portal's limit of ${limit} bytes` }], { connection: "close" });
-    if (Number.isFinite(declared) && declared > limit) {
-      req.pause();
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off("data", onData);
-        req.pause();
-        chunks.length = 0;
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on("data", onData);
-    req.once("end", () => resolve(Buffer.concat(chunks)));
-    req.once("error", reject);
-  });
 }
 
 /** A JSON object body, or 400 / 415. An empty body is `{}`. */
@@ -259,7 +203,7 @@ class Fields {
   }
 
   done(): void {
-    if (this.problems.length > 0) throw new PortalError(400, this.problems);
+    if (this.problems.length > 0) throw new JsonHttpError(400, this.problems);
   }
 }
 
@@ -427,7 +371,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
         }
         const { findings } = lintItems(items, { program: program.id, environment, gatewayId: customerId, now: now() });
         const errors = findingEntries(findings);
-        if (errors.length > 0) throw new PortalError(422, errors);
+        if (errors.length > 0) throw new JsonHttpError(422, errors);
         const signed = pki.signD1Csr(environment, items[0]!.der, customerId);
         const info = signed.info;
         await state.recordIssued({
@@ -476,7 +420,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
         const cn = state.portalCommonName(environment, customerId);
         const { findings } = lintItems(items, { program: program.id, environment, cn, now: now() });
         const errors = findingEntries(findings);
-        if (errors.length > 0) throw new PortalError(422, errors);
+        if (errors.length > 0) throw new JsonHttpError(422, errors);
         const { endorsement, created } = await state.endorse(environment, customerId, cert.der, toPem("CERTIFICATE", cert.der));
         if (created) await options.onEndorsementsChanged?.(program.id, environment);
         return {
@@ -534,7 +478,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
         if (apiKey !== undefined && (apiKey.trim() === "" || !/^[\x20-\x7e]+$/.test(apiKey))) {
           errors.push({ code: "API_KEY_INVALID", message: "the field 'apiKey' must be a non-empty string of printable ASCII characters (it is sent in the authorization header)" });
         }
-        if (errors.length > 0) throw new PortalError(422, errors);
+        if (errors.length > 0) throw new JsonHttpError(422, errors);
         const existed = state.getCustomer(program.id, environment, customerId) !== undefined;
         const fields: CustomerFields = {
           issuerHost: issuerHost.trim(),
@@ -691,9 +635,9 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
     }
     if (segments[0] !== "v1" && (await page.handle(req, res, url))) return;
     let bodyPromise: Promise<Record<string, unknown>> | undefined;
-    const body = (): Promise<Record<string, unknown>> => (bodyPromise ??= readBody(req, limit).then((b) => parseJsonObject(req, b)));
+    const body = (): Promise<Record<string, unknown>> => (bodyPromise ??= readBody(req, limit, "the portal").then((b) => parseJsonObject(req, b)));
     const result = await dispatch(req, req.method ?? "GET", url.pathname, segments, url.searchParams, body);
-    send(res, result.status, result.body);
+    sendJson(res, result.status, result.body);
   };
 
   const server: Server = createServer((req, res) => {
@@ -707,7 +651,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
         // not a URL: answered as JSON
       }
       if (isPagePath(pathname)) sendRefusalPage(res, a.status, a.errors, a.headers);
-      else send(res, a.status, { errors: a.errors }, a.headers);
+      else sendJson(res, a.status, { errors: a.errors }, a.headers);
     });
   });
   server.headersTimeout = 15_000;
@@ -717,7 +661,8 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
   server.on("checkContinue", (req, res) => {
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > limit) {
-      send(res, 413, { errors: [{ code: "BODY_TOO_LARGE", message: `the body is over the portal's limit of ${limit} bytes` }] }, { connection: "close" });
+      const e = bodyTooLarge(limit, "the portal");
+      sendJson(res, e.status, { errors: e.errors }, e.headers);
       return;
     }
     res.writeContinue();
@@ -757,7 +702,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
 
 /** The status and errors answered for a thrown error (the same for the JSON routes and the page). */
 function errorAnswer(e: unknown, onInternalError: (error: unknown) => void): { status: number; errors: PortalErrorEntry[]; headers?: Record<string, string> } {
-  if (e instanceof PortalError) return { status: e.status, errors: e.errors, headers: e.headers };
+  if (e instanceof JsonHttpError) return { status: e.status, errors: e.errors, headers: e.headers };
   if (isMtlsError(e)) {
     const status = statusOf(e);
     if (status >= 500) onInternalError(e);
@@ -772,7 +717,7 @@ function collect(check: () => PortalErrorEntry[]): PortalErrorEntry[] {
   try {
     return check();
   } catch (e) {
-    if (e instanceof PortalError && e.status === 422) return e.errors;
+    if (e instanceof JsonHttpError && e.status === 422) return e.errors;
     throw e;
   }
 }

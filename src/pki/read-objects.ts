@@ -37,7 +37,8 @@ export function decodePkiObjects(data: Uint8Array, source: string, options: Read
     const items: PkiItem[] = [];
     blocks.forEach((b, i) => {
       const where = blocks.length > 1 ? `${source} (block ${i + 1})` : source;
-      if (CERT_LABELS.has(b.label)) items.push({ ...parseCertificate(b.der, where), source: where, index: i });
+      // Object.assign, not a spread: a spread would read (and so make) the certificate's lazy parts.
+      if (CERT_LABELS.has(b.label)) items.push(Object.assign(parseCertificate(b.der, where), { source: where, index: i }));
       else if (CSR_LABELS.has(b.label)) items.push({ ...parseCsr(b.der, where), source: where, index: i });
       else if (KEY_LABELS.has(b.label)) {
         const key = loadPrivateKey(Buffer.from(b.text, "latin1"), { source: where, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
@@ -49,7 +50,7 @@ export function decodePkiObjects(data: Uint8Array, source: string, options: Read
     if (items.length === 0) throw new MtlsError("INPUT_NOT_RECOGNIZED", `${source}: holds no certificate, CSR or private key`, { subject: source });
     return items;
   }
-  return [{ ...decodeDer(data, source, options), source, index: 0 }];
+  return [Object.assign(decodeDer(data, source, options), { source, index: 0 })];
 }
 
 function decodeDer(der: Uint8Array, source: string, options: ReadObjectsOptions): CertificateInfo | CsrInfo | PrivateKeyItem {
@@ -84,7 +85,7 @@ export async function readPkiObjects(file: string, options: ReadObjectsOptions =
   if (isPkcs12Der(data)) {
     const p12 = await openPkcs12(data, file, options);
     return [
-      ...p12.certificates.map((c, i) => ({ ...parseCertificate(c.der, `${file} (certificate ${i + 1})`), source: file, index: i })),
+      ...p12.certificates.map((c, i) => Object.assign(parseCertificate(c.der, `${file} (certificate ${i + 1})`), { source: file, index: i })),
       ...p12.keys.map((k, i) => ({ kind: "private-key" as const, key: k.key, source: file, index: p12.certificates.length + i })),
     ];
   }

@@ -32,8 +32,8 @@ export function define(cmd: Command): Command {
     .option("--admin <host:port|off>", "/healthz, /readyz and /metrics (Prometheus); keep it on loopback", `${DEFAULT_ADMIN_HOST}:${DEFAULT_ADMIN_PORT}`)
     .option("--cert <file>", "without a profile: the server certificate (optionally followed by its chain)")
     .option("--key <file>", "without a profile: its private key, or a key in a token (pkcs11:token=...;object=...)")
-    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
-    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
+    .option("--pin-file <file>", `${TOKEN_OPTION_HELP.pinFile} (also for the profile's server key in a token)`)
+    .option("--pkcs11-module <path>", `${TOKEN_OPTION_HELP.module} (also for the profile's server key in a token)`)
     .option("--chain <file>", "without a profile: the intermediates, in issuer order")
     .option("--client-ca <file>", "without a profile: the Thales Client CA (a CA certificate, never Thales's leaf)")
     .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
@@ -107,7 +107,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   let files: CredentialFiles;
   let program: ProgramPolicy | undefined;
   if (profileName) {
-    const p = await profileInboundFiles(ctx.dir, profileName);
+    const p = await profileInboundFiles(ctx.dir, profileName, pkcs11OptionsFrom(o));
     files = { ...p.files, ...(passphraseFile ? { passphraseFile } : {}) };
     program = p.profile.program;
   } else {
