@@ -19,7 +19,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { INBOUND_CIPHERS } from "../src/server/tls-options.js";
+import { INBOUND_CIPHERS, INBOUND_ECDH_CURVES, INBOUND_SECURE_OPTIONS, SESSION_TIMEOUT_SECONDS } from "../src/server/tls-options.js";
 import { createTestPki } from "../src/testing/index.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -27,6 +27,8 @@ const HANDSHAKE_TARGET = 0.9;
 /** serve --engine nginx|haproxy vs the hand-written nginx (issue 12): the wrapper costs nothing on the data path. */
 const ENGINE_TARGET = 0.95;
 const KEEPALIVE_TARGET = 0.6;
+/** The node engine's CPU time per full handshake against a bare Node https server with the same TLS options (issue 12). */
+const NODE_CPU_TARGET = 1.1;
 
 /** Counts of one run; small enough to finish in about a minute on two cores. */
 export interface InboundBenchOptions {
@@ -151,6 +153,26 @@ const UPSTREAM_SCRIPT = `
 const http = require("node:http");
 const s = http.createServer((req, res) => { req.resume(); req.on("end", () => { res.writeHead(200, { "content-type": "text/plain", "content-length": 3 }); res.end("ok\\n"); }); });
 s.keepAliveTimeout = 65000;
+s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));
+`;
+
+/**
+ * A bare Node https server with the node engine's TLS options (src/server/tls-options.ts, passed
+ * in), proxying to the same upstream over a keep-alive agent: the reference for the node engine's
+ * CPU time per full handshake. Arguments: cert, key, ca, ciphers, curves, secureOptions,
+ * sessionTimeout, upstream port.
+ */
+const BARE_HTTPS_SCRIPT = `
+const https = require("node:https"); const http = require("node:http"); const fs = require("node:fs");
+const [cert, key, ca, ciphers, ecdhCurve, secureOptions, sessionTimeout, upPort] = process.argv.slice(1);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+const s = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key), ca: fs.readFileSync(ca), allowPartialTrustChain: true, minVersion: "TLSv1.2", maxVersion: "TLSv1.3", ciphers, ecdhCurve, honorCipherOrder: true, secureOptions: Number(secureOptions), sessionTimeout: Number(sessionTimeout), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+  const c = req.socket.getPeerCertificate();
+  const u = http.request({ host: "127.0.0.1", port: Number(upPort), path: req.url, method: req.method, agent, headers: { "x-client-cert-subject": String(c.subject && c.subject.CN), "x-forwarded-proto": "https" } }, (r) => { const h = { ...r.headers }; delete h.connection; delete h["keep-alive"]; delete h["transfer-encoding"]; res.writeHead(r.statusCode, h); r.pipe(res); });
+  u.on("error", () => { res.writeHead(502); res.end(); });
+  req.pipe(u);
+});
+s.keepAliveTimeout = 15000;
 s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));
 `;
 
@@ -325,9 +347,33 @@ http {
     }
 
     const targets: Array<{ name: string; port: number; pid: number | undefined }> = [
-      { name: "mtlskit serve", port: m.value, pid: m.child.pid },
+      { name: "mtlskit serve", port: m.value, pid: m.child.pid }, // serve --engine node --workers 1
       { name: "nginx", port: nginxPort, pid: ng.pid },
     ];
+    // --- a bare Node https server with the same TLS options: the node engine's CPU reference.
+    {
+      const [bCmd, bArgs] = pinned(proxyCpus, process.execPath, ["-e", BARE_HTTPS_SCRIPT, f("server-fullchain.pem"), f("server.key"), f("client-ca.pem"), INBOUND_CIPHERS, INBOUND_ECDH_CURVES, String(INBOUND_SECURE_OPTIONS), String(SESSION_TIMEOUT_SECONDS), String(up.value)]);
+      const b = await startChild(bCmd, bArgs, (o) => /port (\d+)/.exec(o)?.[1], "the bare Node https server");
+      children.push(b.child);
+      targets.push({ name: "bare Node https", port: Number(b.value), pid: b.child.pid });
+    }
+    // --- serve --engine node --workers 2 (node:cluster). Not pinned: two workers on one CPU would say nothing.
+    {
+      const port = await freePort();
+      const w = await startChild(process.execPath, [
+        path.join(ROOT, "bin", "mtlskit.js"), "--json", "serve", "--workers", "2",
+        "--cert", f("server.crt"), "--chain", f("server-chain.pem"), "--key", f("server.key"), "--client-ca", f("client-ca.pem"),
+        "--listen", `127.0.0.1:${port}`, "--admin", "off", "--upstream", upstreamUrl, "--max-connections", "4096", "--reload-interval", "0", "--log-level", "error",
+      ], (o) => {
+        try {
+          return (JSON.parse(o) as { port: number }).port;
+        } catch {
+          return undefined;
+        }
+      }, "serve --workers 2");
+      children.push(w.child);
+      targets.push({ name: "serve --workers 2 (unpinned)", port: w.value, pid: w.child.pid });
+    }
     // --- serve --engine nginx|haproxy (issue 12): the same certificates, mtlskit's generated configuration.
     for (const engine of ["nginx", "haproxy"] as const) {
       if (!which(engine)) continue;
@@ -358,7 +404,7 @@ http {
     const abRun = async (port: number, n: number): Promise<Measure> => {
       const [cmd, args] = pinned(otherCpus, ab, ["-q", "-n", String(n), "-c", String(abConcurrency), "-E", f("client.pem"), `https://localhost:${port}/`]);
       const r = await run(cmd, args);
-      if (r.code !== 0) throw new Error(`ab failed: ${r.stderr.slice(0, 300)}`);
+      if (r.code !== 0) throw new Error(`ab failed on port ${port}: ${r.stderr.slice(0, 300)}`);
       return parseAb(r.stdout);
     };
     const keepAliveRun = async (port: number, n: number): Promise<Measure> => {
@@ -377,6 +423,7 @@ http {
 
     // Warm up both (JIT, session caches, upstream pools), then measure each twice, interleaved; best run kept.
     for (const t of targets) {
+      process.stderr.write(`warm-up: ${t.name} (port ${t.port})\n`);
       await abRun(t.port, 200);
       await keepAliveRun(t.port, 2000);
     }
@@ -413,6 +460,19 @@ http {
       ]),
       "  (CPU/...: CPU time of the proxy process(es) per request; its ratio is throughput per CPU second, the fairer figure on a busy machine)",
     );
+    {
+      const node = hs.get("mtlskit serve")!.cpuMsPerRequest;
+      const bare = hs.get("bare Node https")!.cpuMsPerRequest;
+      if (node !== undefined && bare !== undefined && bare > 0) {
+        const r = node / bare;
+        lines.push(`  node engine CPU per full handshake: ${node.toFixed(3)} ms (serve --engine node --workers 1) vs ${bare.toFixed(3)} ms (bare Node https, same TLS options) = ${r.toFixed(2)}x; target <= ${NODE_CPU_TARGET}x: ${r <= NODE_CPU_TARGET ? "met" : "MISSED"}`);
+      } else {
+        lines.push("  node engine CPU per full handshake: n/a (no /proc)");
+      }
+      const w2 = ratio(hs.get("serve --workers 2 (unpinned)")!.rps, hs.get("mtlskit serve")!.rps);
+      const k2 = ratio(ka.get("serve --workers 2 (unpinned)")!.rps, ka.get("mtlskit serve")!.rps);
+      lines.push(`  serve --workers 2 vs --workers 1: ${w2.toFixed(2)}x handshakes/s, ${k2.toFixed(2)}x keep-alive req/s (2 CPUs shared with the load generator)`);
+    }
     for (const t of targets.filter((x) => x.name.startsWith("serve --engine"))) {
       const h = ratio(hs.get(t.name)!.rps, hs.get("nginx")!.rps);
       const k = ratio(ka.get(t.name)!.rps, ka.get("nginx")!.rps);

@@ -269,8 +269,10 @@ describe.skipIf(!HAVE_PEERS)("the emulator across a restart", () => {
   it("keeps customers, endorsements and pending notifications", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "mtlskit-emu-restart-"));
     const pki = await createTestPki();
-    const serverCert = await pki.issue({ usage: "server", dns: ["localhost"] });
+    // ISSUER_HOST is a DNS name of two labels or more (never localhost): the DNS stand-in answers it.
+    const serverCert = await pki.issue({ usage: "server", dns: ["restart.example.test"] });
     let emu = await startEmulator({ dir, programs: ["mt"], notifierBackoff: { initialMs: 100, maxMs: 300, maxAttempts: 50 } });
+    emu.dns.set("restart.example.test", "127.0.0.1", 5);
     try {
       // A port that nothing listens on yet: the notification stays pending.
       const probe = https.createServer();
@@ -278,7 +280,7 @@ describe.skipIf(!HAVE_PEERS)("the emulator across a restart", () => {
       const rport = (probe.address() as AddressInfo).port;
       await new Promise((r) => probe.close(r));
       const sb = () => env(emu, "mt", "sandbox");
-      const reg = await portal(emu, "PUT", "/v1/mt/sandbox/customers/R1", { issuerHost: `localhost:${rport}`, serverChain: serverCert.chainPem, apiKey: "k-r1" });
+      const reg = await portal(emu, "PUT", "/v1/mt/sandbox/customers/R1", { issuerHost: `restart.example.test:${rport}`, serverChain: serverCert.chainPem, apiKey: "k-r1" });
       expect(reg.status, JSON.stringify(reg.json)).toBeLessThan(300);
       const sent = await portal(emu, "POST", "/v1/mt/sandbox/notifications", { customerId: "R1", count: 1 });
       const id = (sent.json["ids"] as string[])[0]!;
@@ -286,6 +288,7 @@ describe.skipIf(!HAVE_PEERS)("the emulator across a restart", () => {
       await emu.close();
 
       emu = await startEmulator({ dir, programs: ["mt"], notifierBackoff: { initialMs: 100, maxMs: 300, maxAttempts: 50 } });
+      emu.dns.set("restart.example.test", "127.0.0.1", 5);
       expect((await portal(emu, "GET", `/v1/mt/sandbox/assets?customerId=R1`)).status).toBe(200);
       const caPem = readFileSync(manifestFile(sb(), "TSH_TLS_CLIENT_CERTIFICATE"), "utf8");
       let received = 0;

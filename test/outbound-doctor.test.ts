@@ -5,7 +5,7 @@
 import { promises as fs } from "node:fs";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runDoctor, type DoctorReport, type DoctorStepId } from "../src/client/index.js";
+import { doctorSteps, runDoctor, type DoctorReport, type DoctorStepEvent, type DoctorStepId } from "../src/client/index.js";
 import { openProfile } from "../src/store/index.js";
 import { createTestPki, type TestCertificate } from "../src/testing/index.js";
 import { requireTool } from "./support/tools.js";
@@ -18,6 +18,19 @@ function step(r: DoctorReport, id: DoctorStepId) {
   const s = r.steps.find((x) => x.id === id);
   if (!s) throw new Error(`no step ${id} in ${r.steps.map((x) => x.id).join(", ")}`);
   return s;
+}
+
+/** The events onStep must have heard for a report: running then the end of each step that ran, one skip for a skipped one. */
+type Heard = Pick<DoctorStepEvent, "id" | "status" | "detail" | "code">;
+function expectedEvents(r: DoctorReport): Heard[] {
+  return r.steps.flatMap((s): Heard[] =>
+    s.status === "skip"
+      ? [{ id: s.id, status: "skip" as const, detail: s.summary }]
+      : [
+          { id: s.id, status: "running" as const },
+          { id: s.id, status: s.status === "pass" ? ("ok" as const) : ("fail" as const), detail: s.summary, ...(s.diagnosis ? { code: s.diagnosis.code } : {}) },
+        ],
+  );
 }
 
 function failedAt(r: DoctorReport): Array<[DoctorStepId, string]> {
@@ -49,6 +62,31 @@ describe("MT profile", () => {
     expect(chain.map((c) => c.subject)).toEqual([`CN=${world.host}`, "CN=DigiCert SHA2 High Assurance Server CA", "CN=DigiCert High Assurance EV Root CA (test)"]);
     expect(step(r, "client-certificate").summary).toContain("CN=MT-123456-SBX");
     expect(step(r, "http").details).toMatchObject({ status: 200 });
+  });
+
+  it("onStep hears every step in order as it starts and ends, and the report is the same", async () => {
+    const { profile } = await worldWorkspace(world);
+    const green: DoctorStepEvent[] = [];
+    const r = await runDoctor(profile, { ...opts, onStep: (e) => green.push(e) });
+    expect(r.ok).toBe(true);
+    expect(green.map(({ id, status, detail, code }) => ({ id, status, ...(detail !== undefined ? { detail } : {}), ...(code ? { code } : {}) }))).toEqual(expectedEvents(r));
+    expect(green.filter((e) => e.status === "running").map((e) => e.id)).toEqual(doctorSteps(profile).map((s) => s.id));
+    expect(green.map((e) => e.title)).toEqual(r.steps.flatMap((s) => [s.title, s.title]));
+    for (const e of green.filter((x) => x.status === "ok")) expect(e.ms).toBeGreaterThanOrEqual(0);
+
+    // A failure and the skips after it; a listener that throws changes nothing.
+    await fs.writeFile(profile.paths.assets.serverTrust, (await createTestPki()).caBundlePem);
+    const red: DoctorStepEvent[] = [];
+    const r2 = await runDoctor(profile, {
+      ...opts,
+      onStep: (e) => {
+        red.push(e);
+        throw new Error("a broken listener");
+      },
+    });
+    expect(failedAt(r2)).toEqual([["tls", "TLS_SERVER_NOT_TRUSTED"]]);
+    expect(red.map(({ id, status, detail, code }) => ({ id, status, ...(detail !== undefined ? { detail } : {}), ...(code ? { code } : {}) }))).toEqual(expectedEvents(r2));
+    expect(red.slice(-4).map((e) => [e.id, e.status])).toEqual([["tls", "running"], ["tls", "fail"], ["client-certificate", "skip"], ["http", "skip"]]);
   });
 
   it("server chain not trusted (the trust of another PKI)", async () => {
@@ -185,6 +223,7 @@ describe("D1 profile", () => {
     const r = await runDoctor(profile, opts);
     expect(failedAt(r)).toEqual([]);
     expect(r.steps.map((s) => s.id)).toEqual(["config", "certificate", "dns", "tcp", "tls", "client-certificate", "http", "token"]);
+    expect(doctorSteps(profile).map((s) => s.id)).toEqual(r.steps.map((s) => s.id));
     expect(step(r, "tls").details).toMatchObject({ rule: { satisfied: true } });
     expect(step(r, "token").details).toMatchObject({ tokenType: "Bearer", expiresIn: 900, kid: "key-1" });
     expect(JSON.stringify(r)).not.toMatch(/access_token|"value"/);

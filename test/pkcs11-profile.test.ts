@@ -2,11 +2,15 @@
  * Profiles with their keys in a SoftHSM2 token, through the real bin against the emulator: D1
  * onboarding (CSR signed in the token, installed, check all green, a token obtained with an
  * assertion signed in the token, an echo call), MT self-signed in the token, endorsed, echo;
- * status showing the key in the token; the token's failures coded and changing nothing; and a
- * renewal that makes the new key in the same token under a new label.
+ * status and profile show naming the key in the token; serve with its server key in the token
+ * receiving the emulator's notifications; --pin-file and --pkcs11-module on every command that
+ * may open a key in the token; the token's failures coded and changing nothing; and renewals (D1
+ * installed, MT activated) that make the new key in the same token under a new label.
  */
 import { createHash } from "node:crypto";
 import { execFileSync, spawn } from "node:child_process";
+import { createServer as createHttpServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -23,6 +27,11 @@ let emu: Emulator;
 let hsm: SoftHsm;
 let tmp: string;
 let home: string;
+let oauth: { kid: string; publicKeyPem: string };
+const today = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+/** The PIN and the module from --pin-file and --pkcs11-module, with a wrong PIN and a missing module in the environment. */
+const tokenFlags = (): string[] => ["--pin-file", hsm.pinFile, "--pkcs11-module", hsm.module];
+const wrongEnv = (): Record<string, string> => ({ MTLSKIT_HOME: home, MTLSKIT_PKCS11_PIN: "000000", MTLSKIT_PKCS11_MODULE: path.join(tmp, "no-such-module.so") });
 const { runs, run, ok, json } = cliSession(() => ({ cwd: tmp, home }));
 
 async function portal<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -51,7 +60,7 @@ async function treeHash(dir: string): Promise<string> {
 const listObjects = (): string =>
   execFileSync("pkcs11-tool", ["--module", hsm.module, "--token-label", TOKEN, "--login", "--pin", hsm.pin, "--list-objects", "--type", "privkey"], { env: { ...process.env, ...hsm.env }, encoding: "utf8" });
 
-describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emulator", () => {
+describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emulator", { timeout: 300_000 }, () => {
   beforeAll(async () => {
     hsm = softHsm(TOKEN);
     // The PIN from the environment; the module from --pkcs11-module once, then the profile.
@@ -85,6 +94,7 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
     await ok(["assets", "import", (await bundle("d1", "preprod", "123456")).directory, "--profile", "d1-pp"]);
 
     const key = await json<{ kid: string; publicKeyPem: string; keyFile: string }>(["oauth", "key", "create", "--profile", "d1-pp", "--out", `pkcs11:token=${TOKEN};object=d1-oauth`]);
+    oauth = key;
     expect(key.keyFile).toMatch(/^pkcs11:.*object=d1-oauth/);
     const exported = await run(["--json", "assets", "export", "--profile", "d1-pp", "--out", path.join(tmp, "to-thales")]);
     expect(exported.stdout).toContain("D1_OAUTH_PUBLIC_KEY");
@@ -109,6 +119,19 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
     const st = await run(["status", "--profile", "d1-pp"]);
     expect(st.stdout).toContain(`client key: key in token ${TOKEN}, object d1-client, ECDSA P-256, non-extractable`);
     expect(st.stdout).toContain("ready: outbound yes");
+
+    // profile show names the keys in the token, never a key file path.
+    const folder = (await fs.readdir(home)).find((f) => f.startsWith("d1-"))!;
+    const shown = await ok(["profile", "show", "d1-pp"]);
+    expect(shown.stdout).toMatch(new RegExp(`client\\.key\\s+key in token ${TOKEN}, object d1-client, ECDSA P-256, non-extractable \\(pkcs11:token=${TOKEN};object=d1-client;id=`));
+    expect(shown.stdout).toMatch(new RegExp(`oauth\\.key\\s+key in token ${TOKEN}, object d1-oauth, ECDSA P-256, non-extractable`));
+    expect(shown.stdout).not.toContain(path.join(folder, "client", "client.key"));
+    expect(shown.stdout).not.toMatch(/(client|oauth)\.key\s+\//);
+    const report = await json<{ files: Array<{ role: string; path: string; exists: boolean; keyInToken?: string }> }>(["profile", "show", "d1-pp"]);
+    const clientKey = report.files.find((f) => f.role === "client.key")!;
+    expect(clientKey).toMatchObject({ exists: true, keyInToken: `key in token ${TOKEN}, object d1-client, ECDSA P-256, non-extractable` });
+    expect(clientKey.path).toMatch(/^pkcs11:/);
+    expect(report.files.find((f) => f.role === "oauth.key")!.path).toMatch(/^pkcs11:.*object=d1-oauth/);
   });
 
   it("MT: self-signed in the token, endorsed, echo", async () => {
@@ -126,7 +149,40 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
     expect(call.status).toBe(200);
   });
 
-  it("server-cert set with its key in the token; serve --profile completes handshakes signed in the token", async () => {
+  it("MT renewal: a new key in the same token, the old one serving until cert activate (--pin-file, --pkcs11-module), then the echo with the new key", async () => {
+    const fp = (s: string): string => s.replace(/:/g, "").toLowerCase();
+    const before = await json<{ status: number; body: { identity: { fingerprint: string } } }>(["call", "--profile", "mt-sbx", "echo"]);
+    const rn = await json<{ keyFile: string; certificateFile: string; sha256Fingerprint: string }>(["renew", "--profile", "mt-sbx", ...tokenFlags()]);
+    expect(rn.keyFile).toBe(`pkcs11:token=${TOKEN};object=mt-client-${today};type=private`);
+    expect(await fs.readFile(path.join(home, "mtlskit.yaml"), "utf8")).toContain(`pendingClientKey: ${rn.keyFile}`);
+    // Both keys are in the token; the old one still serves, the new one is not endorsed yet.
+    expect(listObjects()).toMatch(new RegExp(`label:\\s+mt-client\\n[\\s\\S]*label:\\s+mt-client-${today}\\n`));
+    const still = await json<{ status: number; body: { identity: { fingerprint: string } } }>(["call", "--profile", "mt-sbx", "echo"]);
+    expect(fp(still.body.identity.fingerprint)).toBe(fp(before.body.identity.fingerprint));
+    const end = await portal("POST", "/v1/mt/sandbox/endorsements", { customerId: "654321", certificate: await fs.readFile(rn.certificateFile, "utf8") });
+    expect(end.status).toBe(201);
+
+    // Without the flags, the wrong PIN of the environment is refused, coded, and nothing changes.
+    const untouched = await treeHash(home);
+    expectCodedError(await mtlskit(["cert", "activate", "--profile", "mt-sbx"], { cwd: tmp, env: { ...wrongEnv(), MTLSKIT_PKCS11_MODULE: hsm.module } }), "PKCS11_PIN_INCORRECT");
+    expect(await treeHash(home)).toBe(untouched);
+    const act = await mtlskit(["--json", "cert", "activate", "--profile", "mt-sbx", ...tokenFlags()], { cwd: tmp, env: wrongEnv() });
+    expect(act.code, act.stderr).toBe(0);
+    expect(JSON.parse(act.stdout)).toMatchObject({ promoted: true, slot: "active" });
+    const yaml = await fs.readFile(path.join(home, "mtlskit.yaml"), "utf8");
+    expect(yaml).toContain(`clientKey: ${rn.keyFile}`);
+    expect(yaml).not.toContain("pendingClientKey");
+
+    const after = await json<{ status: number; body: { identity: { fingerprint: string } } }>(["call", "--profile", "mt-sbx", "echo"]);
+    expect(after.status).toBe(200);
+    expect(fp(after.body.identity.fingerprint)).toBe(fp(rn.sha256Fingerprint));
+    expect((await ok(["status", "--profile", "mt-sbx"])).stdout).toContain(`client key: key in token ${TOKEN}, object mt-client-${today}, ECDSA P-256, non-extractable`);
+    // The old key is kept in the token; no key file appeared in the workspace.
+    expect(listObjects()).toContain("label:      mt-client\n");
+    expect((await fs.readdir(home, { recursive: true })).map(String).filter((f) => f.endsWith(".key"))).toEqual([]);
+  });
+
+  it("server-cert set with its key in the token; serve --profile (--pin-file, --pkcs11-module) receives the emulator's notifications, its handshakes signed in the token", async () => {
     await ok(["key", "create", "--type", "ecdsa-p256", "--out", `pkcs11:token=${TOKEN};object=d1-server`, "--pkcs11-module", hsm.module]);
     await ok(["csr", "create", "--program", "d1", "--env", "preprod", "--gateway-id", "123456", "--subject", SUBJECT, "--key", `pkcs11:token=${TOKEN};object=d1-server`, "--pkcs11-module", hsm.module, "--out", "server.csr"]);
     const ca = await createTestPki({ rootCn: "Customer Server Root" });
@@ -139,12 +195,25 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
     expect(await fs.readFile(path.join(home, "mtlskit.yaml"), "utf8")).toContain(`serverKey: pkcs11:token=${TOKEN};object=d1-server`);
     const folder = (await fs.readdir(home)).find((f) => f.startsWith("d1-"))!;
     expect((await fs.readdir(path.join(home, folder, "server"))).sort()).not.toContain("server.key");
-    const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", "serve", "--profile", "d1-pp", "--listen", "127.0.0.1:0", "--admin", "off", "--upstream", "http://127.0.0.1:9"], { env: { ...process.env, MTLSKIT_HOME: home, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+
+    // The application behind the endpoint: records what reaches it.
+    const received: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
+    const app = createHttpServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        received.push({ url: req.url ?? "", headers: req.headers });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+    const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+    // The PIN and the module from the flags: the environment's are wrong.
+    const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", "serve", "--profile", "d1-pp", "--listen", "127.0.0.1:0", "--admin", "off", "--upstream", appUrl, ...tokenFlags()], { env: { ...process.env, ...wrongEnv(), NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let serveLog = "";
     try {
       const doc = await new Promise<{ port: number }>((resolve, reject) => {
         let out = "";
-        let err = "";
-        child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+        child.stderr!.setEncoding("utf8").on("data", (d: string) => (serveLog += d));
         child.stdout!.setEncoding("utf8").on("data", (d: string) => {
           out += d;
           try {
@@ -153,7 +222,7 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
             /* not complete yet */
           }
         });
-        child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+        child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${serveLog}`)));
       });
       // The handshake's CertificateVerify is signed with the key in the token.
       const peer = await new Promise<string>((resolve, reject) => {
@@ -164,14 +233,53 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
         s.on("error", reject);
       });
       expect(peer).toBe("TLSMA-ECDSA/123456/D1.PPR");
+
+      // Thales (the emulator's notifier) calls ISSUER_HOST with its client certificate, pinning this server chain.
+      emu.dns.set("notify.example.test", "127.0.0.1", 5);
+      const serverChain = (await fs.readFile(path.join(tmp, "server.crt"), "utf8")) + ca.root.certPem;
+      const reg = await portal("PUT", "/v1/d1/preprod/customers/123456", { issuerHost: `notify.example.test:${doc.port}`, serverChain, oauthPublicKey: oauth.publicKeyPem, kid: oauth.kid });
+      expect(reg.status, JSON.stringify(reg.body)).toBeLessThan(300);
+      const sent = await portal<{ ids: string[] }>("POST", "/v1/d1/preprod/notifications", { customerId: "123456", count: 3 });
+      expect(sent.status, JSON.stringify(sent.body)).toBe(202);
+      type Delivery = { id: string; state: string; correlationId: string };
+      let deliveries: Delivery[] = [];
+      for (let i = 0; i < 300; i++) {
+        deliveries = (await portal<{ deliveries: Delivery[] }>("GET", "/v1/d1/preprod/deliveries")).body.deliveries.filter((d) => sent.body.ids.includes(d.id));
+        if (deliveries.length === 3 && deliveries.every((d) => d.state !== "pending")) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(deliveries.map((d) => d.state), serveLog).toEqual(["delivered", "delivered", "delivered"]);
+      expect(new Set(received.map((r) => r.headers["x-correlation-id"]))).toEqual(new Set(deliveries.map((d) => d.correlationId)));
+      for (const r of received) expect(String(r.headers["x-client-cert-issuer"] ?? "")).toMatch(/Thales/);
+      expect(serveLog).not.toMatch(/PKCS11_|PRIVATE KEY/);
     } finally {
       child.kill("SIGTERM");
+      await new Promise((r) => app.close(r));
     }
+  });
+
+  it("--pin-file and --pkcs11-module reach the token for check, token, call, status, assets export and profile show", async () => {
+    const env = wrongEnv();
+    const runs: Array<[string[], number[]]> = [
+      [["check", "--profile", "d1-pp"], [0]],
+      [["token", "--profile", "d1-pp"], [0]],
+      [["call", "--profile", "d1-pp", "/d1/v1/echo"], [0]],
+      [["status", "--profile", "d1-pp"], [0, 1]], // 1 only for the short-lived test server root
+      [["assets", "export", "--profile", "d1-pp", "--out", path.join(tmp, "to-thales-2")], [0]],
+      [["profile", "show", "d1-pp"], [0]],
+    ];
+    for (const [args, codes] of runs) {
+      const r = await mtlskit([...args, ...tokenFlags()], { cwd: tmp, env });
+      expect(codes, `${args.join(" ")}: ${r.stdout}${r.stderr}`).toContain(r.code);
+      expect(r.stdout + r.stderr, args.join(" ")).not.toMatch(/PKCS11_|PRIVATE KEY/);
+    }
+    // Without them, the environment's wrong PIN is what the token sees.
+    expectCodedError(await mtlskit(["token", "--profile", "d1-pp"], { cwd: tmp, env: { ...env, MTLSKIT_PKCS11_MODULE: hsm.module } }), "PKCS11_PIN_INCORRECT");
   });
 
   it("the private keys are sensitive and never extractable, and no key file is in the workspace", async () => {
     const objects = listObjects();
-    for (const label of ["d1-client", "d1-oauth", "mt-client", "d1-server"]) expect(objects).toContain(`label:      ${label}`);
+    for (const label of ["d1-client", "d1-oauth", "mt-client", `mt-client-${today}`, "d1-server"]) expect(objects).toContain(`label:      ${label}\n`);
     const blocks = objects.split(/(?=Private Key Object)/).filter((b) => b.startsWith("Private Key Object"));
     expect(blocks.length).toBeGreaterThanOrEqual(3);
     for (const b of blocks) {
@@ -184,6 +292,23 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
       const full = path.join(home, f);
       if ((await fs.stat(full)).isFile()) expect(await fs.readFile(full, "utf8")).not.toContain("PRIVATE KEY");
     }
+  });
+
+  it("export client and export server refuse a key kept in the token (EXPORT_KEY_IN_TOKEN): nothing written, the workspace unchanged", async () => {
+    const before = await treeHash(home);
+    const cases: Array<[string, string, "client" | "server", string]> = [
+      ["client", "d1-pp", "client", "d1-client"],
+      ["client", "mt-sbx", "client", "mt-client"],
+      ["server", "d1-pp", "server", "d1-server"],
+    ];
+    for (const [what, profile, role, object] of cases) {
+      const out = path.join(tmp, `export-${what}-${profile}`);
+      const r = await run(["export", what, "--profile", profile, "--out", out]);
+      const line = expectCodedError(r, "EXPORT_KEY_IN_TOKEN");
+      expect(line).toContain(`keeps its ${role} key in a PKCS#11 token (pkcs11:token=${TOKEN};object=${object}`);
+      await expect(fs.stat(out), `${what} ${profile} wrote ${out}`).rejects.toThrow();
+    }
+    expect(await treeHash(home)).toBe(before);
   });
 
   it("wrong PIN, missing module, missing token, missing key: each coded, the workspace unchanged", async () => {
@@ -208,7 +333,6 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
   });
 
   it("renewal makes a new key in the same token under a dated label; the old one is used until the new certificate is installed", async () => {
-    const today = new Date().toISOString().slice(0, 10).replaceAll("-", "");
     const rn = await json<{ csrFile: string; keyFile: string }>(["renew", "--profile", "d1-pp"]);
     expect(rn.keyFile).toBe(`pkcs11:token=${TOKEN};object=d1-client-${today};type=private`);
     const yaml = await fs.readFile(path.join(home, "mtlskit.yaml"), "utf8");
@@ -217,7 +341,13 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
     expect((await json<{ status: number }>(["call", "--profile", "d1-pp", "/d1/v1/echo"])).status).toBe(200);
     const signed = await portal<{ chain: string }>("POST", "/v1/d1/preprod/csr", { customerId: "123456", csr: await fs.readFile(rn.csrFile, "utf8") });
     await fs.writeFile(path.join(tmp, "renewed.pem"), signed.body.chain);
-    expect(await json<{ promoted: boolean }>(["cert", "install", "renewed.pem", "--profile", "d1-pp"])).toMatchObject({ promoted: true });
+    // cert install reads the new key's public half in the token with --pin-file and --pkcs11-module.
+    const untouched = await treeHash(home);
+    expectCodedError(await mtlskit(["cert", "install", "renewed.pem", "--profile", "d1-pp"], { cwd: tmp, env: { ...wrongEnv(), MTLSKIT_PKCS11_MODULE: hsm.module } }), "PKCS11_PIN_INCORRECT");
+    expect(await treeHash(home)).toBe(untouched);
+    const inst = await mtlskit(["--json", "cert", "install", "renewed.pem", "--profile", "d1-pp", ...tokenFlags()], { cwd: tmp, env: wrongEnv() });
+    expect(inst.code, inst.stderr).toBe(0);
+    expect(JSON.parse(inst.stdout)).toMatchObject({ promoted: true });
     const after = await fs.readFile(path.join(home, "mtlskit.yaml"), "utf8");
     expect(after).toContain(`clientKey: ${rn.keyFile}`);
     expect(after).not.toContain("pendingClientKey");

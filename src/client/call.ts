@@ -2,7 +2,8 @@ import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
 import { request } from "undici";
 import { MtlsError } from "../errors/index.js";
-import { openProfile, type Profile } from "../store/index.js";
+import type { Pkcs11Options } from "../pki/index.js";
+import { openProfile, withTokenAccess, type Profile } from "../store/index.js";
 import { assertCorrelationId, correlationIdPattern, CORRELATION_ID_HEADER, newCorrelationId } from "./correlation-id.js";
 import { getHeader, withHeader } from "./headers.js";
 import { createProfileDispatcher, loadOAuthKey, profileEndpoints, type ProfileEndpoints } from "./profile-client.js";
@@ -22,6 +23,8 @@ export interface CallOptions {
   headers?: Record<string, string>;
   /** Headers and body time limit, ms. Default 30000. */
   timeoutMs?: number;
+  /** Where the profile's keys in a token are reached (`--pkcs11-module`, `--pin-file`). Default: the environment and the profile. */
+  pkcs11?: Pkcs11Options;
 }
 
 /** What {@link callThales} got back. */
@@ -107,7 +110,8 @@ export interface TokenResult {
  * `mtlskit token`: a D1 access token for the profile (JWT bearer grant over mTLS). The token
  * itself is in `token.value` only; `token.toJSON()` leaves it out.
  */
-export async function obtainToken(profile: Profile, options: { timeoutMs?: number } = {}): Promise<TokenResult> {
+export async function obtainToken(profile: Profile, options: { timeoutMs?: number; pkcs11?: Pkcs11Options } = {}): Promise<TokenResult> {
+  profile = withTokenAccess(profile, options.pkcs11);
   const key = await loadOAuthKey(profile);
   const endpoints = profileEndpoints(profile);
   if (!endpoints.tokenUrl) throw new MtlsError("PROFILE_INCOMPLETE", `profile '${profile.name}' has no authz URL (D1_AUTHZ_URL)`, { hint: "Import the assets of the environment: mtlskit assets import." });
@@ -123,10 +127,10 @@ export async function obtainToken(profile: Profile, options: { timeoutMs?: numbe
 
 /** {@link callThales} on the profile `name` of the workspace `dir`. */
 export async function callProfile(dir: string, name: string, options: CallOptions): Promise<CallResult> {
-  return callThales(await openProfile(dir, name), options);
+  return callThales(withTokenAccess(await openProfile(dir, name), options.pkcs11), options);
 }
 
 /** {@link obtainToken} on the profile `name` of the workspace `dir`. */
-export async function obtainProfileToken(dir: string, name: string, options: { timeoutMs?: number } = {}): Promise<TokenResult> {
+export async function obtainProfileToken(dir: string, name: string, options: { timeoutMs?: number; pkcs11?: Pkcs11Options } = {}): Promise<TokenResult> {
   return obtainToken(await openProfile(dir, name), options);
 }

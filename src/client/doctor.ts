@@ -5,8 +5,8 @@ import tls, { type DetailedPeerCertificate, type SecureContext, type TLSSocket }
 import { request } from "undici";
 import { ReloadableCredentials, type CredentialSet } from "../credentials/index.js";
 import { ERROR_CODES, MtlsError, type ErrorCode } from "../errors/index.js";
-import { DEFAULT_RENEWAL_WINDOW, dayCount, needsRenewal, type RenewalWindow } from "../pki/index.js";
-import { assertCertificateEnvironment, openProfile, type Profile } from "../store/index.js";
+import { DEFAULT_RENEWAL_WINDOW, dayCount, needsRenewal, type Pkcs11Options, type RenewalWindow } from "../pki/index.js";
+import { assertCertificateEnvironment, openProfile, withTokenAccess, type Profile } from "../store/index.js";
 import { clientCertRefusal, receivedAlert, toMtlsError, watchHandshakeStage } from "./client-errors.js";
 import { newCorrelationId } from "./correlation-id.js";
 import { TtlResolver, type ResolvedAddress } from "./dns-resolver.js";
@@ -69,6 +69,26 @@ export interface DoctorOptions {
   now?: Date;
   /** The clock the OAuth assertion is signed with (tests play a skewed clock). Default `Date.now`. */
   clock?: () => number;
+  /**
+   * Hears each step as it happens, in order: a step that runs sends `running` then `ok` or
+   * `fail`; a skipped step sends one `skip`. What the listener throws is ignored.
+   */
+  onStep?: (event: DoctorStepEvent) => void;
+  /** Where the profile's keys in a token are reached (`--pkcs11-module`, `--pin-file`). Default: the environment and the profile. */
+  pkcs11?: Pkcs11Options;
+}
+
+/** What {@link DoctorOptions.onStep} hears: a step starting (`running`) or ending. */
+export interface DoctorStepEvent {
+  readonly id: DoctorStepId;
+  readonly title: string;
+  readonly status: "running" | "ok" | "fail" | "skip";
+  /** The step's one-line summary (on `ok`, `fail`), or why it was skipped (on `skip`). */
+  readonly detail?: string;
+  /** The error code of the diagnosis (on `fail`). */
+  readonly code?: ErrorCode;
+  /** Time the step took, in milliseconds (on `ok`, `fail`). */
+  readonly ms?: number;
 }
 
 /** The short names of the diagnoses. */
@@ -118,28 +138,6 @@ function asMtlsError(e: unknown, target: string, profile: Profile): MtlsError {
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
-
-/** Runs a step, timing it; a thrown MtlsError is the step's failure. */
-class Steps {
-  readonly list: DoctorStep[] = [];
-
-  async run(id: DoctorStepId, title: string, fn: () => Promise<{ summary: string; details?: Record<string, unknown>; fail?: Diagnosis }>, onError: (e: unknown) => MtlsError): Promise<boolean> {
-    const t0 = performance.now();
-    try {
-      const r = await fn();
-      this.list.push({ id, title, status: r.fail ? "fail" : "pass", ms: round(performance.now() - t0), summary: r.summary, details: r.details ?? {}, ...(r.fail ? { diagnosis: r.fail } : {}) });
-      return !r.fail;
-    } catch (e) {
-      const err = e instanceof MtlsError ? e : onError(e);
-      this.list.push({ id, title, status: "fail", ms: round(performance.now() - t0), summary: err.message, details: {}, diagnosis: diagnose(err) });
-      return false;
-    }
-  }
-
-  skip(id: DoctorStepId, title: string, why: string): void {
-    this.list.push({ id, title, status: "skip", ms: 0, summary: why, details: {} });
-  }
-}
 
 async function exists(file: string): Promise<boolean> {
   try {
@@ -264,6 +262,298 @@ function refusalOf(e: Error & { code?: string }, profile: Profile, set: Credenti
   return new MtlsError(r.code, `${target}: ${r.why}${who}`, { subject: target, cause: e, ...(hint ? { hint } : {}) });
 }
 
+/** What a step returns: a pass, or a failure with its diagnosis. */
+interface StepResult {
+  summary: string;
+  details?: Record<string, unknown>;
+  fail?: Diagnosis;
+}
+
+/** What the steps find and hand to the steps after them. */
+interface DoctorState {
+  readonly profile: Profile;
+  readonly options: DoctorOptions;
+  readonly timeoutMs: number;
+  readonly now: Date;
+  readonly endpoints: ProfileEndpoints;
+  /** `host:port`, for messages. */
+  readonly target: string;
+  readonly isD1: boolean;
+  /** A thrown error as the coded error of this target. */
+  readonly fail: (e: unknown) => MtlsError;
+  /** The steps that passed. */
+  readonly passed: Set<DoctorStepId>;
+  clientFiles: boolean;
+  oauthReady: boolean;
+  credentialSet?: CredentialSet;
+  secureContext?: SecureContext;
+  addresses: ResolvedAddress[];
+  address?: string;
+  hs?: HandshakeOutcome;
+  refusedInHandshake?: MtlsError;
+  /** The HTTP step got an answer, whatever its status (the token step may go ahead). */
+  httpAnswered?: boolean;
+}
+
+/** One named step: why it is skipped (given what the steps before it found), and what it does. */
+interface StepDefinition {
+  readonly id: DoctorStepId;
+  readonly title: string;
+  /** Why the step is skipped, or undefined to run it. */
+  skip?(s: DoctorState): string | undefined;
+  /** The check; a thrown error is the step's failure (through `s.fail`). */
+  run(s: DoctorState): Promise<StepResult>;
+}
+
+async function configStep(s: DoctorState): Promise<StepResult> {
+  const { profile, endpoints, isD1 } = s;
+  const p = profile.paths;
+  const missing: MtlsError[] = [];
+  try {
+    await profileCredentialFiles(profile);
+    s.clientFiles = true;
+  } catch (e) {
+    missing.push(e as MtlsError);
+  }
+  const trust = (await exists(p.assets.serverTrust)) ? p.assets.serverTrust : undefined;
+  if (isD1) {
+    try {
+      await loadOAuthKey(profile);
+      s.oauthReady = true;
+    } catch (e) {
+      if (e instanceof MtlsError) missing.push(e);
+      else throw e;
+    }
+    if (!endpoints.tokenUrl) missing.push(new MtlsError("PROFILE_INCOMPLETE", `profile '${profile.name}' has no authz URL (D1_AUTHZ_URL)`, { hint: "Import the assets of the environment: mtlskit assets import." }));
+  }
+  const details = {
+    origin: endpoints.origin,
+    basePath: endpoints.basePath,
+    dnsServers: profile.dnsServers.length ? profile.dnsServers : "system",
+    serverTrust: trust ?? "Node's Mozilla root store",
+    ...(isD1 ? { tokenUrl: endpoints.tokenUrl ?? null, kid: profile.oauthKid ?? null } : {}),
+  };
+  if (missing.length > 0) return { summary: missing.map((m) => m.message).join("; "), details, fail: diagnose(missing[0]!) };
+  return { summary: `${profile.program.name} ${profile.environment.label}, ${endpoints.origin}${endpoints.basePath}, trust ${trust ? "from the Thales assets" : "Node's Mozilla roots"}`, details };
+}
+
+async function certificateStep(s: DoctorState): Promise<StepResult> {
+  const { profile, options, now } = s;
+  const creds = await ReloadableCredentials.load(await profileCredentialFiles(profile), { requireCurrentLeaf: false });
+  const set = creds.current();
+  s.credentialSet = set;
+  s.secureContext = thalesTlsOptions({ program: profile.program, credentials: set }).secureContext;
+  const leaf = set.leaf;
+  const r = needsRenewal(leaf, options.renewalWindow ?? DEFAULT_RENEWAL_WINDOW, now);
+  const details = { subject: leaf.subjectText, issuer: leaf.issuerText, notBefore: leaf.notBefore.toISOString(), notAfter: leaf.notAfter.toISOString(), daysLeft: r.daysLeft, sha256Fingerprint: leaf.sha256Fingerprint, chain: set.chain.slice(1).map((c) => c.subjectText) };
+  try {
+    assertCertificateEnvironment(profile, leaf, "the client certificate");
+  } catch (e) {
+    if (e instanceof MtlsError) return { summary: e.message, details, fail: diagnose(e) };
+    throw e;
+  }
+  if (r.expired || r.notYetValid) {
+    const e = new MtlsError("CERTIFICATE_NOT_CURRENT", `the client certificate ${leaf.subjectText} ${r.notYetValid ? `is not valid before ${leaf.notBefore.toISOString()}` : r.message}`);
+    return { summary: e.message, details, fail: diagnose(e, `Renew it: mtlskit renew --profile ${profile.name}${r.notYetValid ? ", or check this machine's clock" : ""}.`) };
+  }
+  if (r.due) {
+    const e = new MtlsError("CERTIFICATE_RENEWAL_DUE", `the client certificate ${leaf.subjectText}: ${r.message}`);
+    return { summary: e.message, details, fail: diagnose(e, `Renew it now: mtlskit renew --profile ${profile.name}.`) };
+  }
+  const inToken = set.keyLocation.startsWith("key in token") ? `; ${set.keyLocation}` : "";
+  return { summary: `${leaf.subjectText}, issued by ${leaf.issuerText}, ${dayCount(r.daysLeft)} left${inToken}`, details: { ...details, ...(inToken ? { key: set.keyLocation } : {}) } };
+}
+
+async function dnsStep(s: DoctorState): Promise<StepResult> {
+  const { profile, endpoints } = s;
+  const resolver = new TtlResolver({ servers: profile.dnsServers, timeoutMs: Math.min(s.timeoutMs, 5000) });
+  s.addresses = await resolver.resolve(endpoints.hostname);
+  return {
+    summary: `${endpoints.hostname} -> ${s.addresses.map((a) => `${a.address} (TTL ${a.ttlSeconds} s)`).join(", ")}`,
+    details: { host: endpoints.hostname, servers: profile.dnsServers.length ? profile.dnsServers : "system", addresses: s.addresses },
+  };
+}
+
+function tcpConnect(address: string, port: number, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const socket = net.connect({ host: address, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(Object.assign(new Error(`no TCP connection within ${timeoutMs} ms`), { code: "UND_ERR_CONNECT_TIMEOUT" }));
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    });
+    socket.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+async function tcpStep(s: DoctorState): Promise<StepResult> {
+  const port = s.endpoints.port;
+  let last: unknown;
+  for (const a of s.addresses) {
+    try {
+      await tcpConnect(a.address, port, s.timeoutMs);
+      s.address = a.address;
+      return { summary: `${a.address}:${port} accepts connections`, details: { address: a.address, port } };
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw s.fail(last);
+}
+
+async function tlsStep(s: DoctorState): Promise<StepResult> {
+  const { profile, endpoints, target, timeoutMs } = s;
+  const address = s.address!;
+  const trustFile = profile.paths.assets.serverTrust;
+  const ctx = s.secureContext ?? tls.createSecureContext({ minVersion: profile.program.tls.minVersion, maxVersion: profile.program.tls.maxVersion, ciphers: DEFAULT_CIPHERS, ...((await exists(trustFile)) ? { ca: await fs.readFile(trustFile, "utf8") } : {}) });
+  const hs = await handshake(address, endpoints.port, endpoints.hostname, ctx, timeoutMs);
+  s.hs = hs;
+  const trustSource = (await exists(trustFile)) ? trustFile : "Node's Mozilla root store";
+  const refusedInHandshake = hs.error ? refusalOf(hs.error, profile, s.credentialSet, target) : undefined;
+  if (refusedInHandshake) s.refusedInHandshake = refusedInHandshake;
+  if (hs.error && !(refusedInHandshake && hs.chain.length > 0)) {
+    if (refusedInHandshake) return { summary: `the server ended the handshake refusing the client certificate`, details: { alert: receivedAlert(hs.error) }, fail: diagnose(refusedInHandshake) };
+    const e = s.fail(hs.error);
+    if (e.code === "TLS_PROTOCOL_VERSION") {
+      const old = await oldestVersionProbe(address, endpoints.port, endpoints.hostname, timeoutMs).catch(() => undefined);
+      const err = new MtlsError("TLS_PROTOCOL_VERSION", `${target}: the server offers ${old ? `at most ${old}` : "no TLS version of 1.2 or later"}; ${profile.program.name} requires TLS 1.2 or 1.3`, { cause: hs.error });
+      return { summary: err.message, details: { serverVersion: old ?? null, offered: ["TLSv1.2", "TLSv1.3"] }, fail: diagnose(err) };
+    }
+    return { summary: e.message, details: {}, fail: diagnose(e) };
+  }
+  const rule = checkTrustRule(profile.program, hs.chain);
+  const nameError = hs.peer ? tls.checkServerIdentity(endpoints.hostname, hs.peer) : new Error("no certificate");
+  const details = {
+    protocol: hs.protocol ?? null,
+    cipher: hs.cipher?.standardName ?? null,
+    chain: hs.chain.map((l) => ({ subject: linkText(l), issuerCn: l.issuerCn ?? null, sha256Fingerprint: l.fingerprint256 ?? null })),
+    trust: { source: trustSource, verified: hs.authorized || (!!refusedInHandshake && hs.chain.length > 0 && !hs.authorizationError), error: hs.authorizationError ?? null },
+    rule: { text: describeTrustRule(profile.program.serverTrust), satisfied: rule.ok },
+    hostname: { name: endpoints.hostname, matches: !nameError, altNames: hs.peer?.subjectaltname ?? null },
+  };
+  const presented = hs.chain.map(linkText).join(" <- ") || "no certificate";
+  if (hs.authorizationError) {
+    const e = new MtlsError("TLS_SERVER_NOT_TRUSTED", `${target}: the server chain (${presented}) does not verify against ${trustSource} (${hs.authorizationError})`, {
+      hint: `Import the current server CA chain of ${profile.program.name} ${profile.environment.label} (mtlskit assets import), and check that ${endpoints.hostname} is Thales's host.`,
+    });
+    return { summary: e.message, details, fail: diagnose(e) };
+  }
+  if (nameError) {
+    const e = new MtlsError("TLS_HOSTNAME_MISMATCH", `${target}: the server certificate is for ${hs.peer?.subjectaltname ?? "another name"}, not ${endpoints.hostname}`);
+    return { summary: e.message, details, fail: diagnose(e) };
+  }
+  if (!rule.ok) {
+    const e = new MtlsError("TLS_SERVER_WRONG_CA", `${target}: ${rule.message}`);
+    return { summary: e.message, details, fail: diagnose(e) };
+  }
+  return { summary: `${hs.protocol ?? "?"} ${hs.cipher?.standardName ?? ""}, chain ${presented}, ${rule.rule} (${rule.matched}), name ${endpoints.hostname} matches`, details };
+}
+
+function clientCertificateSkip(s: DoctorState): string | undefined {
+  if (!s.passed.has("tcp") || !s.address) return "no TLS session (see above)";
+  if (!s.passed.has("tls")) {
+    return s.refusedInHandshake && s.hs?.chain.length === 0 ? "see the TLS handshake: the server refused the client certificate" : "the server's identity did not check out: nothing is sent to it";
+  }
+  if (!s.credentialSet) return "no usable client certificate (see above)";
+  return undefined;
+}
+
+async function clientCertificateStep(s: DoctorState): Promise<StepResult> {
+  const { endpoints, hs, credentialSet, target, profile } = s;
+  if (s.refusedInHandshake) return { summary: s.refusedInHandshake.message, details: { alert: receivedAlert(hs!.error!), during: "handshake" }, fail: diagnose(s.refusedInHandshake) };
+  const r = await firstResponse(hs!, `${endpoints.hostname}:${endpoints.port}`, s.options.path ?? endpoints.basePath, s.timeoutMs);
+  if (r.error) {
+    const refusal = refusalOf(r.error, profile, credentialSet, target);
+    const e = refusal ?? s.fail(r.error);
+    return { summary: e.message, details: { alert: receivedAlert(r.error) ?? null }, fail: diagnose(e) };
+  }
+  return { summary: `the server accepted ${credentialSet!.leaf.subjectText} and answered HTTP ${r.status}`, details: { subject: credentialSet!.leaf.subjectText, status: r.status } };
+}
+
+function doctorDispatcher(s: DoctorState) {
+  const t = s.timeoutMs;
+  return createProfileDispatcher(s.profile, { oauth: false, retry: false, credentialRules: { requireCurrentLeaf: false }, timeouts: { connectMs: t, headersMs: t, bodyMs: t } });
+}
+
+async function httpStep(s: DoctorState): Promise<StepResult> {
+  const { endpoints, target } = s;
+  const dispatcher = await doctorDispatcher(s);
+  try {
+    const path = s.options.path ?? endpoints.basePath;
+    const correlationId = newCorrelationId();
+    const t0 = Date.now();
+    const res = await request(`${endpoints.origin}${path}`, { dispatcher, headers: { "x-correlation-id": correlationId } });
+    await res.body.dump();
+    s.httpAnswered = true;
+    const date = typeof res.headers.date === "string" ? Date.parse(res.headers.date) : NaN;
+    const skewSeconds = Number.isNaN(date) ? null : Math.round((t0 - date) / 1000);
+    const details = { url: `${endpoints.origin}${path}`, status: res.statusCode, correlationId, clockSkewSeconds: skewSeconds };
+    if (res.statusCode >= 500) {
+      const e = new MtlsError("HTTP_SERVER_ERROR", `${target}: GET ${path} answered ${res.statusCode} (x-correlation-id ${correlationId})`);
+      return { summary: e.message, details, fail: diagnose(e) };
+    }
+    if (res.statusCode === 404 && path === endpoints.basePath && endpoints.basePath !== "/") {
+      const e = new MtlsError("HTTP_BASE_PATH_NOT_FOUND", `${target}: GET ${path} answered 404`);
+      return { summary: e.message, details, fail: diagnose(e) };
+    }
+    return { summary: `GET ${path} -> ${res.statusCode} (x-correlation-id ${correlationId})`, details };
+  } finally {
+    await dispatcher.destroy().catch(() => undefined);
+  }
+}
+
+async function tokenStep(s: DoctorState): Promise<StepResult> {
+  const { profile, endpoints, options } = s;
+  const dispatcher = await doctorDispatcher(s);
+  try {
+    const key = await loadOAuthKey(profile);
+    const oauth = new OAuthClient({ dispatcher, tokenUrl: endpoints.tokenUrl!, issuer: profile.customerId, kid: key.kid, privateKey: key.privateKey, program: profile.program, ...(options.clock ? { now: options.clock } : {}) });
+    const t = await oauth.getToken();
+    return { summary: `${t.tokenType} token for ${profile.customerId} (kid ${key.kid}), expires in ${t.expiresIn} s${t.scope ? `, scope ${t.scope}` : ""}`, details: { ...t.toJSON(), kid: key.kid, tokenUrl: endpoints.tokenUrl } };
+  } finally {
+    await dispatcher.destroy().catch(() => undefined);
+  }
+}
+
+/** The steps of the doctor, in order (`token` for D1 only). */
+const STEPS: readonly StepDefinition[] = [
+  { id: "config", title: "configuration complete", run: configStep },
+  { id: "certificate", title: "client certificate valid and not due", skip: (s) => (s.clientFiles ? undefined : "no client key or certificate (see config)"), run: certificateStep },
+  { id: "dns", title: "DNS resolves", run: dnsStep },
+  { id: "tcp", title: "TCP connects", skip: (s) => (s.passed.has("dns") ? undefined : "no address (see DNS)"), run: tcpStep },
+  { id: "tls", title: "TLS handshake", skip: (s) => (s.passed.has("tcp") && s.address ? undefined : "no TCP connection (see above)"), run: tlsStep },
+  { id: "client-certificate", title: "client certificate accepted", skip: clientCertificateSkip, run: clientCertificateStep },
+  { id: "http", title: "HTTP reaches the base path", skip: (s) => (s.passed.has("client-certificate") && s.credentialSet ? undefined : "no accepted mTLS session (see above)"), run: httpStep },
+  {
+    id: "token",
+    title: "OAuth 2.0 token obtained",
+    skip: (s) => (!s.oauthReady ? "no OAuth signing key or kid (see config)" : !s.httpAnswered || !s.endpoints.tokenUrl ? "the API was not reached (see above)" : undefined),
+    run: tokenStep,
+  },
+];
+
+/** The ids and titles of the steps the doctor runs for a program, in order (for a UI that lists them before they run). */
+export function doctorSteps(profile: Pick<Profile, "program">): ReadonlyArray<{ readonly id: DoctorStepId; readonly title: string }> {
+  const isD1 = profile.program.auth.kind === "oauth2-jwt-bearer";
+  return STEPS.filter((d) => d.id !== "token" || isD1).map(({ id, title }) => ({ id, title }));
+}
+
+function emit(onStep: DoctorOptions["onStep"], event: DoctorStepEvent): void {
+  if (!onStep) return;
+  try {
+    onStep(event);
+  } catch {
+    // A listener's failure is not the doctor's: the report stays whole.
+  }
+}
+
 /**
  * The connectivity doctor (`mtlskit check`): checks a profile's outbound path step by step,
  * timing each, and ends each known failure in a named diagnosis with its fix. Steps: config
@@ -271,6 +561,7 @@ function refusalOf(e: Error & { code?: string }, profile: Profile, set: Credenti
  * cipher, chain as presented, the program's trust rule, host name); client certificate
  * accepted; HTTP reaches the base path; (D1) a token is obtained. A step whose prerequisite
  * failed is skipped; nothing is sent to a server whose chain or name does not check out.
+ * `options.onStep` hears each step start and end as it happens.
  *
  * @example
  * const report = await checkProfile(".mtlskit", "mt-sbx");
@@ -278,287 +569,50 @@ function refusalOf(e: Error & { code?: string }, profile: Profile, set: Credenti
  */
 export async function runDoctor(profile: Profile, options: DoctorOptions = {}): Promise<DoctorReport> {
   const started = performance.now();
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const now = options.now ?? new Date();
-  const endpoints: ProfileEndpoints = profileEndpoints(profile);
+  const endpoints = profileEndpoints(profile);
   const target = `${endpoints.hostname}:${endpoints.port}`;
-  const fail = (e: unknown) => asMtlsError(e, target, profile);
-  const steps = new Steps();
-  const isD1 = profile.program.auth.kind === "oauth2-jwt-bearer";
-
-  // 1. Configuration.
-  let clientFiles = false;
-  let oauthReady = false;
-  await steps.run(
-    "config",
-    "configuration complete",
-    async () => {
-      const p = profile.paths;
-      const missing: MtlsError[] = [];
+  const state: DoctorState = {
+    profile,
+    options,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    now: options.now ?? new Date(),
+    endpoints,
+    target,
+    isD1: profile.program.auth.kind === "oauth2-jwt-bearer",
+    fail: (e) => asMtlsError(e, target, profile),
+    passed: new Set(),
+    clientFiles: false,
+    oauthReady: false,
+    addresses: [],
+  };
+  const list: DoctorStep[] = [];
+  try {
+    for (const def of STEPS) {
+      if (def.id === "token" && !state.isD1) continue;
+      const { id, title } = def;
+      const why = def.skip?.(state);
+      if (why !== undefined) {
+        list.push({ id, title, status: "skip", ms: 0, summary: why, details: {} });
+        emit(options.onStep, { id, title, status: "skip", detail: why });
+        continue;
+      }
+      emit(options.onStep, { id, title, status: "running" });
+      const t0 = performance.now();
+      let step: DoctorStep;
       try {
-        await profileCredentialFiles(profile);
-        clientFiles = true;
+        const r = await def.run(state);
+        step = { id, title, status: r.fail ? "fail" : "pass", ms: round(performance.now() - t0), summary: r.summary, details: r.details ?? {}, ...(r.fail ? { diagnosis: r.fail } : {}) };
       } catch (e) {
-        missing.push(e as MtlsError);
+        const err = e instanceof MtlsError ? e : state.fail(e);
+        step = { id, title, status: "fail", ms: round(performance.now() - t0), summary: err.message, details: {}, diagnosis: diagnose(err) };
       }
-      const trust = (await exists(p.assets.serverTrust)) ? p.assets.serverTrust : undefined;
-      if (isD1) {
-        try {
-          await loadOAuthKey(profile);
-          oauthReady = true;
-        } catch (e) {
-          if (e instanceof MtlsError) missing.push(e);
-          else throw e;
-        }
-        if (!endpoints.tokenUrl) missing.push(new MtlsError("PROFILE_INCOMPLETE", `profile '${profile.name}' has no authz URL (D1_AUTHZ_URL)`, { hint: "Import the assets of the environment: mtlskit assets import." }));
-      }
-      const details = {
-        origin: endpoints.origin,
-        basePath: endpoints.basePath,
-        dnsServers: profile.dnsServers.length ? profile.dnsServers : "system",
-        serverTrust: trust ?? "Node's Mozilla root store",
-        ...(isD1 ? { tokenUrl: endpoints.tokenUrl ?? null, kid: profile.oauthKid ?? null } : {}),
-      };
-      if (missing.length > 0) return { summary: missing.map((m) => m.message).join("; "), details, fail: diagnose(missing[0]!) };
-      return { summary: `${profile.program.name} ${profile.environment.label}, ${endpoints.origin}${endpoints.basePath}, trust ${trust ? "from the Thales assets" : "Node's Mozilla roots"}`, details };
-    },
-    fail,
-  );
-
-  // 2. The client certificate.
-  let credentialSet: CredentialSet | undefined;
-  let secureContext: SecureContext | undefined;
-  if (!clientFiles) steps.skip("certificate", "client certificate valid and not due", "no client key or certificate (see config)");
-  else
-    await steps.run(
-      "certificate",
-      "client certificate valid and not due",
-      async () => {
-        const creds = await ReloadableCredentials.load(await profileCredentialFiles(profile), { requireCurrentLeaf: false });
-        const set = creds.current();
-        credentialSet = set;
-        secureContext = thalesTlsOptions({ program: profile.program, credentials: set }).secureContext;
-        const leaf = set.leaf;
-        const r = needsRenewal(leaf, options.renewalWindow ?? DEFAULT_RENEWAL_WINDOW, now);
-        const details = { subject: leaf.subjectText, issuer: leaf.issuerText, notBefore: leaf.notBefore.toISOString(), notAfter: leaf.notAfter.toISOString(), daysLeft: r.daysLeft, sha256Fingerprint: leaf.sha256Fingerprint, chain: set.chain.slice(1).map((c) => c.subjectText) };
-        try {
-          assertCertificateEnvironment(profile, leaf, "the client certificate");
-        } catch (e) {
-          if (e instanceof MtlsError) return { summary: e.message, details, fail: diagnose(e) };
-          throw e;
-        }
-        if (r.expired || r.notYetValid) {
-          const e = new MtlsError("CERTIFICATE_NOT_CURRENT", `the client certificate ${leaf.subjectText} ${r.notYetValid ? `is not valid before ${leaf.notBefore.toISOString()}` : r.message}`);
-          return { summary: e.message, details, fail: diagnose(e, `Renew it: mtlskit renew --profile ${profile.name}${r.notYetValid ? ", or check this machine's clock" : ""}.`) };
-        }
-        if (r.due) {
-          const e = new MtlsError("CERTIFICATE_RENEWAL_DUE", `the client certificate ${leaf.subjectText}: ${r.message}`);
-          return { summary: e.message, details, fail: diagnose(e, `Renew it now: mtlskit renew --profile ${profile.name}.`) };
-        }
-        const inToken = set.keyLocation.startsWith("key in token") ? `; ${set.keyLocation}` : "";
-        return { summary: `${leaf.subjectText}, issued by ${leaf.issuerText}, ${dayCount(r.daysLeft)} left${inToken}`, details: { ...details, ...(inToken ? { key: set.keyLocation } : {}) } };
-      },
-      fail,
-    );
-
-  // 3. DNS.
-  let addresses: ResolvedAddress[] = [];
-  const dnsOk = await steps.run(
-    "dns",
-    "DNS resolves",
-    async () => {
-      const resolver = new TtlResolver({ servers: profile.dnsServers, timeoutMs: Math.min(timeoutMs, 5000) });
-      addresses = await resolver.resolve(endpoints.hostname);
-      return {
-        summary: `${endpoints.hostname} -> ${addresses.map((a) => `${a.address} (TTL ${a.ttlSeconds} s)`).join(", ")}`,
-        details: { host: endpoints.hostname, servers: profile.dnsServers.length ? profile.dnsServers : "system", addresses },
-      };
-    },
-    fail,
-  );
-
-  // 4. TCP.
-  let address: string | undefined;
-  const tcpOk = !dnsOk
-    ? (steps.skip("tcp", "TCP connects", "no address (see DNS)"), false)
-    : await steps.run(
-        "tcp",
-        "TCP connects",
-        async () => {
-          let last: unknown;
-          for (const a of addresses) {
-            try {
-              await new Promise<void>((resolve, reject) => {
-                const s = net.connect({ host: a.address, port: endpoints.port });
-                const timer = setTimeout(() => {
-                  s.destroy();
-                  reject(Object.assign(new Error(`no TCP connection within ${timeoutMs} ms`), { code: "UND_ERR_CONNECT_TIMEOUT" }));
-                }, timeoutMs);
-                s.once("connect", () => {
-                  clearTimeout(timer);
-                  s.destroy();
-                  resolve();
-                });
-                s.once("error", (e) => {
-                  clearTimeout(timer);
-                  reject(e);
-                });
-              });
-              address = a.address;
-              return { summary: `${a.address}:${endpoints.port} accepts connections`, details: { address: a.address, port: endpoints.port } };
-            } catch (e) {
-              last = e;
-            }
-          }
-          throw fail(last);
-        },
-        fail,
-      );
-
-  // 5. TLS handshake, 6. client certificate accepted.
-  let serverOk = false;
-  let clientOk = false;
-  if (!tcpOk || !address) {
-    steps.skip("tls", "TLS handshake", "no TCP connection (see above)");
-    steps.skip("client-certificate", "client certificate accepted", "no TLS session (see above)");
-  } else {
-    const ctx = secureContext ?? tls.createSecureContext({ minVersion: profile.program.tls.minVersion, maxVersion: profile.program.tls.maxVersion, ciphers: DEFAULT_CIPHERS, ...((await exists(profile.paths.assets.serverTrust)) ? { ca: await fs.readFile(profile.paths.assets.serverTrust, "utf8") } : {}) });
-    const hs = await handshake(address, endpoints.port, endpoints.hostname, ctx, timeoutMs);
-    const trustSource = (await exists(profile.paths.assets.serverTrust)) ? profile.paths.assets.serverTrust : "Node's Mozilla root store";
-    const refusedInHandshake = hs.error ? refusalOf(hs.error, profile, credentialSet, target) : undefined;
-    await steps.run(
-      "tls",
-      "TLS handshake",
-      async () => {
-        if (hs.error && !(refusedInHandshake && hs.chain.length > 0)) {
-          if (refusedInHandshake) return { summary: `the server ended the handshake refusing the client certificate`, details: { alert: receivedAlert(hs.error) }, fail: diagnose(refusedInHandshake) };
-          const e = fail(hs.error);
-          if (e.code === "TLS_PROTOCOL_VERSION") {
-            const old = await oldestVersionProbe(address!, endpoints.port, endpoints.hostname, timeoutMs).catch(() => undefined);
-            const err = new MtlsError("TLS_PROTOCOL_VERSION", `${target}: the server offers ${old ? `at most ${old}` : "no TLS version of 1.2 or later"}; ${profile.program.name} requires TLS 1.2 or 1.3`, { cause: hs.error });
-            return { summary: err.message, details: { serverVersion: old ?? null, offered: ["TLSv1.2", "TLSv1.3"] }, fail: diagnose(err) };
-          }
-          return { summary: e.message, details: {}, fail: diagnose(e) };
-        }
-        const rule = checkTrustRule(profile.program, hs.chain);
-        const nameError = hs.peer ? tls.checkServerIdentity(endpoints.hostname, hs.peer) : new Error("no certificate");
-        const details = {
-          protocol: hs.protocol ?? null,
-          cipher: hs.cipher?.standardName ?? null,
-          chain: hs.chain.map((l) => ({ subject: linkText(l), issuerCn: l.issuerCn ?? null, sha256Fingerprint: l.fingerprint256 ?? null })),
-          trust: { source: trustSource, verified: hs.authorized || (!!refusedInHandshake && hs.chain.length > 0 && !hs.authorizationError), error: hs.authorizationError ?? null },
-          rule: { text: describeTrustRule(profile.program.serverTrust), satisfied: rule.ok },
-          hostname: { name: endpoints.hostname, matches: !nameError, altNames: hs.peer?.subjectaltname ?? null },
-        };
-        const presented = hs.chain.map(linkText).join(" <- ") || "no certificate";
-        if (hs.authorizationError) {
-          const e = new MtlsError("TLS_SERVER_NOT_TRUSTED", `${target}: the server chain (${presented}) does not verify against ${trustSource} (${hs.authorizationError})`, {
-            hint: `Import the current server CA chain of ${profile.program.name} ${profile.environment.label} (mtlskit assets import), and check that ${endpoints.hostname} is Thales's host.`,
-          });
-          return { summary: e.message, details, fail: diagnose(e) };
-        }
-        if (nameError) {
-          const e = new MtlsError("TLS_HOSTNAME_MISMATCH", `${target}: the server certificate is for ${hs.peer?.subjectaltname ?? "another name"}, not ${endpoints.hostname}`);
-          return { summary: e.message, details, fail: diagnose(e) };
-        }
-        if (!rule.ok) {
-          const e = new MtlsError("TLS_SERVER_WRONG_CA", `${target}: ${rule.message}`);
-          return { summary: e.message, details, fail: diagnose(e) };
-        }
-        serverOk = true;
-        return { summary: `${hs.protocol ?? "?"} ${hs.cipher?.standardName ?? ""}, chain ${presented}, ${rule.rule} (${rule.matched}), name ${endpoints.hostname} matches`, details };
-      },
-      fail,
-    );
-
-    if (!serverOk) {
-      hs.socket?.destroy();
-      if (refusedInHandshake && hs.chain.length === 0) steps.skip("client-certificate", "client certificate accepted", "see the TLS handshake: the server refused the client certificate");
-      else steps.skip("client-certificate", "client certificate accepted", "the server's identity did not check out: nothing is sent to it");
-    } else if (!credentialSet) {
-      hs.socket?.destroy();
-      steps.skip("client-certificate", "client certificate accepted", "no usable client certificate (see above)");
-    } else if (refusedInHandshake) {
-      await steps.run("client-certificate", "client certificate accepted", async () => ({ summary: refusedInHandshake.message, details: { alert: receivedAlert(hs.error!), during: "handshake" }, fail: diagnose(refusedInHandshake) }), fail);
-    } else {
-      clientOk = await steps.run(
-        "client-certificate",
-        "client certificate accepted",
-        async () => {
-          const r = await firstResponse(hs, `${endpoints.hostname}:${endpoints.port}`, options.path ?? endpoints.basePath, timeoutMs);
-          if (r.error) {
-            const refusal = refusalOf(r.error, profile, credentialSet, target);
-            const e = refusal ?? fail(r.error);
-            return { summary: e.message, details: { alert: receivedAlert(r.error) ?? null }, fail: diagnose(e) };
-          }
-          return { summary: `the server accepted ${credentialSet!.leaf.subjectText} and answered HTTP ${r.status}`, details: { subject: credentialSet!.leaf.subjectText, status: r.status } };
-        },
-        fail,
-      );
+      if (step.status === "pass") state.passed.add(id);
+      list.push(step);
+      emit(options.onStep, { id, title, status: step.status === "pass" ? "ok" : "fail", detail: step.summary, ms: step.ms, ...(step.diagnosis ? { code: step.diagnosis.code } : {}) });
     }
+  } finally {
+    state.hs?.socket?.destroy();
   }
-
-  // 7. HTTP through the client (DNS with TTLs, pool, correlation id), 8. token.
-  let httpReached = false;
-  if (!clientOk || !credentialSet) {
-    steps.skip("http", "HTTP reaches the base path", "no accepted mTLS session (see above)");
-  } else {
-    const dispatcher = await createProfileDispatcher(profile, { oauth: false, retry: false, credentialRules: { requireCurrentLeaf: false }, timeouts: { connectMs: timeoutMs, headersMs: timeoutMs, bodyMs: timeoutMs } });
-    try {
-      await steps.run(
-        "http",
-        "HTTP reaches the base path",
-        async () => {
-          const path = options.path ?? endpoints.basePath;
-          const correlationId = newCorrelationId();
-          const t0 = Date.now();
-          const res = await request(`${endpoints.origin}${path}`, { dispatcher, headers: { "x-correlation-id": correlationId } });
-          await res.body.dump();
-          httpReached = true;
-          const date = typeof res.headers.date === "string" ? Date.parse(res.headers.date) : NaN;
-          const skewSeconds = Number.isNaN(date) ? null : Math.round((t0 - date) / 1000);
-          const details = { url: `${endpoints.origin}${path}`, status: res.statusCode, correlationId, clockSkewSeconds: skewSeconds };
-          if (res.statusCode >= 500) {
-            const e = new MtlsError("HTTP_SERVER_ERROR", `${target}: GET ${path} answered ${res.statusCode} (x-correlation-id ${correlationId})`);
-            return { summary: e.message, details, fail: diagnose(e) };
-          }
-          if (res.statusCode === 404 && path === endpoints.basePath && endpoints.basePath !== "/") {
-            const e = new MtlsError("HTTP_BASE_PATH_NOT_FOUND", `${target}: GET ${path} answered 404`);
-            return { summary: e.message, details, fail: diagnose(e) };
-          }
-          return { summary: `GET ${path} -> ${res.statusCode} (x-correlation-id ${correlationId})`, details };
-        },
-        fail,
-      );
-    } finally {
-      await dispatcher.destroy().catch(() => undefined);
-    }
-  }
-
-  if (isD1) {
-    if (!oauthReady) steps.skip("token", "OAuth 2.0 token obtained", "no OAuth signing key or kid (see config)");
-    else if (!httpReached || !endpoints.tokenUrl) steps.skip("token", "OAuth 2.0 token obtained", "the API was not reached (see above)");
-    else {
-      const dispatcher = await createProfileDispatcher(profile, { oauth: false, retry: false, credentialRules: { requireCurrentLeaf: false }, timeouts: { connectMs: timeoutMs, headersMs: timeoutMs, bodyMs: timeoutMs } });
-      try {
-        await steps.run(
-          "token",
-          "OAuth 2.0 token obtained",
-          async () => {
-            const key = await loadOAuthKey(profile);
-            const oauth = new OAuthClient({ dispatcher, tokenUrl: endpoints.tokenUrl!, issuer: profile.customerId, kid: key.kid, privateKey: key.privateKey, program: profile.program, ...(options.clock ? { now: options.clock } : {}) });
-            const t = await oauth.getToken();
-            return { summary: `${t.tokenType} token for ${profile.customerId} (kid ${key.kid}), expires in ${t.expiresIn} s${t.scope ? `, scope ${t.scope}` : ""}`, details: { ...t.toJSON(), kid: key.kid, tokenUrl: endpoints.tokenUrl } };
-          },
-          fail,
-        );
-      } finally {
-        await dispatcher.destroy().catch(() => undefined);
-      }
-    }
-  }
-
-  const list = steps.list;
   return {
     ok: list.every((s) => s.status === "pass"),
     profile: profile.name,
@@ -573,5 +627,5 @@ export async function runDoctor(profile: Profile, options: DoctorOptions = {}): 
 
 /** {@link runDoctor} on the profile `name` of the workspace `dir`. */
 export async function checkProfile(dir: string, name: string, options: DoctorOptions = {}): Promise<DoctorReport> {
-  return runDoctor(await openProfile(dir, name), options);
+  return runDoctor(withTokenAccess(await openProfile(dir, name), options.pkcs11), options);
 }

@@ -2,9 +2,9 @@ import { createHash, randomBytes, type KeyObject } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { MtlsError } from "../errors/index.js";
-import { exists, keysMatch, readCertificates, readInputFile, readPrivateKeyFile, readPassphraseFile, toPem, writeFileAtomic, type CertificateInfo } from "../pki/index.js";
+import { exists, keysMatch, readCertificates, readPrivateKeyFile, readPassphraseFile, toPem, writeFileAtomic, type CertificateInfo } from "../pki/index.js";
 import { writePkcs12 } from "../pki/pkcs12.js";
-import { openProfile, type Profile } from "../store/index.js";
+import { openProfile, profileClientKeyUri, type Profile } from "../store/index.js";
 import { profileEndpoints, type ProfileEndpoints } from "./profile-client.js";
 
 /** Options of {@link exportClientCredentials}. */
@@ -48,9 +48,14 @@ export const CLIENT_EXPORT_FILES = {
   examples: "EXAMPLES.md",
 } as const;
 
-function refuseTokenKey(profile: Profile): MtlsError {
-  return new MtlsError("EXPORT_KEY_IN_TOKEN", `profile '${profile.name}' keeps its client key in a PKCS#11 token: the key stays in the token and cannot be exported to a file or a PKCS#12`, {
-    hint: "Point the application at the token (Java SunPKCS11, OpenSSL's pkcs11 provider, the token's .NET CSP) with the certificate from client-fullchain.pem, or create a software key for a separate credential.",
+/**
+ * A key in a PKCS#11 token never leaves it. Profiles record such a key as a URI in mtlskit.yaml
+ * (`pkcs11.clientKey`, `pkcs11.serverKey`, written by csr create / cert self-signed / server-cert
+ * set with a `pkcs11:` key), with no key file in the profile folder.
+ */
+function refuseTokenKey(profile: Profile, role: "client" | "server", uri: string): MtlsError {
+  return new MtlsError("EXPORT_KEY_IN_TOKEN", `profile '${profile.name}' keeps its ${role} key in a PKCS#11 token (${uri}): the key stays in the token and cannot be exported to a file or a PKCS#12`, {
+    hint: `Point the application at the token (Java SunPKCS11, OpenSSL's pkcs11 provider, the token's .NET CSP) with the profile's certificate (mtlskit profile show ${profile.name} lists its files), or create a software key for a separate credential.`,
   });
 }
 
@@ -67,12 +72,12 @@ function label(c: CertificateInfo): string {
 export async function exportClientCredentials(dir: string, name: string, options: ExportClientOptions): Promise<ExportClientResult> {
   const profile = await openProfile(dir, name);
   const p = profile.paths;
+  const tokenKey = profileClientKeyUri(profile);
+  if (tokenKey) throw refuseTokenKey(profile, "client", tokenKey);
   if (!(await exists(p.client.key)) || !(await exists(p.client.cert))) {
     const how = profile.program.clientCertificate.issuance === "thales-signed-csr" ? `mtlskit csr create --profile ${name}, then mtlskit cert install` : `mtlskit cert self-signed --profile ${name}`;
     throw new MtlsError("PROFILE_INCOMPLETE", `profile '${name}' has no active client key and certificate to export`, { hint: `Create them first: ${how}.` });
   }
-  const keyText = (await readInputFile(p.client.key)).toString("utf8").trim();
-  if (keyText.startsWith("pkcs11:")) throw refuseTokenKey(profile);
   const key: KeyObject = await readPrivateKeyFile(p.client.key);
   const [leaf] = await readCertificates(p.client.cert);
   if (!leaf) throw new MtlsError("PROFILE_INCOMPLETE", `${p.client.cert} holds no certificate`);
@@ -114,17 +119,21 @@ export async function exportClientCredentials(dir: string, name: string, options
   return { profile: name, out: path.resolve(options.out), files, generatedPassword: !options.passwordFile, encryption: encryptionName(legacy) };
 }
 
-/** EXAMPLES.md for a profile: one ready call of the echo resource per client stack. */
+/**
+ * EXAMPLES.md for a profile: one ready call of the echo resource per client stack, each a whole
+ * program (imports included) run from the export folder. test/export-client.test.ts extracts
+ * and runs the curl, Python, Java and Node ones against the emulator.
+ */
 export function examplesMarkdown(profile: Profile, e: ProfileEndpoints, o: { truststore: boolean; passwordFile?: string | undefined }): string {
   const d1 = profile.program.auth.kind === "oauth2-jwt-bearer";
   // D1's resource paths are per API; the echo resource is where the emulator serves it.
   const url = d1 ? `${e.origin}/d1/v1/echo` : `${e.origin}${e.basePath}echo`;
   const pass = o.passwordFile ?? "client.p12.pass";
-  const tokenShell = d1 ? `TOKEN=$(mtlskit token --profile ${profile.name} --show --quiet)\n` : "";
+  const tokenCmd = `mtlskit token --profile ${profile.name} --show --quiet`;
   const authCurl = d1 ? `  -H "Authorization: Bearer $TOKEN" \\\n` : "";
-  const authPy = d1 ? `"Authorization": f"Bearer {os.environ['TOKEN']}", ` : "";
-  const authJava = d1 ? `.header("Authorization", "Bearer " + System.getenv("TOKEN"))\n      ` : "";
-  const authGo = d1 ? `req.Header.Set("Authorization", "Bearer "+os.Getenv("TOKEN"))\n` : "";
+  const authPy = d1 ? `"Authorization": "Bearer " + os.environ["TOKEN"], ` : "";
+  const authJava = d1 ? `.header("Authorization", "Bearer " + System.getenv("TOKEN"))\n            ` : "";
+  const authGo = d1 ? `\treq.Header.Set("Authorization", "Bearer "+os.Getenv("TOKEN"))\n` : "";
   const authNet = d1 ? `req.Headers.Add("Authorization", "Bearer " + Environment.GetEnvironmentVariable("TOKEN"));\n` : "";
   const authNode = d1 ? `authorization: \`Bearer \${process.env.TOKEN}\`, ` : "";
   const trustCurl = o.truststore ? "  --cacert thales-trust.pem \\\n" : "";
@@ -132,18 +141,22 @@ export function examplesMarkdown(profile: Profile, e: ProfileEndpoints, o: { tru
     `# Calling Thales (${profile.program.name}, ${profile.config.environment}) from your application`,
     "",
     `Profile \`${profile.name}\`: host \`${e.hostname}\`, port ${e.port}, base path \`${e.basePath}\`. Generated by \`mtlskit export client\`.`,
-    "Every request carries an `x-correlation-id` header (a UUID per call is fine)" + (d1 ? "; D1 calls also carry a bearer token: `mtlskit token` obtains one over mTLS." : "."),
+    "Every request carries an `x-correlation-id` header (a UUID per call is fine)" + (d1 ? "; D1 calls also carry a bearer token, which `mtlskit token` obtains over mTLS." : "."),
+    "Each example is a whole program, run from this folder, that calls the echo resource and prints the status and the body.",
     "",
     "Files: `client.key` (0600), `client.crt`, `client-fullchain.pem`, `client.p12` (password in " + `\`${pass}\`)` + (o.truststore ? ", `thales-trust.pem`, `thales-truststore.p12` (same password)." : "."),
+    ...(d1 ? ["", "The token, for every example below (valid for a few minutes; fetch a new one when it expires):", "```sh", `export TOKEN=$(${tokenCmd})`, "```"] : []),
     "",
     "## curl",
     "```sh",
-    `${tokenShell}curl --cert client-fullchain.pem --key client.key \\\n${trustCurl}${authCurl}  -H "x-correlation-id: $(uuidgen)" \\\n  ${url}`,
+    `curl --cert client-fullchain.pem --key client.key \\\n${trustCurl}${authCurl}  -H "x-correlation-id: $(cat /proc/sys/kernel/random/uuid 2>/dev/null || uuidgen)" \\\n  -w '\\n%{http_code}\\n' ${url}`,
     "```",
     "",
     "## Python (requests)",
+    "`echo.py`, run with `python3 echo.py`:",
     "```python",
     "import os, uuid, requests",
+    "",
     `r = requests.get("${url}",`,
     `    cert=("client-fullchain.pem", "client.key"),${o.truststore ? ` verify="thales-trust.pem",` : ""}`,
     `    headers={${authPy}"x-correlation-id": str(uuid.uuid4())})`,
@@ -151,38 +164,100 @@ export function examplesMarkdown(profile: Profile, e: ProfileEndpoints, o: { tru
     "```",
     "",
     "## Java (javax.net.ssl)",
-    "System properties (any HTTP client built on the default SSLContext):",
+    "System properties, for an application whose HTTP client uses the default `SSLContext` (`HttpClient.newHttpClient()`, Apache HttpClient, OkHttp...):",
     "```sh",
     `java -Djavax.net.ssl.keyStore=client.p12 -Djavax.net.ssl.keyStoreType=PKCS12 -Djavax.net.ssl.keyStorePassword="$(cat ${pass})" \\`,
-    o.truststore ? `     -Djavax.net.ssl.trustStore=thales-truststore.p12 -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword="$(cat ${pass})" \\` : "",
+    ...(o.truststore ? [`     -Djavax.net.ssl.trustStore=thales-truststore.p12 -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword="$(cat ${pass})" \\`] : []),
     "     -jar app.jar",
     "```",
-    "Or an explicit `SSLContext`:",
+    "Or an explicit `SSLContext`: `Echo.java` (JDK 11+), run with `javac Echo.java && java Echo`:",
     "```java",
-    `char[] pw = Files.readString(Path.of("${pass}")).strip().toCharArray();`,
-    `KeyStore ks = KeyStore.getInstance("PKCS12"); ks.load(Files.newInputStream(Path.of("client.p12")), pw);`,
-    `KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()); kmf.init(ks, pw);`,
-    o.truststore ? `KeyStore ts = KeyStore.getInstance("PKCS12"); ts.load(Files.newInputStream(Path.of("thales-truststore.p12")), pw);` : "KeyStore ts = null; // the JDK's default trust",
-    `TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()); tmf.init(ts);`,
-    `SSLContext ctx = SSLContext.getInstance("TLS"); ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);`,
-    `HttpClient client = HttpClient.newBuilder().sslContext(ctx).build();`,
-    `HttpRequest req = HttpRequest.newBuilder(URI.create("${url}"))`,
-    `      ${authJava}.header("x-correlation-id", UUID.randomUUID().toString()).build();`,
-    `System.out.println(client.send(req, HttpResponse.BodyHandlers.ofString()).body());`,
+    "import java.net.URI;",
+    "import java.net.http.HttpClient;",
+    "import java.net.http.HttpRequest;",
+    "import java.net.http.HttpResponse;",
+    "import java.nio.file.Files;",
+    "import java.nio.file.Path;",
+    "import java.security.KeyStore;",
+    "import java.util.UUID;",
+    "import javax.net.ssl.KeyManagerFactory;",
+    "import javax.net.ssl.SSLContext;",
+    "import javax.net.ssl.TrustManagerFactory;",
+    "",
+    "public class Echo {",
+    "    public static void main(String[] args) throws Exception {",
+    `        char[] pw = Files.readString(Path.of("${pass}")).strip().toCharArray();`,
+    `        KeyStore ks = KeyStore.getInstance("PKCS12");`,
+    `        try (var in = Files.newInputStream(Path.of("client.p12"))) { ks.load(in, pw); }`,
+    `        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());`,
+    `        kmf.init(ks, pw);`,
+    ...(o.truststore
+      ? [`        KeyStore ts = KeyStore.getInstance("PKCS12");`, `        try (var in = Files.newInputStream(Path.of("thales-truststore.p12"))) { ts.load(in, pw); }`]
+      : [`        KeyStore ts = null; // the JDK's default trust`]),
+    `        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());`,
+    `        tmf.init(ts);`,
+    `        SSLContext ctx = SSLContext.getInstance("TLS");`,
+    `        ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);`,
+    `        HttpClient client = HttpClient.newBuilder().sslContext(ctx).build();`,
+    `        HttpRequest req = HttpRequest.newBuilder(URI.create("${url}"))`,
+    `            ${authJava}.header("x-correlation-id", UUID.randomUUID().toString()).build();`,
+    `        HttpResponse<String> r = client.send(req, HttpResponse.BodyHandlers.ofString());`,
+    `        System.out.println(r.statusCode() + " " + r.body());`,
+    "    }",
+    "}",
     "```",
     "",
     "## Go",
+    "`main.go`, run with `go run main.go`:",
     "```go",
-    `cert, _ := tls.LoadX509KeyPair("client-fullchain.pem", "client.key")`,
-    o.truststore ? `pool := x509.NewCertPool(); pem, _ := os.ReadFile("thales-trust.pem"); pool.AppendCertsFromPEM(pem)` : "var pool *x509.CertPool // the system's trust",
-    `client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}}}`,
-    `req, _ := http.NewRequest("GET", "${url}", nil)`,
-    `${authGo}req.Header.Set("x-correlation-id", uuid.NewString())`,
-    `resp, err := client.Do(req)`,
+    "package main",
+    "",
+    "import (",
+    '\t"crypto/rand"',
+    '\t"crypto/tls"',
+    '\t"crypto/x509"',
+    '\t"fmt"',
+    '\t"io"',
+    '\t"net/http"',
+    ...(o.truststore || d1 ? ['\t"os"'] : []),
+    ")",
+    "",
+    "func main() {",
+    `\tcert, err := tls.LoadX509KeyPair("client-fullchain.pem", "client.key")`,
+    "\tif err != nil {",
+    "\t\tpanic(err)",
+    "\t}",
+    ...(o.truststore
+      ? ["\tpool := x509.NewCertPool()", `\tpem, err := os.ReadFile("thales-trust.pem")`, "\tif err != nil || !pool.AppendCertsFromPEM(pem) {", `\t\tpanic("thales-trust.pem holds no certificate")`, "\t}"]
+      : ["\tvar pool *x509.CertPool // the system's trust"]),
+    "\tclient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}}}",
+    `\treq, err := http.NewRequest("GET", "${url}", nil)`,
+    "\tif err != nil {",
+    "\t\tpanic(err)",
+    "\t}",
+    "\tid := make([]byte, 16)",
+    "\trand.Read(id)",
+    "\tid[6], id[8] = id[6]&0x0f|0x40, id[8]&0x3f|0x80",
+    `${authGo}\treq.Header.Set("x-correlation-id", fmt.Sprintf("%x-%x-%x-%x-%x", id[0:4], id[4:6], id[6:8], id[8:10], id[10:]))`,
+    "\tresp, err := client.Do(req)",
+    "\tif err != nil {",
+    "\t\tpanic(err)",
+    "\t}",
+    "\tdefer resp.Body.Close()",
+    "\tbody, _ := io.ReadAll(resp.Body)",
+    "\tfmt.Println(resp.StatusCode, string(body))",
+    "}",
     "```",
     "",
     "## .NET (HttpClient)",
+    "`Program.cs` of a console project (.NET 6+, top-level statements), run with `dotnet run`:",
     "```csharp",
+    "using System;",
+    "using System.IO;",
+    "using System.Net.Http;",
+    "using System.Net.Security;",
+    "using System.Security.Cryptography.X509Certificates;",
+    "",
     `var pw = File.ReadAllText("${pass}").Trim();`,
     `var handler = new HttpClientHandler();`,
     `handler.ClientCertificates.Add(new X509Certificate2("client.p12", pw));`,
@@ -192,17 +267,21 @@ export function examplesMarkdown(profile: Profile, e: ProfileEndpoints, o: { tru
     `using var http = new HttpClient(handler);`,
     `var req = new HttpRequestMessage(HttpMethod.Get, "${url}");`,
     `${authNet}req.Headers.Add("x-correlation-id", Guid.NewGuid().ToString());`,
-    `Console.WriteLine(await (await http.SendAsync(req)).Content.ReadAsStringAsync());`,
+    `var resp = await http.SendAsync(req);`,
+    `Console.WriteLine($"{(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync()}");`,
     "```",
     "",
     "## Node (undici)",
+    "`echo.mjs` (Node 20.18+, `npm install undici`), run with `node echo.mjs`:",
     "```js",
     `import { readFileSync } from "node:fs";`,
     `import { randomUUID } from "node:crypto";`,
     `import { Agent, request } from "undici";`,
+    "",
     `const dispatcher = new Agent({ connect: { cert: readFileSync("client-fullchain.pem"), key: readFileSync("client.key")${o.truststore ? `, ca: readFileSync("thales-trust.pem")` : ""} } });`,
     `const r = await request("${url}", { dispatcher, headers: { ${authNode}"x-correlation-id": randomUUID() } });`,
     `console.log(r.statusCode, await r.body.text());`,
+    `await dispatcher.close();`,
     "```",
     "",
   ];
@@ -227,14 +306,14 @@ export const SERVER_EXPORT_FILES = {
 export async function exportServerCredentials(dir: string, name: string, options: ExportClientOptions): Promise<ExportClientResult> {
   const profile = await openProfile(dir, name);
   const p = profile.paths;
+  const tokenKey = profile.config.pkcs11?.serverKey;
+  if (tokenKey) throw refuseTokenKey(profile, "server", tokenKey);
   if (!(await exists(p.server.key)) || !(await exists(p.server.cert))) {
     throw new MtlsError("PROFILE_INCOMPLETE", `profile '${name}' has no server certificate and key to export`, { hint: `Set them first: mtlskit server-cert set --profile ${name} --cert CERT --key KEY` });
   }
   if (!(await exists(p.assets.inboundClientCa))) {
     throw new MtlsError("PROFILE_INCOMPLETE", `profile '${name}' has no Thales Client CA (${p.assets.inboundClientCa})`, { hint: `Import the assets Thales gave: mtlskit assets import DIR --profile ${name}` });
   }
-  const keyText = (await readInputFile(p.server.key)).toString("utf8").trim();
-  if (keyText.startsWith("pkcs11:")) throw refuseTokenKey(profile);
   const key = await readPrivateKeyFile(p.server.key);
   const [leaf] = await readCertificates(p.server.cert);
   if (!leaf) throw new MtlsError("PROFILE_INCOMPLETE", `${p.server.cert} holds no certificate`);

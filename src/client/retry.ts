@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
+import { parseRetryAfter } from "../policy/index.js";
 
 /** When and how requests are retried. */
 export interface RetryOptions {
@@ -62,14 +63,8 @@ export const RETRYABLE_ERROR_CODES: readonly string[] = [
   "HTTP_CONNECTION_CLOSED",
 ];
 
-/** `Retry-After` in milliseconds: delay-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined || v.trim() === "") return undefined;
-  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
+/** `Retry-After` is read with policy's one parser (re-exported here for the client's users). */
+export { parseRetryAfter };
 
 function replayable(body: unknown): boolean {
   return body == null || typeof body === "string" || body instanceof Uint8Array;

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { Agent, buildConnector, Dispatcher } from "undici";
-import type { CredentialSet, ReloadableCredentials, ReloadResult } from "../credentials/index.js";
+import { ReloadableCredentials, type CredentialFiles, type CredentialSet, type ReloadResult } from "../credentials/index.js";
 import { MtlsError } from "../errors/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
 import { toMtlsError, watchHandshakeStage } from "./client-errors.js";
@@ -433,15 +433,34 @@ export class ThalesDispatcher extends Dispatcher {
 }
 
 /**
+ * Options of {@link createThalesDispatcher} with the credentials given as files (certificate,
+ * key, optional chain, the server trust as `caFile`, optional `passphraseFile` of an encrypted
+ * key or a `pkcs11:` key URI), as `createInboundServer` takes them. They are read and
+ * checked once (a coded `MtlsError` naming the file at the first problem), and again at each
+ * `reload()`.
+ */
+export type ThalesDispatcherFileOptions = Omit<ThalesDispatcherOptions, "credentials"> & { credentials: CredentialFiles };
+
+/**
  * The undici `Dispatcher` for calls to Thales: mTLS with the program's rules, DNS with TTLs,
  * retries of idempotent requests, `x-correlation-id`, coded errors, and (D1) OAuth tokens.
  * Use it with undici's `fetch` and `request`.
  *
+ * With credentials already loaded (`ReloadableCredentials`) it returns the dispatcher; with
+ * credential files it reads them first and returns a promise of it.
+ *
  * @example
- * const credentials = await ReloadableCredentials.load({ certFile: "client.crt", keyFile: "client.key", caFile: "thales-server-trust.pem" });
- * const dispatcher = createThalesDispatcher({ program: mt, credentials, dns: { servers: ["127.0.0.1:40002"] } });
+ * const dispatcher = await createThalesDispatcher({
+ *   program: mt,
+ *   credentials: { certFile: "client.crt", keyFile: "client.key", caFile: "thales-server-trust.pem" },
+ *   dns: { servers: ["127.0.0.1:40002"] },
+ * });
  * const res = await fetch("https://tmg.dbp-stg.thalescloud.io/1/sandbox-v2/echo", { dispatcher });
  */
-export function createThalesDispatcher(options: ThalesDispatcherOptions): ThalesDispatcher {
-  return new ThalesDispatcher(options);
+export function createThalesDispatcher(options: ThalesDispatcherOptions): ThalesDispatcher;
+export function createThalesDispatcher(options: ThalesDispatcherFileOptions): Promise<ThalesDispatcher>;
+export function createThalesDispatcher(options: ThalesDispatcherOptions | ThalesDispatcherFileOptions): ThalesDispatcher | Promise<ThalesDispatcher> {
+  const { credentials } = options;
+  if (credentials instanceof ReloadableCredentials) return new ThalesDispatcher({ ...options, credentials });
+  return ReloadableCredentials.load(credentials).then((loaded) => new ThalesDispatcher({ ...options, credentials: loaded }));
 }

@@ -4,10 +4,9 @@ import {
   isPkcs11Uri,
   isSignedBy,
   keysMatch,
-  loadPrivateKey,
   openTokenKey,
   readCertificates,
-  readInputFile,
+  readPrivateKeyFile,
   readPassphraseFile,
   tlsTokenKeyOptions,
   type CertificateInfo,
@@ -17,13 +16,13 @@ import {
 
 /** Where a TLS identity's files are. Every path is read again at each reload. */
 export interface CredentialFiles {
-  /** PEM (or DER) certificate, optionally followed by its chain. */
+  /** PEM (or DER) certificate, optionally followed by its chain; or a PKCS#12 (with `passphraseFile`). */
   certFile: string;
-  /** Private key (PKCS#8, PKCS#1 or SEC1, PEM or DER), or a `pkcs11:` URI of a key in a token. */
+  /** Private key (PKCS#8, PKCS#1 or SEC1, PEM or DER; or a PKCS#12), or a `pkcs11:` URI of a key in a token. */
   keyFile: string;
   /** Module and PIN of a key in a token (else MTLSKIT_PKCS11_MODULE / MTLSKIT_PKCS11_PIN). */
   pkcs11?: Pkcs11Options;
-  /** Passphrase file of an encrypted key. */
+  /** Passphrase file of an encrypted key, or of the PKCS#12 files among these. */
   passphraseFile?: string;
   /** Extra chain certificates, when not in certFile. */
   chainFile?: string;
@@ -81,8 +80,10 @@ function pemOf(c: CertificateInfo): string {
  * file at the first problem.
  */
 export async function loadCredentialSet(files: CredentialFiles, rules: CredentialRules = {}, version = 1, now = new Date()): Promise<CredentialSet> {
-  const certs = await readCertificates(files.certFile);
-  const extra = files.chainFile ? await readCertificates(files.chainFile) : [];
+  const passphrase = files.passphraseFile ? await readPassphraseFile(files.passphraseFile) : undefined;
+  const withPass = passphrase !== undefined ? { passphrase } : {};
+  const certs = await readCertificates(files.certFile, withPass);
+  const extra = files.chainFile ? await readCertificates(files.chainFile, withPass) : [];
   const chain = [...certs, ...extra];
   const leaf = chain[0]!;
   let tlsKey: CredentialSet["tlsKey"];
@@ -100,8 +101,7 @@ export async function loadCredentialSet(files: CredentialFiles, rules: Credentia
     }
     tlsKey = tlsTokenKeyOptions(files.keyFile, files.pkcs11);
   } else {
-    const passphrase = files.passphraseFile ? await readPassphraseFile(files.passphraseFile) : undefined;
-    const key: KeyObject = loadPrivateKey(await readInputFile(files.keyFile), { source: files.keyFile, ...(passphrase !== undefined ? { passphrase } : {}) });
+    const key: KeyObject = await readPrivateKeyFile(files.keyFile, withPass);
     matches = keysMatch(key, leaf.publicKey);
     keyPem = key.export({ type: "pkcs8", format: "pem" }).toString();
     tlsKey = { key: keyPem };

@@ -342,6 +342,9 @@ describe("API endpoint, D1 preprod", () => {
       expect(m.status).toBe(405);
       const big = await call(agent, api.port, "POST", "/authz/v1/oauth2/token", { headers: { "content-type": "application/json" }, body: "x".repeat(1024 * 1024 + 10) });
       expect(big.status).toBe(413);
+      // The same code as the portal and the inbound server (it was PAYLOAD_TOO_LARGE here).
+      expect(firstError(big)).toMatchObject({ code: "BODY_TOO_LARGE", message: `the body is over this endpoint's limit of ${1024 * 1024} bytes` });
+      expect(big.headers["x-content-type-options"]).toBe("nosniff");
     });
   });
 

@@ -62,6 +62,8 @@ import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type Prot
 import { MtlsError } from "../errors/index.js";
 import { OID, parseCertificate, parsePem, type CertificateInfo } from "../pki/index.js";
 import { keyFamily, type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
+import { classifyHandshakeError } from "../server/handshake-errors.js";
+import { JsonHttpError, readBody, sendJson, type JsonErrorEntry } from "./http-json.js";
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -556,53 +558,8 @@ function iso(d: Date): string {
 // HTTP helpers
 // ---------------------------------------------------------------------------------------------
 
-interface ApiErrorItem {
-  code: string;
-  message: string;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errors: ApiErrorItem[],
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(errors.map((e) => e.message).join("; "));
-  }
-}
-
-function fieldError(code: "MISSING_FIELD" | "INVALID_FIELD", message: string): HttpError {
-  return new HttpError(400, [{ code, message }]);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": String(Buffer.byteLength(text)),
-    "cache-control": "no-store",
-    ...headers,
-  });
-  res.end(text);
-}
-
-/** Reads the body up to {@link MAX_BODY_BYTES}; 413 beyond. */
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers["content-length"] ?? "0");
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
-    throw new HttpError(413, [{ code: "PAYLOAD_TOO_LARGE", message: `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted` }], { connection: "close" });
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      throw new HttpError(413, [{ code: "PAYLOAD_TOO_LARGE", message: `the body exceeds ${MAX_BODY_BYTES} bytes` }], { connection: "close" });
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+function fieldError(code: "MISSING_FIELD" | "INVALID_FIELD", message: string): JsonHttpError {
+  return new JsonHttpError(400, [{ code, message }]);
 }
 
 /** The fields of a JSON or form-urlencoded body, as strings (other JSON values are kept as-is). */
@@ -627,7 +584,7 @@ function parseFields(req: IncomingMessage, body: Buffer): Record<string, unknown
     for (const [k, v] of new URLSearchParams(text)) if (!Object.hasOwn(fields, k)) fields[k] = v;
     return fields;
   }
-  throw new HttpError(415, [{ code: "UNSUPPORTED_MEDIA_TYPE", message: `content-type '${type}' is not accepted: send application/json or application/x-www-form-urlencoded` }]);
+  throw new JsonHttpError(415, [{ code: "UNSUPPORTED_MEDIA_TYPE", message: `content-type '${type}' is not accepted: send application/json or application/x-www-form-urlencoded` }]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -690,7 +647,7 @@ class ApiServerImpl implements ApiServer {
     this.tls.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => this.onTlsClientError(error, socket));
     this.http = http.createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => {
-        if (e instanceof HttpError) sendJson(res, e.status, { errors: e.errors }, e.headers);
+        if (e instanceof JsonHttpError) sendJson(res, e.status, { errors: e.errors }, e.headers);
         else sendJson(res, 500, { errors: [{ code: "INTERNAL", message: "the emulator failed to handle the request" }] });
       });
     });
@@ -942,7 +899,7 @@ class ApiServerImpl implements ApiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const identity = this.identities.get(req.socket);
-    if (!identity) throw new HttpError(403, [{ code: "FORBIDDEN", message: "no authenticated client certificate on this connection" }]);
+    if (!identity) throw new JsonHttpError(403, [{ code: "FORBIDDEN", message: "no authenticated client certificate on this connection" }]);
     const url = new URL(req.url ?? "/", "https://emulator.invalid");
     const path = url.pathname;
     const correlationId = headerValue(req, "x-correlation-id");
@@ -951,17 +908,17 @@ class ApiServerImpl implements ApiServer {
     const echoable = correlationId !== undefined && (pattern ? pattern.test(correlationId) : /^[\x21-\x7e]{1,256}$/.test(correlationId));
     if (echoable) res.setHeader("x-correlation-id", correlationId);
 
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY_BYTES, "this endpoint");
 
     if (this.tokenPath && path === this.tokenPath) {
-      if (req.method !== "POST") throw new HttpError(405, [{ code: "METHOD_NOT_ALLOWED", message: `${req.method ?? ""} is not allowed on ${path}; use POST` }], { allow: "POST" });
+      if (req.method !== "POST") throw new JsonHttpError(405, [{ code: "METHOD_NOT_ALLOWED", message: `${req.method ?? ""} is not allowed on ${path}; use POST` }], { allow: "POST" });
       const answer = await this.issueToken(req, body, identity);
       sendJson(res, 200, answer, { pragma: "no-cache" });
       return;
     }
     if (path.startsWith(this.basePath) || `${path}/` === this.basePath) {
       if (req.method !== "GET" && req.method !== "POST") {
-        throw new HttpError(405, [{ code: "METHOD_NOT_ALLOWED", message: `${req.method ?? ""} is not allowed on ${path}; use GET or POST` }], { allow: "GET, POST" });
+        throw new JsonHttpError(405, [{ code: "METHOD_NOT_ALLOWED", message: `${req.method ?? ""} is not allowed on ${path}; use GET or POST` }], { allow: "GET, POST" });
       }
       let token: IssuedToken | undefined;
       if (this.tokenPath) {
@@ -981,21 +938,21 @@ class ApiServerImpl implements ApiServer {
       return;
     }
     const where = this.tokenPath ? `the token endpoint is ${this.tokenPath} and resources are under ${this.basePath}` : `resources are under ${this.basePath}`;
-    throw new HttpError(404, [{ code: "NOT_FOUND", message: `no resource at ${path} on the ${this.program.name} ${this.environment.label} endpoint: ${where}` }]);
+    throw new JsonHttpError(404, [{ code: "NOT_FOUND", message: `no resource at ${path} on the ${this.program.name} ${this.environment.label} endpoint: ${where}` }]);
   }
 
   /** `POST <authz>/oauth2/token`: the JWT bearer grant of RFC 7523, by the D1 rules. */
   private async issueToken(req: IncomingMessage, body: Buffer, identity: ClientIdentity): Promise<{ access_token: string; token_type: "Bearer"; expires_in: number }> {
     const auth = this.program.auth;
     const fields = parseFields(req, body);
-    const problems: ApiErrorItem[] = [];
+    const problems: JsonErrorEntry[] = [];
     const grantType = fields.grant_type;
     if (grantType === undefined || grantType === "") problems.push({ code: "MISSING_FIELD", message: "grant_type is required" });
     else if (grantType !== JWT_BEARER_GRANT) problems.push({ code: "INVALID_FIELD", message: `grant_type must be ${JWT_BEARER_GRANT}` });
     const assertion = fields.assertion;
     if (assertion === undefined || assertion === "") problems.push({ code: "MISSING_FIELD", message: "assertion is required" });
     else if (typeof assertion !== "string") problems.push({ code: "INVALID_FIELD", message: "assertion must be a string (a compact JWT)" });
-    if (problems.length > 0) throw new HttpError(400, problems);
+    if (problems.length > 0) throw new JsonHttpError(400, problems);
     const jwt = assertion as string;
 
     let header: ProtectedHeaderParameters;
@@ -1019,7 +976,7 @@ class ApiServerImpl implements ApiServer {
       throw fieldError("INVALID_FIELD", `assertion exp is ${claims.exp - nowSeconds} s ahead; it may be at most ${maxLifetime} s ahead`);
     }
 
-    const unauthorized = (code: string, message: string): HttpError => new HttpError(401, [{ code, message }]);
+    const unauthorized = (code: string, message: string): JsonHttpError => new JsonHttpError(401, [{ code, message }]);
     if (claims.iss !== identity.gatewayId) {
       throw unauthorized("ISSUER_MISMATCH", `assertion iss '${claims.iss}' is not the merchantGatewayId of the client certificate ('${identity.gatewayId ?? ""}'): a token can only be obtained for your own gateway`);
     }
@@ -1051,18 +1008,18 @@ class ApiServerImpl implements ApiServer {
     });
     const authorization = headerValue(req, "authorization");
     if (!authorization) {
-      throw new HttpError(401, [{ code: "MISSING_TOKEN", message: `an Authorization: Bearer <token> header is required; get a token at ${this.tokenPath ?? ""}` }], challenge());
+      throw new JsonHttpError(401, [{ code: "MISSING_TOKEN", message: `an Authorization: Bearer <token> header is required; get a token at ${this.tokenPath ?? ""}` }], challenge());
     }
     const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization.trim());
-    if (!match) throw new HttpError(401, [{ code: "INVALID_TOKEN", message: "the Authorization header must be 'Bearer <token>'" }], challenge("invalid_request", "malformed Authorization header"));
+    if (!match) throw new JsonHttpError(401, [{ code: "INVALID_TOKEN", message: "the Authorization header must be 'Bearer <token>'" }], challenge("invalid_request", "malformed Authorization header"));
     const token = this.tokens.get(match[1]!);
-    if (!token) throw new HttpError(401, [{ code: "INVALID_TOKEN", message: "the access token is unknown to this environment" }], challenge("invalid_token", "unknown token"));
+    if (!token) throw new JsonHttpError(401, [{ code: "INVALID_TOKEN", message: "the access token is unknown to this environment" }], challenge("invalid_token", "unknown token"));
     if (token.expiresAt <= Date.now()) {
       this.tokens.delete(match[1]!);
-      throw new HttpError(401, [{ code: "TOKEN_EXPIRED", message: `the access token expired at ${new Date(token.expiresAt).toISOString()}: get a new one` }], challenge("invalid_token", "token expired"));
+      throw new JsonHttpError(401, [{ code: "TOKEN_EXPIRED", message: `the access token expired at ${new Date(token.expiresAt).toISOString()}: get a new one` }], challenge("invalid_token", "token expired"));
     }
     if (token.gatewayId !== identity.gatewayId) {
-      throw new HttpError(
+      throw new JsonHttpError(
         401,
         [{ code: "TOKEN_GATEWAY_MISMATCH", message: `the access token was issued to merchantGatewayId '${token.gatewayId}', not to the gateway of this client certificate` }],
         challenge("invalid_token", "token of another gateway"),
@@ -1088,32 +1045,28 @@ function normalizeBase(path: string): string {
   return p;
 }
 
-/** A `tlsClientError` as a handshake log code and sentence. */
+/** A `tlsClientError` as a handshake log code and sentence, from the server's one classification. */
 function classifyTlsError(error: Error & { code?: string }, offered: string | undefined): { code: HandshakeCode; reason: string } {
-  const code = error.code ?? "";
-  // "...:error:0A000102:SSL routines:<function>:<reason>:<file>:<line>:" -> <reason>
-  const openssl = /error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:]+)/.exec(error.message)?.[1]?.trim() ?? error.message.trim();
-  if (code === "ERR_SSL_UNSUPPORTED_PROTOCOL" || code === "ERR_SSL_NO_PROTOCOLS_AVAILABLE" || /unsupported protocol|version too low/i.test(error.message)) {
-    return { code: "PROTOCOL_VERSION", reason: `the client offered ${offered ? `at most ${offered}` : "no acceptable TLS version"}; this endpoint accepts TLS 1.2 and 1.3 only (OpenSSL: ${openssl})` };
+  const c = classifyHandshakeError(error);
+  const openssl = c.openssl;
+  switch (c.reason) {
+    case "protocol_version":
+      return { code: "PROTOCOL_VERSION", reason: `the client offered ${offered ? `at most ${offered}` : "no acceptable TLS version"}; this endpoint accepts TLS 1.2 and 1.3 only (OpenSSL: ${openssl})` };
+    case "no_shared_cipher":
+      return { code: "NO_SHARED_CIPHER", reason: `the client offered no cipher suite or signature algorithm this endpoint accepts (OpenSSL: ${openssl})` };
+    case "not_tls":
+      return { code: "NOT_TLS", reason: `the client did not start a TLS handshake (OpenSSL: ${openssl}); use https://` };
+    case "server_certificate_refused":
+      return { code: "SERVER_CERTIFICATE_REFUSED", reason: `the client refused the endpoint's certificate (it sent alert '${c.alert ?? openssl}'): its trust store must hold the Thales server CA chain of this environment` };
+    case "handshake_timeout":
+      return { code: "HANDSHAKE_TIMEOUT", reason: `the handshake did not complete within ${HANDSHAKE_TIMEOUT_MS / 1000} s` };
+    case "no_certificate":
+      return { code: "NO_CLIENT_CERTIFICATE", reason: `the client sent no certificate (OpenSSL: ${openssl})` };
+    default:
+      if (c.alert) return { code: "CLIENT_ALERT", reason: `the client aborted the handshake with alert '${c.alert}'` };
+      if (c.reason === "aborted") return { code: "CLIENT_ABORTED", reason: "the client closed the connection during the handshake" };
+      return { code: "HANDSHAKE_FAILED", reason: `the handshake failed (OpenSSL: ${openssl})` };
   }
-  if (code === "ERR_SSL_NO_SHARED_CIPHER" || /no shared (cipher|signature)/i.test(error.message)) {
-    return { code: "NO_SHARED_CIPHER", reason: `the client offered no cipher suite or signature algorithm this endpoint accepts (OpenSSL: ${openssl})` };
-  }
-  if (code === "ERR_SSL_HTTP_REQUEST" || code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
-    return { code: "NOT_TLS", reason: `the client did not start a TLS handshake (OpenSSL: ${openssl}); use https://` };
-  }
-  const alert = /alert (.+)$/i.exec(openssl)?.[1];
-  if (alert) {
-    if (/unknown ca|bad certificate|certificate unknown|unsupported certificate|certificate expired/i.test(alert)) {
-      return { code: "SERVER_CERTIFICATE_REFUSED", reason: `the client refused the endpoint's certificate (it sent alert '${alert}'): its trust store must hold the Thales server CA chain of this environment` };
-    }
-    return { code: "CLIENT_ALERT", reason: `the client aborted the handshake with alert '${alert}'` };
-  }
-  if (code === "ERR_TLS_HANDSHAKE_TIMEOUT") return { code: "HANDSHAKE_TIMEOUT", reason: `the handshake did not complete within ${HANDSHAKE_TIMEOUT_MS / 1000} s` };
-  if (code === "ECONNRESET" || code === "EPIPE" || /socket hang up|disconnected/i.test(error.message)) {
-    return { code: "CLIENT_ABORTED", reason: "the client closed the connection during the handshake" };
-  }
-  return { code: "HANDSHAKE_FAILED", reason: `the handshake failed (OpenSSL: ${openssl})` };
 }
 
 /**

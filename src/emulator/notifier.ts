@@ -46,14 +46,14 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
-import { isIP, type LookupFunction } from "node:net";
+import type { LookupFunction } from "node:net";
 import * as path from "node:path";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { Agent, request } from "undici";
 import { z } from "zod";
 import { MtlsError } from "../errors/index.js";
 import { decodePkiObjects, writeFileAtomic, type CertificateInfo } from "../pki/index.js";
-import { assertCustomerId, getEnvironment, getProgram, type ProgramId } from "../policy/index.js";
+import { assertCustomerId, getEnvironment, getProgram, parseHostPort, parseRetryAfter, type ProgramId } from "../policy/index.js";
 
 /** Where and how the customer receives notifications, as registered at the portal. */
 export interface NotificationTarget {
@@ -645,42 +645,18 @@ function backoffDelay(b: { initialMs: number; factor: number; maxMs: number; jit
   return Math.round(Math.min(b.maxMs, Math.max(0, jittered)));
 }
 
-/** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP date; undefined when absent or unreadable. */
-function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
-  const v = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!v) return undefined;
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
-}
-
-const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
-
 /**
- * Checks ISSUER_HOST (a DNS name with an optional port, never an IP address) and returns it
- * normalised (lower case, no trailing dot). Throws `ErrorClass` when given (attempt time),
- * else an `MtlsError` `USAGE`.
+ * Checks ISSUER_HOST with policy's one rule (`parseHostPort`: a DNS name with an optional port,
+ * never an IP address) and returns it normalised (lower case, no trailing dot, no `:443`).
+ * Throws `ErrorClass` when given (attempt time), else an `MtlsError` `USAGE`.
  */
 function checkIssuerHost(issuerHost: string, ErrorClass: (new (message: string) => Error) | undefined): string {
-  const fail = (why: string): never => {
-    const message = `ISSUER_HOST '${issuerHost}' ${why}`;
+  const r = parseHostPort(issuerHost);
+  if (!r.ok) {
+    const message = `ISSUER_HOST ${r.message}`;
     throw ErrorClass ? new ErrorClass(message) : new MtlsError("USAGE", message, { hint: "Register ISSUER_HOST as a DNS name with an optional port, e.g. notify.example.com:8443." });
-  };
-  const m = /^([^:/[\]]+)(?::(\d{1,5}))?$/.exec(issuerHost.trim());
-  if (!m) {
-    if (issuerHost.includes("[") || isIP(issuerHost) === 6) fail("is an IP address: Thales calls a DNS name, never an address");
-    return fail("is not a host name with an optional port");
   }
-  const name = m[1]!.replace(/\.$/, "").toLowerCase();
-  if (isIP(name)) fail("is an IP address: Thales calls a DNS name, never an address");
-  if (name.length > 253 || !name.split(".").every((l) => HOST_LABEL.test(l))) fail("is not a valid DNS name");
-  if (/^\d+$/.test(name.split(".").pop() ?? "")) fail("is not a valid DNS name (numeric top-level label)");
-  if (m[2] !== undefined) {
-    const port = Number(m[2]);
-    if (port < 1 || port > 65535) fail("has a port out of range");
-    return port === 443 ? name : `${name}:${port}`;
-  }
-  return name;
+  return r.port === undefined || r.port === 443 ? r.host : `${r.host}:${r.port}`;
 }
 
 function checkApiKey(apiKey: string | undefined, ErrorClass: (new (message: string) => Error) | undefined): string {

@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { html, raw, sendHtml, sendStatic, STATIC_FILES, type SafeHtml } from "../web/index.js";
+import { bodyTooLarge } from "./http-json.js";
 import type { PortalEnvironment, PortalErrorEntry } from "./portal.js";
 
 type Dispatch = (req: IncomingMessage, method: string, pathname: string, segments: string[], query: URLSearchParams, body: () => Promise<Record<string, unknown>>) => Promise<{ status: number; body: unknown }>;
@@ -167,7 +168,7 @@ ${envs.map(section)}`,
         status = r.status;
         content = html`<h2>Done (${r.status})</h2><pre id="answer">${JSON.stringify(r.body, null, 2)}</pre>`;
       } catch (err) {
-        const a = (err as { tooLarge?: boolean }).tooLarge ? { status: 413, errors: [{ code: "BODY_TOO_LARGE", message: `the body is over the portal's limit of ${options.limit} bytes` }] } : options.errorOf(err);
+        const a = (err as { tooLarge?: boolean }).tooLarge ? bodyTooLarge(options.limit, "the portal") : options.errorOf(err);
         status = a.status;
         content = html`<h2>Refused (${a.status})</h2>${errorList(a.errors)}`;
       }

@@ -306,7 +306,7 @@ describe("portal: customers, operations, assets", () => {
     for (const ip of ["127.0.0.1", "127.0.0.1:8443", "[::1]:8443", "::1", "10.0.0.1", "2130706433", "0x7f.1:443"]) {
       expect(codes(await register("mt", "sandbox", "777", { issuerHost: ip, serverChain: chain })), ip).toEqual(["ISSUER_HOST_IP"]);
     }
-    for (const bad of ["https://issuer.example.test", "issuer.example.test/path", "-bad-.test", "issuer.example.test:99999", "[issuer]:443", "host.123", ""]) {
+    for (const bad of ["https://issuer.example.test", "issuer.example.test/path", "-bad-.test", "issuer.example.test:99999", "[issuer]:443", "host.123", "", "localhost", "localhost:8443"]) {
       expect(codes(await register("mt", "sandbox", "777", { issuerHost: bad, serverChain: chain })), bad).toEqual(["ISSUER_HOST_INVALID"]);
     }
     const all = await register("mt", "sandbox", "777", { issuerHost: "1.2.3.4", serverChain: "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n", apiKey: " " });

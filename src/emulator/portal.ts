@@ -36,9 +36,10 @@ import { isIP, type AddressInfo } from "node:net";
 import { ERROR_CODES, isMtlsError, MtlsError } from "../errors/index.js";
 import { lintItems, type Finding } from "../lint/index.js";
 import { decodePkiObjects, isSignedBy, looksLikePem, parsePem, toPem, type CertificateInfo, type PemBlock, type PkiItem } from "../pki/index.js";
-import { assertCustomerId, getEnvironment, getProgram, isLoopbackAddress, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
+import { assertCustomerId, getEnvironment, getProgram, isLoopbackAddress, parseHostPort, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
 import { writeAssetBundle } from "./assets.js";
 import { portalPage } from "./portal-page.js";
+import { bodyTooLarge, JsonHttpError, readBody, sendJson, type JsonErrorEntry } from "./http-json.js";
 import { isLoopbackHostHeader, isSameOriginRequest } from "../web/index.js";
 import type { EmulatorPki } from "./emulator-pki.js";
 import { mtPortalCommonName, type CustomerFields, type EmulatorState } from "./state.js";
@@ -78,10 +79,7 @@ export const PORTAL_ERROR_CODES = {
 } as const;
 
 /** One error of an answer. */
-export interface PortalErrorEntry {
-  code: string;
-  message: string;
-}
+export type PortalErrorEntry = JsonErrorEntry;
 
 /** Where the emulator listens for one environment; the assets carry these URLs. */
 export interface PortalEnvironment {
@@ -152,19 +150,8 @@ export interface Portal {
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const MAX_NOTIFICATIONS = 100;
 
-/** An answer with a 4xx status and its errors. */
-export class PortalError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errors: PortalErrorEntry[],
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(errors.map((e) => e.code).join(", "));
-  }
-}
-
 function fail(status: number, code: string, message: string, headers?: Record<string, string>): never {
-  throw new PortalError(status, [{ code, message }], headers);
+  throw new JsonHttpError(status, [{ code, message }], headers);
 }
 
 /** The HTTP status of an MtlsError thrown by a callback. */
@@ -172,49 +159,6 @@ function statusOf(e: MtlsError): number {
   if (e.code === "UNKNOWN_PROGRAM" || e.code === "UNKNOWN_ENVIRONMENT" || e.code === "FILE_NOT_FOUND") return 404;
   if (e.code === "USAGE") return 400;
   return ERROR_CODES[e.code].exit === 3 ? 500 : 422;
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": String(Buffer.byteLength(text)),
-    "cache-control": "no-store",
-    "x-content-type-options": "nosniff",
-    ...headers,
-  });
-  res.end(text);
-}
-
-/** Reads the whole body up to `limit` bytes; over it, the answer is 413 and the connection closes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"]);
-    const tooLarge = (): PortalError =>
-      new PortalError(413, [{ code: "BODY_TOO_LARGE", message: `the body is over the portal's limit of ${limit} bytes` }], { connection: "close" });
-    if (Number.isFinite(declared) && declared > limit) {
-      req.pause();
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off("data", onData);
-        req.pause();
-        chunks.length = 0;
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on("data", onData);
-    req.once("end", () => resolve(Buffer.concat(chunks)));
-    req.once("error", reject);
-  });
 }
 
 /** A JSON object body, or 400 / 415. An empty body is `{}`. */
@@ -259,7 +203,7 @@ class Fields {
   }
 
   done(): void {
-    if (this.problems.length > 0) throw new PortalError(400, this.problems);
+    if (this.problems.length > 0) throw new JsonHttpError(400, this.problems);
   }
 }
 
@@ -305,48 +249,15 @@ function findingEntries(findings: Finding[], severity: Finding["severity"] = "er
   return findings.filter((f) => f.severity === severity).map((f) => ({ code: f.code, message: `${f.message} ${f.hint}`.trim() }));
 }
 
-const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
-
-/** Checks `host[:port]` (ISSUER_HOST): a DNS name, never an IP address. */
+/** Checks `host[:port]` (ISSUER_HOST) with policy's one rule, plus the port Thales calls (443 or 8443). */
 function checkIssuerHost(value: string, strictPort: boolean): { errors: PortalErrorEntry[]; warnings: PortalErrorEntry[] } {
   const errors: PortalErrorEntry[] = [];
   const warnings: PortalErrorEntry[] = [];
-  const bad = (message: string): { errors: PortalErrorEntry[]; warnings: PortalErrorEntry[] } => ({ errors: [{ code: "ISSUER_HOST_INVALID", message }], warnings });
-  const v = value.trim();
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return bad(`issuerHost '${value}' is a URL: give host or host:port, without the scheme (Thales always uses https)`);
-  if (/[/?#@\s]/.test(v)) return bad(`issuerHost '${value}' must be host or host:port, with no path, query, user or spaces`);
-  let host = v;
-  let port: string | undefined;
-  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(v);
-  if (bracketed) {
-    host = bracketed[1] ?? "";
-    port = bracketed[2];
-  } else if ((v.match(/:/g) ?? []).length === 1) {
-    [host, port] = v.split(":") as [string, string];
-  }
-  const ipError = { errors: [{ code: "ISSUER_HOST_IP", message: `issuerHost '${value}' is an IP address: Thales calls a DNS name and resolves it on every connection (no IP allow-listing)` }], warnings };
-  if (isIP(host) !== 0 || isIP(v) !== 0) return ipError;
-  if (bracketed) return bad(`issuerHost '${value}': brackets are for IPv6 addresses, and issuerHost must be a DNS name`);
-  // What an HTTP client would connect to: the URL parser reads 2130706433 or 0x7f.1 as IPv4 addresses.
-  let parsed: string | undefined;
-  try {
-    parsed = new URL(`https://${host}/`).hostname;
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed !== undefined && isIP(parsed) !== 0) return ipError;
-  const bare = host.replace(/\.$/, "");
-  if (/^\d+$/.test(bare.split(".").pop() ?? "")) return bad(`issuerHost '${value}' is not a DNS host name: its last label is all digits`);
-  if (bare.length === 0 || bare.length > 253 || !bare.split(".").every((l) => DNS_LABEL.test(l))) {
-    return bad(`issuerHost '${value}' is not a DNS host name (labels of letters, digits and '-', at most 63 characters each)`);
-  }
-  if (port !== undefined) {
-    const n = Number(port);
-    if (!/^\d{1,5}$/.test(port) || n < 1 || n > 65535) return bad(`issuerHost '${value}' has an invalid port '${port}'`);
-    if (n !== 443 && n !== 8443) {
-      const entry = { code: "ISSUER_PORT_NOT_ALLOWED", message: `issuerHost '${value}' uses port ${n}; Thales calls port 443 (preferred) or 8443 only` };
-      (strictPort ? errors : warnings).push(entry);
-    }
+  const r = parseHostPort(value);
+  if (!r.ok) return { errors: [{ code: r.problem === "ip" ? "ISSUER_HOST_IP" : "ISSUER_HOST_INVALID", message: `issuerHost ${r.message}` }], warnings };
+  if (r.port !== undefined && r.port !== 443 && r.port !== 8443) {
+    const entry = { code: "ISSUER_PORT_NOT_ALLOWED", message: `issuerHost '${value}' uses port ${r.port}; Thales calls port 443 (preferred) or 8443 only` };
+    (strictPort ? errors : warnings).push(entry);
   }
   return { errors, warnings };
 }
@@ -460,7 +371,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
         }
         const { findings } = lintItems(items, { program: program.id, environment, gatewayId: customerId, now: now() });
         const errors = findingEntries(findings);
-        if (errors.length > 0) throw new PortalError(422, errors);
+        if (errors.length > 0) throw new JsonHttpError(422, errors);
         const signed = pki.signD1Csr(environment, items[0]!.der, customerId);
         const info = signed.info;
         await state.recordIssued({
@@ -509,7 +420,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
         const cn = state.portalCommonName(environment, customerId);
         const { findings } = lintItems(items, { program: program.id, environment, cn, now: now() });
         const errors = findingEntries(findings);
-        if (errors.length > 0) throw new PortalError(422, errors);
+        if (errors.length > 0) throw new JsonHttpError(422, errors);
         const { endorsement, created } = await state.endorse(environment, customerId, cert.der, toPem("CERTIFICATE", cert.der));
         if (created) await options.onEndorsementsChanged?.(program.id, environment);
         return {
@@ -567,7 +478,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
         if (apiKey !== undefined && (apiKey.trim() === "" || !/^[\x20-\x7e]+$/.test(apiKey))) {
           errors.push({ code: "API_KEY_INVALID", message: "the field 'apiKey' must be a non-empty string of printable ASCII characters (it is sent in the authorization header)" });
         }
-        if (errors.length > 0) throw new PortalError(422, errors);
+        if (errors.length > 0) throw new JsonHttpError(422, errors);
         const existed = state.getCustomer(program.id, environment, customerId) !== undefined;
         const fields: CustomerFields = {
           issuerHost: issuerHost.trim(),
@@ -724,15 +635,15 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
     }
     if (segments[0] !== "v1" && (await page.handle(req, res, url))) return;
     let bodyPromise: Promise<Record<string, unknown>> | undefined;
-    const body = (): Promise<Record<string, unknown>> => (bodyPromise ??= readBody(req, limit).then((b) => parseJsonObject(req, b)));
+    const body = (): Promise<Record<string, unknown>> => (bodyPromise ??= readBody(req, limit, "the portal").then((b) => parseJsonObject(req, b)));
     const result = await dispatch(req, req.method ?? "GET", url.pathname, segments, url.searchParams, body);
-    send(res, result.status, result.body);
+    sendJson(res, result.status, result.body);
   };
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
       const a = errorAnswer(e, onInternalError);
-      send(res, a.status, { errors: a.errors }, a.headers);
+      sendJson(res, a.status, { errors: a.errors }, a.headers);
     });
   });
   server.headersTimeout = 15_000;
@@ -742,7 +653,8 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
   server.on("checkContinue", (req, res) => {
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > limit) {
-      send(res, 413, { errors: [{ code: "BODY_TOO_LARGE", message: `the body is over the portal's limit of ${limit} bytes` }] }, { connection: "close" });
+      const e = bodyTooLarge(limit, "the portal");
+      sendJson(res, e.status, { errors: e.errors }, e.headers);
       return;
     }
     res.writeContinue();
@@ -782,7 +694,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
 
 /** The status and errors answered for a thrown error (the same for the JSON routes and the page). */
 function errorAnswer(e: unknown, onInternalError: (error: unknown) => void): { status: number; errors: PortalErrorEntry[]; headers?: Record<string, string> } {
-  if (e instanceof PortalError) return { status: e.status, errors: e.errors, headers: e.headers };
+  if (e instanceof JsonHttpError) return { status: e.status, errors: e.errors, headers: e.headers };
   if (isMtlsError(e)) {
     const status = statusOf(e);
     if (status >= 500) onInternalError(e);
@@ -797,7 +709,7 @@ function collect(check: () => PortalErrorEntry[]): PortalErrorEntry[] {
   try {
     return check();
   } catch (e) {
-    if (e instanceof PortalError && e.status === 422) return e.errors;
+    if (e instanceof JsonHttpError && e.status === 422) return e.errors;
     throw e;
   }
 }

@@ -18,7 +18,25 @@ export const ENGINE_FILES = {
   serverBundle: "certs/server-bundle.pem",
   /** The Thales Client CA (the CA certificates, never Thales's leaf). */
   clientCa: "certs/thales-client-ca.pem",
+  /** nginx with a key in a PKCS#11 token: the token's PIN, 0600 (read by libp11 through the URI's pin-source). */
+  tokenPin: "certs/pkcs11-pin",
+  /** nginx with a key in a PKCS#11 token: the OpenSSL configuration loading the pkcs11 engine (OPENSSL_CONF), 0600. */
+  opensslConf: "openssl-pkcs11.cnf",
 } as const;
+
+/**
+ * A server key held in a PKCS#11 token (nginx only): referenced as `engine:pkcs11:<uri>`, the URI
+ * without any PIN; the PIN sits in {@link ENGINE_FILES.tokenPin} (0600), named by the URI's
+ * `pin-source`.
+ */
+export interface EngineTokenKey {
+  /** The key's URI, without PIN, pin-source or module path. */
+  readonly uri: string;
+  /** Environment variables the PKCS#11 module needs in nginx's worker processes (e.g. SOFTHSM2_CONF). */
+  readonly passEnv: readonly string[];
+  /** `user` of nginx's workers: they open the token themselves; set when mtlskit runs as root (nginx would switch to nobody). */
+  readonly user?: string;
+}
 
 /** Everything an engine configuration depends on. Same model, same bytes. */
 export interface EngineModel {
@@ -37,6 +55,8 @@ export interface EngineModel {
   readonly verifyDepth: number;
   /** nginx `stub_status` / HAProxy stats: loopback port for the admin listener to read counters, or undefined. */
   readonly statusPort?: number;
+  /** The server key is in a PKCS#11 token (nginx only). */
+  readonly tokenKey?: EngineTokenKey;
 }
 
 /** The upstream URL checked and split; `UPSTREAM_INVALID`-like usage error otherwise. */
@@ -64,6 +84,7 @@ export function engineModel(input: {
   limits?: Partial<InboundLimits>;
   upstreamErrors?: "retryable" | "gateway";
   statusPort?: number;
+  tokenKey?: EngineTokenKey;
 }): EngineModel {
   if (!/^[A-Za-z0-9._-]+$/.test(input.profile)) throw new MtlsError("USAGE", `profile name '${input.profile}' cannot be used in a file name`);
   const allow = { commonNames: [...(input.allow?.commonNames ?? [])].sort(), organizations: [...(input.allow?.organizations ?? [])].sort() };
@@ -80,6 +101,7 @@ export function engineModel(input: {
     upstreamErrors: input.upstreamErrors ?? "retryable",
     verifyDepth: 3,
     ...(input.statusPort !== undefined ? { statusPort: input.statusPort } : {}),
+    ...(input.tokenKey !== undefined ? { tokenKey: { uri: input.tokenKey.uri.replace(/\$/g, "%24"), passEnv: [...input.tokenKey.passEnv].sort(), ...(input.tokenKey.user !== undefined ? { user: input.tokenKey.user } : {}) } } : {}),
   };
 }
 

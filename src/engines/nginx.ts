@@ -55,6 +55,13 @@ export function nginxServerBlock(m: EngineModel): string {
   for (const o of m.allow.organizations) out.push(`    "~(^|,)O=${regexEscape(o)}(,|$)" 1;`);
   out.push(`}`);
   out.push("");
+  if (m.tokenKey) {
+    out.push(`# Always empty: makes ssl_certificate_key a per-handshake load in the worker (key in a token).`);
+    out.push(`map "" $mtlskit_${v}_token_key {`);
+    out.push(`    default "";`);
+    out.push(`}`);
+    out.push("");
+  }
   out.push(`# --max-connections: connections served at once on this listener; more are answered 503.`);
   out.push(`limit_conn_zone $server_port zone=mtlskit_${v}_conn:1m;`);
   out.push("");
@@ -70,7 +77,15 @@ export function nginxServerBlock(m: EngineModel): string {
   out.push("");
   out.push(`    # Server certificate followed by its intermediates (Thales verifies the chain to a public root).`);
   out.push(`    ssl_certificate ${at(m, ENGINE_FILES.serverChain)};`);
-  out.push(`    ssl_certificate_key ${at(m, ENGINE_FILES.serverKey)};`);
+  if (m.tokenKey) {
+    // libp11 cannot use a key opened by nginx's master after the fork into workers (object handles
+    // are per process): the empty variable makes each worker load the key from the token itself,
+    // per handshake (nginx >= 1.15.9). The PIN is in a 0600 file named by the URI, never here.
+    out.push(`    # Private key in a PKCS#11 token (OpenSSL pkcs11 engine; OPENSSL_CONF=${at(m, ENGINE_FILES.opensslConf)}); it never leaves the token.`);
+    out.push(`    ssl_certificate_key "engine:pkcs11:${m.tokenKey.uri}?pin-source=file:${at(m, ENGINE_FILES.tokenPin)}$mtlskit_${v}_token_key";`);
+  } else {
+    out.push(`    ssl_certificate_key ${at(m, ENGINE_FILES.serverKey)};`);
+  }
   out.push("");
   out.push(`    # TLS 1.2 and 1.3 only; forward-secret AEAD suites only (src/policy/tls.ts); no renegotiation, no compression.`);
   out.push(`    ssl_protocols TLSv1.2 TLSv1.3;`);
@@ -151,8 +166,13 @@ export function nginxServerBlock(m: EngineModel): string {
 export function nginxConf(m: EngineModel, options: { workers?: number | "auto"; daemon?: boolean } = {}): string {
   const out: string[] = [];
   out.push(`# mtlskit: nginx for the Thales profile '${m.profile}'. Generated; regenerate with mtlskit.`);
-  out.push(`# Run: nginx -p ${m.dir} -c ${at(m, "nginx.conf")}`);
+  out.push(`# Run: ${m.tokenKey ? `OPENSSL_CONF=${at(m, ENGINE_FILES.opensslConf)} ` : ""}nginx -p ${m.dir} -c ${at(m, "nginx.conf")}`);
   out.push(`worker_processes ${options.workers ?? "auto"};`);
+  if (m.tokenKey) {
+    out.push(`# Key in a PKCS#11 token: the workers open the token, so they keep what the module needs.`);
+    for (const name of ["OPENSSL_CONF", ...m.tokenKey.passEnv.filter((n) => n !== "OPENSSL_CONF")]) out.push(`env ${name};`);
+    if (m.tokenKey.user) out.push(`user ${m.tokenKey.user};`);
+  }
   out.push(`pid ${at(m, "nginx.pid")};`);
   out.push(`# Info level: refused handshakes and client certificate errors are logged with their reason.`);
   out.push(`error_log ${at(m, "logs/error.log")} info;`);

@@ -12,7 +12,8 @@ import { MtlsError } from "../errors/index.js";
 import { adminHandler } from "../server/admin.js";
 import type { InboundLogger } from "../server/logger.js";
 import { startReloadTriggers, type ReloadTrigger, type ReloadTriggers } from "../server/reloader.js";
-import { engineFolderFiles, mainConfigFile, readMaterial, writeEngineFolder } from "./files.js";
+import { isPkcs11Uri, type Pkcs11Options } from "../pki/index.js";
+import { engineEnv, engineFolderFiles, engineTokenKey, haproxyTokenRefusal, mainConfigFile, readMaterial, writeEngineFolder } from "./files.js";
 import { engineModel, type EngineModel, type EngineName } from "./model.js";
 
 /** The Debian package of each engine, named in `ENGINE_NOT_FOUND`. */
@@ -36,11 +37,11 @@ export async function findEngineBinary(engine: EngineName, explicit?: string): P
 }
 
 /** Checks a folder's configuration with the engine (`nginx -t`, `haproxy -c`). `ENGINE_CONFIG_INVALID` with the engine's message. */
-export async function validateEngineFolder(engine: EngineName, bin: string, dir: string): Promise<void> {
+export async function validateEngineFolder(engine: EngineName, bin: string, dir: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const conf = path.join(dir, mainConfigFile(engine));
   const args = engine === "nginx" ? ["-t", "-q", "-p", dir, "-c", conf] : ["-c", "-f", conf];
   await new Promise<void>((resolve, reject) => {
-    execFile(bin, args, { timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(bin, args, { timeout: 30_000, env }, (err, stdout, stderr) => {
       if (!err) return resolve();
       const msg = `${stderr}${stdout}`.trim().split("\n").filter((l) => l.trim() !== "").slice(-6).join(" | ");
       reject(new MtlsError("ENGINE_CONFIG_INVALID", `${engine} refused the configuration: ${msg || err.message}`, { subject: conf }));
@@ -55,7 +56,8 @@ export interface SuperviseOptions {
   /** The run folder (created; mtlskit owns it). */
   runDir: string;
   engineBin?: string;
-  credentials: { certFile: string; keyFile: string; chainFile?: string; caFile: string };
+  /** `keyFile` may be a PKCS#11 URI (nginx only), with `pkcs11` saying where the module and PIN are. */
+  credentials: { certFile: string; keyFile: string; chainFile?: string; caFile: string; pkcs11?: Pkcs11Options };
   model: Omit<Parameters<typeof engineModel>[0], "dir" | "profile">;
   admin?: { host: string; port: number } | false;
   reload?: { watch?: boolean; intervalMs?: number; signal?: NodeJS.Signals | false };
@@ -173,15 +175,13 @@ function forwardLine(logger: InboundLogger, engine: EngineName, line: string): v
  */
 export async function superviseEngine(o: SuperviseOptions): Promise<SupervisedEngine> {
   const { engine, logger } = o;
-  if (o.credentials.keyFile.startsWith("pkcs11:")) {
-    throw new MtlsError("ENGINE_KEY_UNSUPPORTED", `the ${engine} engine of mtlskit cannot use a key in a PKCS#11 token`, {
-      hint: engine === "haproxy" ? "HAProxy 2.6 has no PKCS#11 key support (no OpenSSL engine keys): use --engine nginx or node, or a key file." : "Use --engine node for a key in a token, or a key file.",
-    });
-  }
+  if (engine === "haproxy" && isPkcs11Uri(o.credentials.keyFile)) throw haproxyTokenRefusal();
   const bin = await findEngineBinary(engine, o.engineBin);
   const runDir = path.resolve(o.runDir);
   const statusPort = o.admin ? await freePort() : undefined;
-  const base = { ...o.model, profile: o.profile, ...(statusPort !== undefined ? { statusPort } : {}) };
+  // A key in a token: PIN and module resolved now (coded errors before anything starts), never logged.
+  const firstMaterial = await readMaterial(o.credentials);
+  const base = { ...o.model, profile: o.profile, ...(statusPort !== undefined ? { statusPort } : {}), ...(firstMaterial.token ? { tokenKey: engineTokenKey(firstMaterial.token) } : {}) };
   const model = engineModel({ ...base, dir: runDir });
   const stageModel = engineModel({ ...base, dir: path.join(runDir, "staging") });
   const genOpts = engine === "nginx" ? { daemon: false } : { masterWorker: true };
@@ -193,17 +193,17 @@ export async function superviseEngine(o: SuperviseOptions): Promise<SupervisedEn
     await fs.rm(stage, { recursive: true, force: true });
     await writeEngineFolder(stage, engine, engineFolderFiles(engine, stageModel, material, genOpts), { force: true });
     try {
-      await validateEngineFolder(engine, bin, stage);
+      await validateEngineFolder(engine, bin, stage, engineEnv(stageModel));
     } finally {
       await fs.rm(stage, { recursive: true, force: true });
     }
     await writeEngineFolder(runDir, engine, engineFolderFiles(engine, model, material, genOpts), { force: true });
   };
   await prepare();
-  await validateEngineFolder(engine, bin, runDir);
+  await validateEngineFolder(engine, bin, runDir, engineEnv(model));
 
   const args = engine === "nginx" ? ["-p", runDir, "-c", path.join(runDir, "nginx.conf"), "-e", "stderr"] : ["-W", "-db", "-f", path.join(runDir, "haproxy.cfg")];
-  const child: ChildProcess = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: engineEnv(model) });
   let stopping = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   for (const stream of [child.stdout, child.stderr]) {

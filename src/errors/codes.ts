@@ -605,7 +605,7 @@ export const ERROR_CODES = {
   ENGINE_KEY_UNSUPPORTED: {
     exit: 2,
     meaning: "This engine cannot use the server key where it is (for example a key in a PKCS#11 token with HAProxy).",
-    hint: "Use --engine nginx (ssl_engine pkcs11) or --engine node for a key in a token, or a key file.",
+    hint: "Use --engine nginx (key referenced as engine:pkcs11:<uri>) or --engine node for a key in a token, or a key file.",
   },
   EXPORT_TARGET_EXISTS: {
     exit: 2,
@@ -633,7 +633,7 @@ export const ERROR_CODES = {
   },
   PKCS12_UNSUPPORTED_CIPHER: {
     exit: 2,
-    meaning: "The PKCS#12 uses a cipher or MAC mtlskit does not read (RC2, RC4, public-key encryption).",
+    meaning: "The PKCS#12 uses a cipher or MAC mtlskit does not read (RC4, public-key encryption, an unknown PBES2 cipher or PRF).",
     hint: "Convert it with OpenSSL 3: openssl pkcs12 -legacy -in OLD.p12 -nodes | openssl pkcs12 -export -out NEW.p12.",
   },
   PKCS12_NO_KEY: {

@@ -72,7 +72,9 @@ export function lintItems(items: PkiItem[], options: LintOptions): LintResult {
   const index = new IssuerIndex(files);
   const checker = new SignatureChecker();
   const clientObjects: Array<CertItem | CsrItem> = items.filter((i): i is CertItem | CsrItem => (i.kind === "certificate" && leaves.has(i as CertItem)) || i.kind === "csr");
-  const clientPins = new Set(clientObjects.map((o) => o.spkiPin));
+  // Only a private key among the inputs needs them: a pin is computed when first read (issue 11).
+  let clientPins: Set<string> | undefined;
+  const pinsOfClients = (): Set<string> => (clientPins ??= new Set(clientObjects.map((o) => o.spkiPin)));
   const givenKeyPin = options.privateKey ? pinOfPrivateKey(options.privateKey) : undefined;
   const givenKeyName = options.privateKeySource ?? "the private key given (--key)";
 
@@ -119,7 +121,7 @@ export function lintItems(items: PkiItem[], options: LintOptions): LintResult {
         const key = item as KeyItem;
         if (clientObjects.length === 0) {
           checkKeyType(ctx, describeKey(key.key), key.source, "this private key");
-        } else if (!clientPins.has(pinOfPrivateKey(key.key))) {
+        } else if (!pinsOfClients().has(pinOfPrivateKey(key.key))) {
           const names = clientObjects.slice(0, 3).map((o) => o.source);
           ctx.report(finding("KEY_MISMATCH", key.source, `this private key (${describeKey(key.key).label}) matches none of the client certificates and CSRs linted (${listOr(names, "and")}${clientObjects.length > 3 ? ", ..." : ""}).`, {
             hint: "Lint each key with the certificate or CSR made from it; a certificate cannot be used with another key.",

@@ -5,10 +5,9 @@
  * same CA repeated in many chain files is verified once), and across runs per certificate
  * object (a certificate linted again is not verified again).
  */
-import type { X509Certificate } from "node:crypto";
-import type { CertificateInfo } from "../pki/index.js";
+import { verifyCertificateSignature, type CertificateInfo } from "../pki/index.js";
 
-const remembered = new WeakMap<X509Certificate, WeakMap<X509Certificate, boolean>>();
+const remembered = new WeakMap<CertificateInfo, WeakMap<CertificateInfo, boolean>>();
 
 /** True when a certificate names itself as its issuer (same name, same key identifier if any): no verification. */
 export function claimsSelfSigned(cert: CertificateInfo): boolean {
@@ -45,24 +44,24 @@ export class SignatureChecker {
     const key = `${cert.sha256Fingerprint}>${issuer.sha256Fingerprint}`;
     let ok = this.byFingerprint.get(key);
     if (ok !== undefined) return ok;
-    let byIssuer = remembered.get(cert.x509);
-    ok = byIssuer?.get(issuer.x509);
+    let byIssuer = remembered.get(cert);
+    ok = byIssuer?.get(issuer);
     if (ok === undefined) {
-      ok = safeVerify(cert.x509, issuer);
+      ok = safeVerify(cert, issuer);
       if (!byIssuer) {
         byIssuer = new WeakMap();
-        remembered.set(cert.x509, byIssuer);
+        remembered.set(cert, byIssuer);
       }
-      byIssuer.set(issuer.x509, ok);
+      byIssuer.set(issuer, ok);
     }
     this.byFingerprint.set(key, ok);
     return ok;
   }
 }
 
-function safeVerify(x509: X509Certificate, signer: CertificateInfo): boolean {
+function safeVerify(cert: CertificateInfo, signer: CertificateInfo): boolean {
   try {
-    return x509.verify(signer.publicKey);
+    return verifyCertificateSignature(cert, signer.publicKey);
   } catch {
     return false;
   }

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, sign as cryptoSign,
 import { promisify } from "node:util";
 import { MtlsError } from "../errors/index.js";
 import type { KeyType } from "../policy/index.js";
-import { children, parseDer, universalTag } from "./asn1.js";
+import { bitsOf, children, contentBytes, oidOf, parseDer, universalTag } from "./asn1.js";
 import { looksLikePem, parsePem } from "./pem.js";
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -79,6 +79,53 @@ export function describeKey(key: KeyObject): KeyDescription {
     return { type, algorithm: kind === "rsa" ? "RSA" : "RSA-PSS", bits, label: `${kind === "rsa" ? "RSA" : "RSA-PSS"} ${bits}` };
   }
   return { type: undefined, algorithm: String(kind ?? "unknown").toUpperCase(), bits: 0, label: String(kind ?? "unknown key").toUpperCase() };
+}
+
+/** Curve OIDs of the EC keys {@link describeSpki} reads: node:crypto's names. */
+const CURVE_OIDS: Record<string, string> = {
+  "1.2.840.10045.3.1.7": "prime256v1",
+  "1.3.132.0.34": "secp384r1",
+  "1.3.132.0.35": "secp521r1",
+  "1.3.132.0.10": "secp256k1",
+};
+
+/**
+ * {@link describeKey} of a SubjectPublicKeyInfo, read from its DER without making a
+ * `KeyObject` (which costs more than the rest of a certificate's parse): EC keys on the curves
+ * above and RSA keys. `undefined` for any other kind, or SPKI this reader cannot place: the
+ * caller then describes the `KeyObject` as before. The result is the same as describeKey's
+ * (keys.test.ts checks it on every kind).
+ */
+export function describeSpki(spki: Uint8Array): KeyDescription | undefined {
+  try {
+    const [alg, bits] = children(parseDer(spki));
+    const [oidNode, params] = children(alg);
+    const oid = oidOf(oidNode);
+    if (oid === "1.2.840.10045.2.1") {
+      const named = universalTag(params) === 6 ? CURVE_OIDS[oidOf(params)] : undefined;
+      const c = named ? CURVES[named] : undefined;
+      const point = bitsOf(bits).bytes;
+      // An uncompressed or compressed point of the curve's size, else let node judge it.
+      if (!c || point.length === 0 || (point[0] !== 4 && point[0] !== 2 && point[0] !== 3)) return undefined;
+      const type: KeyType | undefined = c.name === "P-256" ? "ecdsa-p256" : c.name === "P-384" ? "ecdsa-p384" : undefined;
+      return { type, algorithm: "EC", curve: c.name, bits: c.bits, label: `ECDSA ${c.name}` };
+    }
+    if (oid === "1.2.840.113549.1.1.1") {
+      const { bytes, unusedBits } = bitsOf(bits);
+      if (unusedBits !== 0) return undefined;
+      const [n, e] = children(parseDer(bytes));
+      if (universalTag(n) !== 2 || universalTag(e) !== 2) return undefined;
+      let m = contentBytes(n!);
+      while (m.length > 1 && m[0] === 0) m = m.subarray(1);
+      if (m.length === 0 || ((m[0]! & 0x80) !== 0 && contentBytes(n!)[0] !== 0)) return undefined;
+      const modulusLength = (m.length - 1) * 8 + (32 - Math.clz32(m[0]!));
+      const type: KeyType | undefined = modulusLength === 2048 ? "rsa-2048" : modulusLength === 4096 ? "rsa-4096" : undefined;
+      return { type, algorithm: "RSA", bits: modulusLength, label: `RSA ${modulusLength}` };
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Options of {@link loadPrivateKey}. */

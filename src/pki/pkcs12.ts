@@ -7,9 +7,13 @@
  *
  * Default: what `openssl pkcs12 -export` writes in OpenSSL 3 (PBES2, PBKDF2-HMAC-SHA-256,
  * AES-256-CBC for the key bag and the certificates; HMAC-SHA-256 MAC). Legacy:
- * pbeWithSHAAnd3-KeyTripleDES-CBC with a SHA-1 MAC. RC2 is never written; reading an RC2 file
- * gives `PKCS12_UNSUPPORTED_CIPHER` naming the cipher and the openssl command that converts it.
+ * pbeWithSHAAnd3-KeyTripleDES-CBC with a SHA-1 MAC. RC2 is never written, but it is read: OpenSSL
+ * before 3 and `openssl pkcs12 -export -legacy` encrypt the certificates with RC2-40, and Node's
+ * OpenSSL 3 has no RC2 (it lives in the legacy provider), so the RC2 block cipher comes from
+ * node-forge (loaded only for such files). RC4 gives `PKCS12_UNSUPPORTED_CIPHER` naming the
+ * cipher and the openssl command that converts it.
  */
+import { createRequire } from "node:module";
 import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, pbkdf2Sync, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
@@ -208,10 +212,31 @@ function decrypt(alg: pkijs.AlgorithmIdentifier, data: Uint8Array, password: str
       return fail();
     }
   }
+  if (id === OID.pbeShaRc2_40 || id === OID.pbeShaRc2_128) {
+    const p = alg.algorithmParams as asn1js.Sequence;
+    const salt = new Uint8Array((p.valueBlock.value[0] as asn1js.OctetString).getValue());
+    const iterations = (p.valueBlock.value[1] as asn1js.Integer).valueBlock.valueDec;
+    const bits = id === OID.pbeShaRc2_40 ? 40 : 128;
+    const key = pkcs12Kdf("sha1", password, salt, iterations, 1, bits / 8);
+    const iv = pkcs12Kdf("sha1", password, salt, iterations, 2, 8);
+    const plain = rc2CbcDecrypt(key, iv, data, bits);
+    if (!plain) return fail();
+    return { plain, description: `${LEGACY_NAMES[id]}, ${iterations} iterations` };
+  }
   const legacy = LEGACY_NAMES[id];
   throw new MtlsError("PKCS12_UNSUPPORTED_CIPHER", `${where}: the PKCS#12 is encrypted with ${legacy ?? `the algorithm ${id}`}, which mtlskit does not read${legacy ? " (a legacy cipher OpenSSL 3 dropped)" : ""}`, {
     hint: "Convert it: openssl pkcs12 -legacy -in OLD.p12 -nodes -out tmp.pem && openssl pkcs12 -export -in tmp.pem -out NEW.p12 (then delete tmp.pem).",
   });
+}
+
+/** RC2-CBC decryption (RFC 2268) with node-forge's RC2; undefined when the padding is wrong. */
+function rc2CbcDecrypt(key: Buffer, iv: Buffer, data: Uint8Array, bits: number): Buffer | undefined {
+  const forge = createRequire(import.meta.url)("node-forge") as typeof import("node-forge");
+  const d = forge.rc2.createDecryptionCipher(forge.util.createBuffer(key.toString("binary")), bits);
+  d.start(forge.util.createBuffer(iv.toString("binary")));
+  d.update(forge.util.createBuffer(Buffer.from(data).toString("binary")));
+  if (!d.finish()) return undefined;
+  return Buffer.from(d.output.getBytes(), "binary");
 }
 
 // ---- writing ----
@@ -358,6 +383,7 @@ export function readPkcs12(data: Uint8Array, password: string, where = "PKCS#12"
   const note = (d: string) => {
     if (!out.encryptions.includes(d)) out.encryptions.push(d);
     if (/TripleDES/.test(d) && !warnings.includes("3DES encryption")) warnings.push("3DES encryption");
+    if (/RC2/.test(d) && !warnings.includes("RC2 encryption")) warnings.push("RC2 encryption");
   };
   for (const ci of safe.safeContents) {
     let bags: pkijs.SafeBag[];

@@ -1,4 +1,4 @@
-import type { KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { MtlsError } from "../errors/index.js";
 import { loadPrivateKey } from "./keys.js";
 import { looksLikePem, parsePem } from "./pem.js";
@@ -37,7 +37,8 @@ export function decodePkiObjects(data: Uint8Array, source: string, options: Read
     const items: PkiItem[] = [];
     blocks.forEach((b, i) => {
       const where = blocks.length > 1 ? `${source} (block ${i + 1})` : source;
-      if (CERT_LABELS.has(b.label)) items.push({ ...parseCertificate(b.der, where), source: where, index: i });
+      // Object.assign, not a spread: a spread would read (and so make) the certificate's lazy parts.
+      if (CERT_LABELS.has(b.label)) items.push(Object.assign(parseCertificate(b.der, where), { source: where, index: i }));
       else if (CSR_LABELS.has(b.label)) items.push({ ...parseCsr(b.der, where), source: where, index: i });
       else if (KEY_LABELS.has(b.label)) {
         const key = loadPrivateKey(Buffer.from(b.text, "latin1"), { source: where, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
@@ -49,7 +50,7 @@ export function decodePkiObjects(data: Uint8Array, source: string, options: Read
     if (items.length === 0) throw new MtlsError("INPUT_NOT_RECOGNIZED", `${source}: holds no certificate, CSR or private key`, { subject: source });
     return items;
   }
-  return [{ ...decodeDer(data, source, options), source, index: 0 }];
+  return [Object.assign(decodeDer(data, source, options), { source, index: 0 })];
 }
 
 function decodeDer(der: Uint8Array, source: string, options: ReadObjectsOptions): CertificateInfo | CsrInfo | PrivateKeyItem {
@@ -83,12 +84,43 @@ export async function readPkiObjects(file: string, options: ReadObjectsOptions =
   const data = await readInputFile(file);
   if (isPkcs12Der(data)) {
     const p12 = await openPkcs12(data, file, options);
+    const certs = leafFirst(
+      p12.certificates.map((c, i) => parseCertificate(c.der, `${file} (certificate ${i + 1})`)),
+      p12.keys.map((k) => k.key),
+    );
     return [
-      ...p12.certificates.map((c, i) => ({ ...parseCertificate(c.der, `${file} (certificate ${i + 1})`), source: file, index: i })),
-      ...p12.keys.map((k, i) => ({ kind: "private-key" as const, key: k.key, source: file, index: p12.certificates.length + i })),
+      ...certs.map((c, i) => Object.assign(c, { source: file, index: i })),
+      ...p12.keys.map((k, i) => ({ kind: "private-key" as const, key: k.key, source: file, index: certs.length + i })),
     ];
   }
   return decodePkiObjects(data, file, options);
+}
+
+/** True when the file is a PKCS#12 (.p12/.pfx), recognised by its content, not its name. */
+export async function isPkcs12File(file: string): Promise<boolean> {
+  return isPkcs12Der(await readInputFile(file));
+}
+
+/**
+ * The certificates of a PKCS#12 in chain order: a PKCS#12 is an unordered set of bags, so the
+ * certificate of its key comes first, then its issuer, that issuer's issuer, and so on; the
+ * certificates outside that chain follow in file order.
+ */
+function leafFirst(certs: CertificateInfo[], keys: KeyObject[]): CertificateInfo[] {
+  const spki = (k: KeyObject) => k.export({ type: "spki", format: "der" }).toString("base64");
+  const keySpkis = new Set(keys.map((k) => spki(createPublicKey(k))));
+  const leaf = certs.find((c) => keySpkis.has(spki(c.publicKey)));
+  if (!leaf) return certs;
+  const out = [leaf];
+  const rest = certs.filter((c) => c !== leaf);
+  for (;;) {
+    const last = out[out.length - 1]!;
+    if (last.issuerText === last.subjectText) break;
+    const i = rest.findIndex((c) => c.subjectText === last.issuerText);
+    if (i < 0) break;
+    out.push(rest.splice(i, 1)[0]!);
+  }
+  return [...out, ...rest];
 }
 
 /** A PKCS#12 read with the passphrase of `options`; `PKCS12_PASSPHRASE_REQUIRED` without one. */
@@ -111,9 +143,12 @@ export async function readPrivateKeyFile(file: string, options: ReadObjectsOptio
   return loadPrivateKey(data, { source: file, ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
 }
 
-/** Reads a file of certificates (PEM chain or one DER certificate), in file order. */
-export async function readCertificates(file: string): Promise<CertificateInfo[]> {
-  const items = await readPkiObjects(file);
+/**
+ * Reads a file of certificates (PEM chain or one DER certificate), in file order; a PKCS#12
+ * (with `options.passphrase`) gives its certificates in chain order and its key is ignored.
+ */
+export async function readCertificates(file: string, options: ReadObjectsOptions = {}): Promise<CertificateInfo[]> {
+  const items = await readPkiObjects(file, options);
   const certs = items.filter((i): i is PkiItem & CertificateInfo => i.kind === "certificate");
   if (certs.length === 0) throw new MtlsError("CERTIFICATE_EXPECTED", `${file}: holds no certificate`, { subject: file });
   return certs;

@@ -2,7 +2,7 @@ import { createHash, createPublicKey, verify as cryptoVerify, X509Certificate, t
 import { MtlsError, printable } from "../errors/index.js";
 import type { HashName, KeyType } from "../policy/index.js";
 import { bitsOf, boolOf, children, contentBytes, intOf, isContext, oidOf, parseDer, rawBytes, timeOf, universalTag, type Node } from "./asn1.js";
-import { describeKey, type KeyDescription } from "./keys.js";
+import { describeKey, describeSpki, type KeyDescription } from "./keys.js";
 import { KEY_USAGE_BITS, OID, OID_NAMES, SIGNATURE_ALGORITHMS, type KeyUsageName } from "./oids.js";
 import { decodeName, formatSubjectOneLine, getAttribute, type Rdn } from "./subject.js";
 
@@ -42,7 +42,7 @@ export interface ParsedSubjectKey {
   readonly keyUsage: KeyUsageName[] | undefined;
   readonly extKeyUsage: string[] | undefined;
   readonly subjectAltNames: string[] | undefined;
-  /** `sha256/<base64>` of the SubjectPublicKeyInfo (HPKP style pin). */
+  /** `sha256/<base64>` of the SubjectPublicKeyInfo (HPKP style pin). Computed when first read, for a certificate. */
   readonly spkiPin: string;
 }
 
@@ -61,9 +61,9 @@ export interface CertificateInfo extends ParsedSubjectKey {
   readonly authorityKeyIdentifier: string | undefined;
   /** Subject and issuer names are the same bytes. */
   readonly selfIssued: boolean;
-  /** SHA-256 of the DER, upper-case hex with colons (openssl's form). */
+  /** SHA-256 of the DER, upper-case hex with colons (openssl's form). Computed when first read. */
   readonly sha256Fingerprint: string;
-  /** Node's native certificate, for signature checks. */
+  /** Node's native certificate, for signature checks. Made when first read. */
   readonly x509: X509Certificate;
 }
 
@@ -189,26 +189,31 @@ function fail(source: string, what: string, cause?: unknown): never {
   throw new MtlsError("INPUT_NOT_RECOGNIZED", `${source}: is not a valid ${what}`, { subject: source, cause });
 }
 
+function publicKeyOf(spki: Uint8Array, source: string): KeyObject {
+  try {
+    return createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" });
+  } catch (e) {
+    throw new MtlsError("INPUT_NOT_RECOGNIZED", `${source}: the certificate's public key cannot be read`, { subject: source, cause: e });
+  }
+}
+
 /**
  * Parses a DER certificate. Throws `INPUT_NOT_RECOGNIZED` (naming `source`) when the bytes
- * are not a certificate.
+ * are not a certificate. Parts only some callers need (`x509`, `publicKey` for the common key
+ * kinds, `spkiPin`, `sha256Fingerprint`) are made when first read.
  */
 export function parseCertificate(der: Uint8Array, source = "certificate"): CertificateInfo {
-  let x509: X509Certificate;
   try {
-    x509 = new X509Certificate(der);
-  } catch (e) {
-    fail(source, "X.509 certificate", e);
-  }
-  try {
-    const [tbs, alg] = children(parseDer(der));
+    const [tbs, alg, sig] = children(parseDer(der));
+    if (universalTag(tbs) !== 16 || universalTag(alg) !== 16 || universalTag(sig) !== 3) throw new Error("not a certificate");
     let f = children(tbs);
     let version = 1;
     if (isContext(f[0], 0)) {
       version = intOf(children(f[0])[0]) + 1;
       f = f.slice(1);
     }
-    const [serial, , issuerN, validity, subjectN, , ...rest] = f;
+    const [serial, , issuerN, validity, subjectN, spkiN, ...rest] = f;
+    if (universalTag(serial) !== 2 || universalTag(spkiN) !== 16) throw new Error("not a certificate");
     const [nb, na] = children(validity);
     const extWrapper = rest.find((n) => isContext(n, 3));
     const ext = decodeExtensions(children(children(extWrapper)[0]));
@@ -216,8 +221,22 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
     const issuerDer = rawBytes(issuerN!);
     const subject = decodeName(subjectDer);
     const issuer = decodeName(issuerDer);
-    const publicKey = x509.publicKey;
-    const key = describeKey(publicKey);
+    const spkiDer = rawBytes(spkiN!);
+    // The key's description from its DER when this reader knows the kind; else from node's KeyObject.
+    let publicKey: KeyObject | undefined;
+    let key = describeSpki(spkiDer);
+    if (key === undefined) {
+      publicKey = publicKeyOf(spkiDer, source);
+      key = describeKey(publicKey);
+    }
+    // What only some callers need is made on first read and kept: Node's X509Certificate, the
+    // public KeyObject (when describeSpki could describe the key without it), the SPKI pin and
+    // the fingerprint. Made here, they cost more than the rest of the parse together (issue 11,
+    // `npm run bench` (b)). Own enumerable getters: a spread or JSON.stringify of the result
+    // still sees every field.
+    let x509: X509Certificate | undefined;
+    let pin: string | undefined;
+    let fingerprint: string | undefined;
     return {
       kind: "certificate",
       der,
@@ -232,7 +251,6 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
       notBefore: timeOf(nb),
       notAfter: timeOf(na),
       version,
-      publicKey,
       key,
       keyType: key.type,
       signatureAlgorithm: sigAlg(alg),
@@ -244,9 +262,25 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
       subjectKeyIdentifier: ext.ski,
       authorityKeyIdentifier: ext.aki,
       selfIssued: Buffer.compare(Buffer.from(subjectDer), Buffer.from(issuerDer)) === 0,
-      sha256Fingerprint: colonHex(createHash("sha256").update(der).digest()),
-      spkiPin: spkiPin(publicKey),
-      x509,
+      get publicKey(): KeyObject {
+        return (publicKey ??= publicKeyOf(spkiDer, source));
+      },
+      get spkiPin(): string {
+        return (pin ??= spkiPin(this.publicKey));
+      },
+      get sha256Fingerprint(): string {
+        return (fingerprint ??= colonHex(createHash("sha256").update(der).digest()));
+      },
+      get x509(): X509Certificate {
+        if (x509 === undefined) {
+          try {
+            x509 = new X509Certificate(der);
+          } catch (e) {
+            fail(source, "X.509 certificate", e);
+          }
+        }
+        return x509;
+      },
     };
   } catch (e) {
     if (e instanceof MtlsError && e.subject) throw e;
@@ -319,6 +353,34 @@ export function verifySignature(alg: SignatureAlgorithmInfo, data: Uint8Array, s
     if (family === "ed25519" || family === "ed448") return cryptoVerify(null, data, publicKey, signature);
     if (!alg.hash) return false;
     return cryptoVerify(alg.hash, data, publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+const KEY_KIND_OF_FAMILY: Readonly<Record<string, string>> = { ec: "ec", rsa: "rsa", ed25519: "ed25519", ed448: "ed448" };
+
+/**
+ * True when the signature of `cert` verifies with `publicKey`: the verdict of
+ * `cert.x509.verify(publicKey)` (the inner and outer signature algorithms must be the same
+ * bytes, the key must be of the algorithm's kind), computed over the certificate's own DER
+ * without making Node's `X509Certificate` for the usual algorithms (ECDSA, RSA PKCS#1 v1.5,
+ * EdDSA). Others go through `x509.verify`. False, never a throw, on any failure.
+ */
+export function verifyCertificateSignature(cert: CertificateInfo, publicKey: KeyObject): boolean {
+  try {
+    const family = SIGNATURE_ALGORITHMS[cert.signatureAlgorithm.oid]?.family;
+    const kind = family === undefined ? undefined : KEY_KIND_OF_FAMILY[family];
+    if (kind === undefined) return cert.x509.verify(publicKey);
+    if (publicKey.asymmetricKeyType !== kind) return false;
+    const [tbs, alg, sig] = children(parseDer(cert.der));
+    let f = children(tbs);
+    if (isContext(f[0], 0)) f = f.slice(1);
+    const inner = f[1];
+    if (!inner || Buffer.compare(Buffer.from(rawBytes(inner)), Buffer.from(rawBytes(alg!))) !== 0) return false;
+    const { bytes, unusedBits } = bitsOf(sig);
+    if (unusedBits !== 0) return false;
+    return verifySignature(cert.signatureAlgorithm, rawBytes(tbs!), bytes, publicKey);
   } catch {
     return false;
   }

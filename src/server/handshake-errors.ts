@@ -6,6 +6,9 @@
  * socket's `authorizationError` (`CERT_HAS_EXPIRED`, `UNABLE_TO_GET_ISSUER_CERT_LOCALLY`...),
  * while the error itself only says "socket hang up". Other refusals carry an OpenSSL error
  * code (`ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE`, `ERR_SSL_UNSUPPORTED_PROTOCOL`...).
+ *
+ * This is the one classification of a server-side handshake error: the inbound server counts
+ * and logs its reasons, and the emulator's API endpoint maps them to its handshake log codes.
  */
 
 /** The reasons a handshake is refused; also the `result` label of the handshake counter. */
@@ -31,6 +34,10 @@ export interface ClassifiedRefusal {
   detail: string;
   /** One sentence for the log line. */
   message: string;
+  /** OpenSSL's reason text (`unsupported protocol`, `tlsv1 alert unknown ca`), else the error's message. */
+  openssl: string;
+  /** The alert the client sent, when the error is one (`unknown ca`, `protocol version`). */
+  alert?: string;
 }
 
 const VERIFY: Record<string, HandshakeRefusal> = {
@@ -64,29 +71,41 @@ export function refusalMessage(reason: HandshakeRefusal): string {
   return MESSAGES[reason];
 }
 
+const PROTOCOL_CODES = new Set(["ERR_SSL_UNSUPPORTED_PROTOCOL", "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", "ERR_SSL_NO_PROTOCOLS_AVAILABLE", "ERR_SSL_UNKNOWN_PROTOCOL", "ERR_SSL_VERSION_TOO_LOW"]);
+const CIPHER_CODES = new Set(["ERR_SSL_NO_SHARED_CIPHER", "ERR_SSL_NO_SHARED_SIGNATURE_ALGORITHMS", "ERR_SSL_NO_SUITABLE_KEY_SHARE", "ERR_SSL_NO_SUITABLE_SIGNATURE_ALGORITHM"]);
+const NOT_TLS_CODES = new Set(["ERR_SSL_HTTP_REQUEST", "ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG", "ERR_SSL_RECORD_LENGTH_MISMATCH"]);
+/** Alerts a client sends when it refuses the server's certificate. */
+const CERTIFICATE_ALERTS = /^(unknown ca|bad certificate|certificate unknown|unsupported certificate|certificate expired|decrypt error|access denied)$/i;
+
+/** OpenSSL's reason: "...:error:0A000102:SSL routines:<function>:<reason>:<file>:<line>:" -> <reason>. */
+function opensslReason(message: string): string {
+  return /error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:]+)/.exec(message)?.[1]?.trim() ?? message.trim();
+}
+
+/** The alert named by an OpenSSL code (`ERR_SSL_TLSV1_ALERT_UNKNOWN_CA`) or reason (`tlsv1 alert unknown ca`). */
+function alertOf(code: string, openssl: string): string | undefined {
+  const fromCode = /^ERR_SSL_(?:SSLV3|SSL\/TLS|TLSV1|TLSV13)_ALERT_([A-Z_]+)$/.exec(code)?.[1];
+  if (fromCode) return fromCode.toLowerCase().replace(/_/g, " ");
+  return /alert (.+)$/i.exec(openssl)?.[1]?.trim().toLowerCase();
+}
+
 /** Classifies a `tlsClientError`: the error and the socket's `authorizationError`. */
 export function classifyHandshakeError(err: Error & { code?: string }, authorizationError?: unknown): ClassifiedRefusal {
-  const make = (reason: HandshakeRefusal, detail: string): ClassifiedRefusal => ({ reason, detail, message: MESSAGES[reason] });
-  const verify = typeof authorizationError === "string" ? authorizationError : authorizationError instanceof Error ? ((authorizationError as { code?: string }).code ?? authorizationError.message) : undefined;
-  if (verify) return make(VERIFY[verify] ?? "bad_certificate", verify);
   const code = err.code ?? "";
   const text = err.message ?? "";
+  const openssl = opensslReason(text);
+  const alert = alertOf(code, openssl);
+  const make = (reason: HandshakeRefusal, detail: string): ClassifiedRefusal => ({ reason, detail, message: MESSAGES[reason], openssl, ...(alert ? { alert } : {}) });
+  const verify = typeof authorizationError === "string" ? authorizationError : authorizationError instanceof Error ? ((authorizationError as { code?: string }).code ?? authorizationError.message) : undefined;
+  if (verify) return make(VERIFY[verify] ?? "bad_certificate", verify);
   if (code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE") return make("no_certificate", code);
   if (code === "ERR_TLS_HANDSHAKE_TIMEOUT" || /handshake timeout/i.test(text)) return make("handshake_timeout", code || "timeout");
-  if (code === "ERR_SSL_UNSUPPORTED_PROTOCOL" || code === "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION" || code === "ERR_SSL_NO_PROTOCOLS_AVAILABLE" || code === "ERR_SSL_UNKNOWN_PROTOCOL" || code === "ERR_SSL_VERSION_TOO_LOW") {
-    return make("protocol_version", code);
-  }
-  if (code === "ERR_SSL_NO_SHARED_CIPHER" || code === "ERR_SSL_NO_SHARED_SIGNATURE_ALGORITHMS" || code === "ERR_SSL_NO_SUITABLE_KEY_SHARE" || code === "ERR_SSL_NO_SUITABLE_SIGNATURE_ALGORITHM") {
-    return make("no_shared_cipher", code);
-  }
-  if (code === "ERR_SSL_HTTP_REQUEST" || code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG" || code === "ERR_SSL_RECORD_LENGTH_MISMATCH") {
-    return make("not_tls", code);
-  }
+  if (PROTOCOL_CODES.has(code) || /unsupported protocol|version too low/i.test(text)) return make("protocol_version", code || openssl);
+  if (CIPHER_CODES.has(code) || /no shared (cipher|signature)/i.test(text)) return make("no_shared_cipher", code || openssl);
+  if (NOT_TLS_CODES.has(code)) return make("not_tls", code);
   // An alert received from the client about our certificate.
-  if (/^ERR_SSL_(SSLV3|SSL\/TLS|TLSV1)_ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_EXPIRED|DECRYPT_ERROR|ACCESS_DENIED)$/.test(code)) {
-    return make("server_certificate_refused", code);
-  }
-  if (code === "ECONNRESET" || code === "EPIPE" || /socket hang up/i.test(text)) return make("aborted", code || "ECONNRESET");
+  if (alert && CERTIFICATE_ALERTS.test(alert)) return make("server_certificate_refused", code || openssl);
+  if (code === "ECONNRESET" || code === "EPIPE" || /socket hang up|disconnected/i.test(text)) return make("aborted", code || "ECONNRESET");
   if (code.startsWith("ERR_SSL_") && /CERTIFICATE|CERT_/.test(code)) return make("bad_certificate", code);
   return make("other", code || text.slice(0, 120));
 }

@@ -13,7 +13,7 @@ import { ReloadableCredentials, type CredentialFiles, type CredentialSet } from 
 import { MtlsError } from "../errors/index.js";
 import type { ProgramPolicy } from "../policy/index.js";
 import { adminHandler } from "./admin.js";
-import { isLoopback } from "../policy/index.js";
+import { formatRetryAfter, isLoopback } from "../policy/index.js";
 import { forwardRequest, pathOf, sendError, DEFAULT_CORRELATION_ID_PATTERN, type ForwardContext, type UpstreamFailureStatus } from "./forward.js";
 import { classifyHandshakeError, refusalMessage } from "./handshake-errors.js";
 import { checkAllowList, peerIdentity, type ClientIdentity, type IdentityAllowList } from "./identity.js";
@@ -272,7 +272,7 @@ export async function createInboundServer(options: InboundServerOptions): Promis
     if (!conn || conn.overLimit) {
       metrics.limits.inc({ limit: "max_connections" });
       logger.warn({ event: "limit_reached", limit: "max_connections", open, max: limits.maxConnections }, `more than ${limits.maxConnections} connections are open: answered 503 and closed this one`);
-      sendError(res, 503, "TOO_MANY_CONNECTIONS", "too many connections; try again", undefined, true, { "retry-after": "1" });
+      sendError(res, 503, "TOO_MANY_CONNECTIONS", "too many connections; try again", undefined, true, { "retry-after": formatRetryAfter(1000) });
       return;
     }
     const cl = req.headers["content-length"];

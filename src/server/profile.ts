@@ -5,7 +5,8 @@
 import { promises as fs } from "node:fs";
 import type { CredentialFiles } from "../credentials/index.js";
 import { MtlsError } from "../errors/index.js";
-import { openProfile, profilePkcs11Options, type Profile } from "../store/index.js";
+import type { Pkcs11Options } from "../pki/index.js";
+import { openProfile, profilePkcs11Options, withTokenAccess, type Profile } from "../store/index.js";
 
 /** The files of a profile's inbound side. */
 export interface ProfileInbound {
@@ -29,8 +30,8 @@ async function exists(file: string): Promise<boolean> {
  * const { files, profile } = await profileInboundFiles(".mtlskit", "d1-pp");
  * const srv = await createInboundServer({ credentials: files, upstream: "http://127.0.0.1:8080", profile: profile.name, program: profile.program });
  */
-export async function profileInboundFiles(dir: string, name: string): Promise<ProfileInbound> {
-  const profile = await openProfile(dir, name);
+export async function profileInboundFiles(dir: string, name: string, pkcs11?: Pkcs11Options): Promise<ProfileInbound> {
+  const profile = withTokenAccess(await openProfile(dir, name), pkcs11);
   const p = profile.paths;
   const missing: string[] = [];
   const steps: string[] = [];

@@ -2,17 +2,19 @@ import { createPublicKey } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { MtlsError } from "../errors/index.js";
-import { parseCsr, readCertificates, readInputFile, readPkiObjects, readPrivateKeyFile, writeFileAtomic } from "../pki/index.js";
+import { parseCsr, readCertificates, readInputFile, readPkiObjects, readPrivateKeyFile, writeFileAtomic, type Pkcs11Options } from "../pki/index.js";
 import { ASSET_NAMES, BUNDLE_FORMAT, MANIFEST_FILE } from "./asset-names.js";
 import { pemBundle } from "./chains.js";
 import { ensureDir, isFile } from "./fs-ops.js";
 import { openProfile } from "./workspace.js";
-import { profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
+import { profilePkcs11Options, readTokenPublicKey, withTokenAccess } from "./token-keys.js";
 
 /** Options of {@link exportAssets}. */
 export interface ExportAssetsOptions {
   /** Write into a folder that is not empty, replacing files of the same names. */
   force?: boolean;
+  /** Where the OAuth key in a token is reached (`--pkcs11-module`, `--pin-file`). Default: the environment and the profile. */
+  pkcs11?: Pkcs11Options;
 }
 
 /** One asset written by {@link exportAssets}. */
@@ -49,7 +51,7 @@ export interface ExportAssetsResult {
  * r.fingerprints?.sha256;
  */
 export async function exportAssets(dir: string, name: string, outDir: string, options: ExportAssetsOptions = {}): Promise<ExportAssetsResult> {
-  const profile = await openProfile(dir, name);
+  const profile = withTokenAccess(await openProfile(dir, name), options.pkcs11);
   const p = profile.paths;
   const n = ASSET_NAMES[profile.program.id].toThales;
   const d1 = profile.program.clientCertificate.issuance === "thales-signed-csr";

@@ -1,9 +1,9 @@
 import { MtlsError } from "../errors/index.js";
-import { needsRenewal, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem } from "../pki/index.js";
+import { isPkcs12File, needsRenewal, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type Pkcs11Options, type PkiItem } from "../pki/index.js";
 import { lintItems, type Finding } from "../lint/index.js";
 import { applyClientInstall, planClientInstall, promotePending, type CredentialSlot } from "./client-cert.js";
 import { isFile } from "./fs-ops.js";
-import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
+import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey, withTokenAccess } from "./token-keys.js";
 import { writeWorkspace } from "./workspace.js";
 import type { LockOptions } from "./lock.js";
 
@@ -33,6 +33,14 @@ export interface StoreWriteOptions extends LockOptions {
   now?: Date;
 }
 
+/** Options of `cert install` and `cert activate`. */
+export interface InstallOptions extends StoreWriteOptions {
+  /** Where the profile's key in a token is reached (`--pkcs11-module`, `--pin-file`). Default: the environment and the profile. */
+  pkcs11?: Pkcs11Options;
+  /** `cert install`: the passphrase of a PKCS#12 `file`, in a file (first line). */
+  passphraseFile?: string;
+}
+
 /**
  * `mtlskit cert install FILE --profile NAME`: checks the certificate Thales returned (and the
  * chain with it) against the profile's key, CSR, program and environment with every lint rule,
@@ -43,12 +51,16 @@ export interface StoreWriteOptions extends LockOptions {
  * const r = await installCertificate(".mtlskit", "d1-pp", "signed.pem");
  * r.daysLeft; // 1825
  */
-export async function installCertificate(dir: string, name: string, file: string, options: StoreWriteOptions = {}): Promise<InstallResult> {
-  const items = await readPkiObjects(file);
+export async function installCertificate(dir: string, name: string, file: string, options: InstallOptions = {}): Promise<InstallResult> {
+  const passphrase = options.passphraseFile ? await readPassphraseFile(options.passphraseFile) : undefined;
+  // A PKCS#12 gives its certificates in chain order; its key, if any, stays out: the profile
+  // keeps its own key, and the certificate is checked against it below.
+  const p12 = await isPkcs12File(file);
+  const items = (await readPkiObjects(file, passphrase !== undefined ? { passphrase } : {})).filter((i) => !(p12 && i.kind === "private-key"));
   return writeWorkspace(
     dir,
     async (txn) => {
-      const profile = txn.profile(name);
+      const profile = withTokenAccess(txn.profile(name), options.pkcs11);
       const plan = await planClientInstall(profile, items, file);
       const outcome = await applyClientInstall(profile, plan, options.now, txn);
       const status = needsRenewal(plan.leaf, { days: 30 }, options.now);
@@ -71,7 +83,7 @@ export async function installCertificate(dir: string, name: string, file: string
         nextSteps,
       };
     },
-    { ...options, command: "cert install" },
+    { ...lockOptions(options), command: "cert install" },
   );
 }
 
@@ -80,11 +92,11 @@ export async function installCertificate(dir: string, name: string, file: string
  * self-signed certificate, makes it and its key the active credentials; until then the
  * current ones stay in use. The replaced key and certificate are kept as dated backups.
  */
-export async function activateCertificate(dir: string, name: string, options: StoreWriteOptions = {}): Promise<InstallResult> {
+export async function activateCertificate(dir: string, name: string, options: InstallOptions = {}): Promise<InstallResult> {
   return writeWorkspace(
     dir,
     async (txn) => {
-      const profile = txn.profile(name);
+      const profile = withTokenAccess(txn.profile(name), options.pkcs11);
       const p = profile.paths;
       if (profile.program.clientCertificate.issuance !== "self-signed-endorsed") {
         throw new MtlsError("WRONG_PROGRAM", `${profile.program.name} certificates become active when installed; there is nothing to activate`, {
@@ -130,6 +142,10 @@ export async function activateCertificate(dir: string, name: string, options: St
         nextSteps: ["The new certificate is active; the previous key and certificate are kept in backups/.", "Ask Thales to remove the endorsement of the previous certificate once everything works."],
       };
     },
-    { ...options, command: "cert activate" },
+    { ...lockOptions(options), command: "cert activate" },
   );
+}
+
+function lockOptions({ pkcs11: _pkcs11, passphraseFile: _passphraseFile, ...rest }: InstallOptions): StoreWriteOptions {
+  return rest;
 }

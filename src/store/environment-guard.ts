@@ -1,6 +1,5 @@
-import { isIP } from "node:net";
 import { MtlsError, printable } from "../errors/index.js";
-import { PROGRAMS, type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
+import { PROGRAMS, parseHostPort, type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
 import type { CertificateInfo } from "../pki/index.js";
 
 /**
@@ -18,32 +17,22 @@ export function hostOnly(hostPort: string): string {
   return h.replace(/\.$/, "");
 }
 
-const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-
 /**
  * Checks that `value` is a DNS host name, optionally with `:port`, and not an IP address
- * (Thales gives no static IPs; addresses are resolved at every connection). `HOST_INVALID`
- * otherwise, naming `what`.
+ * (Thales gives no static IPs; addresses are resolved at every connection): policy's
+ * `parseHostPort`, the one rule. `HOST_INVALID` otherwise, naming `what`. Returns the trimmed value.
  */
 export function assertHostName(value: string, what: string): string {
-  const v = value.trim();
+  const r = parseHostPort(value);
+  if (r.ok) return value.trim();
   const shown = printable(value, 80);
-  const host = hostOnly(v);
-  if (isIP(host) || /^\[.*\]/.test(v)) {
+  if (r.problem === "ip") {
     throw new MtlsError("HOST_INVALID", `${what} is the IP address '${shown}'; a host name is expected`, {
       hint: "Thales hosts are DNS names, resolved at every connection and never pinned to an address: ask Thales for the host name.",
     });
   }
-  const colon = v.indexOf(":");
-  const port = colon >= 0 ? v.slice(colon + 1) : undefined;
-  const labels = host.split(".");
-  if (host.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^\d+$/.test(labels[labels.length - 1]!)) {
-    throw new MtlsError("HOST_INVALID", `${what} '${shown}' is not a DNS host name (expected name.domain or name.domain:port)`);
-  }
-  if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)) {
-    throw new MtlsError("HOST_INVALID", `${what} '${shown}' has the port '${printable(port, 80)}'; a port is a number from 1 to 65535`);
-  }
-  return v;
+  if (r.problem === "port") throw new MtlsError("HOST_INVALID", `${what} '${shown}' has a port that is not a number from 1 to 65535`);
+  throw new MtlsError("HOST_INVALID", `${what} '${shown}' is not a DNS host name (expected name.domain or name.domain:port)`);
 }
 
 function stem(host: string): string {

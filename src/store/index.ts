@@ -12,7 +12,7 @@ export { backupName, backupFile, replaceFile, stamp } from "./fs-ops.js";
 export { addProfile, removeProfile, assertProfileName, buildProfileConfig, type AddProfileOptions, type RemoveProfileResult } from "./profiles.js";
 export { showProfile, type ProfileReport, type ProfileFile } from "./profile-show.js";
 export { createProfileCsr, createProfileSelfSigned, type ProfileCredentialOptions, type ProfileSelfSignedOptions, type ProfileCsrResult, type ProfileSelfSignedResult } from "./profile-credentials.js";
-export { installCertificate, activateCertificate, type InstallResult, type StoreWriteOptions } from "./cert-install.js";
+export { installCertificate, activateCertificate, type InstallOptions, type InstallResult, type StoreWriteOptions } from "./cert-install.js";
 export type { CredentialSlot } from "./client-cert.js";
 export { importAssets, expectedFromThales, type ImportAssetsOptions, type ImportAssetsResult, type ImportedAsset, type CertificateSummary, type AssetManifest } from "./assets-import.js";
 export { exportAssets, type ExportAssetsOptions, type ExportAssetsResult, type ExportedAsset } from "./assets-export.js";
@@ -22,4 +22,4 @@ export { setServerCertificate, hostCovered, type SetServerCertificateOptions, ty
 export { workspaceStatus, inspectProfile, requireWorkspace, STATUS_RENEWAL_DAYS, type StatusRequirement, type WorkspaceStatus, type ProfileStatus, type CertificateStatus, type StatusProblem, type MissingItem, type CertificateRole } from "./status.js";
 export { renewProfile, type RenewOptions, type RenewResult } from "./renew.js";
 export { hostEnvironment, assertHostName, assertHostEnvironment, assertCertificateEnvironment, nameEnvironment } from "./environment-guard.js";
-export { profilePkcs11Options, profileClientKeyUri, readTokenPublicKey, renewalLabel } from "./token-keys.js";
+export { profilePkcs11Options, withTokenAccess, profileClientKeyUri, readTokenPublicKey, renewalLabel } from "./token-keys.js";

@@ -1,5 +1,5 @@
 import { MtlsError } from "../errors/index.js";
-import { dayCount, keysMatch, needsRenewal, privateKeyToPem, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type PkiItem, isPkcs11Uri, type Pkcs11Options } from "../pki/index.js";
+import { dayCount, keysMatch, needsRenewal, privateKeyToPem, readPassphraseFile, readPkiObjects, readPrivateKeyFile, isPkcs12File, toPem, type CertificateInfo, type PkiItem, isPkcs11Uri, type Pkcs11Options } from "../pki/index.js";
 import { profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
 import type { StoreWriteOptions } from "./cert-install.js";
 import { isCa, isSelfSigned, issuersIn, mozillaRootFor, nameOf, pemBundle } from "./chains.js";
@@ -14,8 +14,11 @@ type Cert = PkiItem & CertificateInfo;
 export interface SetServerCertificateOptions extends StoreWriteOptions {
   /** The server certificate (PEM/DER), optionally followed by its chain. */
   certFile: string;
-  /** Its private key: a file, or a `pkcs11:` URI of a key in a token (the profile stores the URI, never the PIN). */
-  keyFile: string;
+  /**
+   * Its private key: a file (PEM, DER or PKCS#12), or a `pkcs11:` URI of a key in a token (the
+   * profile stores the URI, never the PIN). Optional when `certFile` is a PKCS#12 holding the key.
+   */
+  keyFile?: string;
   /** Module and PIN of the token, for a `pkcs11:` key. */
   pkcs11?: Pkcs11Options;
   passphraseFile?: string;
@@ -77,21 +80,28 @@ function invalid(message: string, hint?: string): MtlsError {
  */
 export async function setServerCertificate(dir: string, name: string, options: SetServerCertificateOptions): Promise<SetServerCertificateResult> {
   const now = options.now ?? new Date();
-  const items = [...(await readPkiObjects(options.certFile)), ...(options.chainFile ? await readPkiObjects(options.chainFile) : [])];
+  const passphrase = options.passphraseFile ? await readPassphraseFile(options.passphraseFile) : undefined;
+  const withPass = passphrase !== undefined ? { passphrase } : {};
+  // A PKCS#12 (recognised by content) gives its certificates in chain order; its key is the
+  // --key (the same .p12 may be given as both, or as --cert alone).
+  const certP12 = await isPkcs12File(options.certFile);
+  const keyFile = options.keyFile ?? (certP12 ? options.certFile : undefined);
+  if (keyFile === undefined) throw new MtlsError("USAGE", `${options.certFile}: give its private key with --key FILE (only a PKCS#12 given as --cert carries its own key)`);
+  const fromCert = (await readPkiObjects(options.certFile, withPass)).filter((i) => !(certP12 && i.kind === "private-key"));
+  const items = [...fromCert, ...(options.chainFile ? await readPkiObjects(options.chainFile, withPass) : [])];
   if (items.some((i) => i.kind !== "certificate")) {
     throw invalid(`${options.certFile}${options.chainFile ? ` / ${options.chainFile}` : ""}: hold something else than certificates (a key or CSR); give the key with --key`);
   }
   const certs = items as Cert[];
-  const passphrase = options.passphraseFile ? await readPassphraseFile(options.passphraseFile) : undefined;
-  const tokenUri = isPkcs11Uri(options.keyFile) ? options.keyFile : undefined;
-  const key = tokenUri ? undefined : await readPrivateKeyFile(options.keyFile, passphrase !== undefined ? { passphrase } : {});
+  const tokenUri = isPkcs11Uri(keyFile) ? keyFile : undefined;
+  const key = tokenUri ? undefined : await readPrivateKeyFile(keyFile, withPass);
   const leaf = certs[0]!;
   if (isCa(leaf)) throw invalid(`${options.certFile}: the first certificate (${nameOf(leaf)}) is a CA; the server certificate comes first`);
   if (leaf.extKeyUsage && !leaf.extKeyUsage.includes("1.3.6.1.5.5.7.3.1")) {
     throw invalid(`${options.certFile}: ${nameOf(leaf)} is not for TLS servers (its extended key usage lacks serverAuth)`, "Use a certificate issued for a TLS server (serverAuth).");
   }
   if (key && !keysMatch(key, leaf.publicKey)) {
-    throw invalid(`${options.keyFile}: the key does not match the server certificate ${nameOf(leaf)}`, "Give the private key the certificate was issued for.");
+    throw invalid(`${keyFile}: the key does not match the server certificate ${nameOf(leaf)}`, "Give the private key the certificate was issued for.");
   }
   for (let i = 0; i < certs.length - 1; i++) {
     const c = certs[i]!;
@@ -162,7 +172,7 @@ export async function setServerCertificate(dir: string, name: string, options: S
       if (!tokenUri && profile.config.pkcs11?.serverKey) txn.set(["profiles", name, "pkcs11", "serverKey"], undefined);
       const keyPem = key ? privateKeyToPem(key) : undefined;
       if (keyPem && passphrase !== undefined) {
-        warnings.push(decryptedKeyWarning(options.keyFile!, p.key, "the server reads it at every start without a passphrase"));
+        warnings.push(decryptedKeyWarning(keyFile!, p.key, "the server reads it at every start without a passphrase"));
       }
       if (keyPem && (await isFile(p.key))) {
         const old = await readPrivateKeyFile(p.key).catch(() => undefined);

@@ -1,13 +1,13 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { MtlsError } from "../errors/index.js";
-import { dayCount, keysMatch, needsRenewal, readCertificates, readPrivateKeyFile, type CertificateInfo } from "../pki/index.js";
+import { dayCount, keysMatch, needsRenewal, readCertificates, readPrivateKeyFile, type CertificateInfo, type Pkcs11Options } from "../pki/index.js";
 import { ASSET_NAMES } from "./asset-names.js";
 import { isCa } from "./chains.js";
 import { fileMode, isFile } from "./fs-ops.js";
 import { CONFIG_FILE } from "./config.js";
 import { waitForUnlock } from "./lock.js";
-import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
+import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey, withTokenAccess } from "./token-keys.js";
 import { listProfiles, openProfile, type Profile } from "./workspace.js";
 
 /** Days before expiry from which `status` reports a renewal as due (and exits 1). */
@@ -217,7 +217,7 @@ export async function inspectProfile(profile: Profile, now = new Date(), options
       }
     } catch (e) {
       if (!(e instanceof MtlsError)) throw e;
-      problems.push({ code: e.code, severity: "error", message: `the profile's key in a token (${tokenUri}): ${e.message}`, hint: e.hint ?? "Check the token, the module (MTLSKIT_PKCS11_MODULE or pkcs11.module) and the PIN (MTLSKIT_PKCS11_PIN).", file: tokenUri });
+      problems.push({ code: e.code, severity: "error", message: `the profile's key in a token (${tokenUri}): ${e.message}`, hint: e.hint ?? "Check the token, the module (--pkcs11-module, MTLSKIT_PKCS11_MODULE or pkcs11.module) and the PIN (--pin-file or MTLSKIT_PKCS11_PIN).", file: tokenUri });
     }
   }
   const hasKey = tokenUri ? keyInToken !== undefined : await isFile(p.client.key);
@@ -336,11 +336,11 @@ export type StatusRequirement = "started" | "outbound" | "all" | "none";
  * const s = await workspaceStatus(".mtlskit");
  * if (!s.ok) process.exitCode = 1;
  */
-export async function workspaceStatus(dir: string, options: { now?: Date; profile?: string; require?: StatusRequirement } = {}): Promise<WorkspaceStatus> {
+export async function workspaceStatus(dir: string, options: { now?: Date; profile?: string; require?: StatusRequirement; pkcs11?: Pkcs11Options } = {}): Promise<WorkspaceStatus> {
   const now = options.now ?? new Date();
   await requireWorkspace(dir);
   await waitForUnlock(dir);
-  const profiles = options.profile ? [await openProfile(dir, options.profile)] : await listProfiles(dir);
+  const profiles = (options.profile ? [await openProfile(dir, options.profile)] : await listProfiles(dir)).map((p) => withTokenAccess(p, options.pkcs11));
   const statuses: ProfileStatus[] = [];
   for (const p of profiles) statuses.push(await inspectProfile(p, now, options.require ? { require: options.require } : {}));
   const all = statuses.flatMap((s) => s.problems);

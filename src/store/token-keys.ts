@@ -4,13 +4,33 @@ import { formatPkcs11Uri, openTokenKey, parsePkcs11Uri, Pkcs11Session, type Pkcs
 import type { Profile } from "./workspace.js";
 
 /**
- * Where a profile's keys in a token are reached: the module from the option (`--pkcs11-module`),
- * then MTLSKIT_PKCS11_MODULE, then the profile's `pkcs11.module`; the PIN never from the profile.
+ * Where a profile's keys in a token are reached: the module from the option (`--pkcs11-module`,
+ * given here or to {@link withTokenAccess}), then MTLSKIT_PKCS11_MODULE, then the profile's
+ * `pkcs11.module`; the PIN from `--pin-file`, else MTLSKIT_PKCS11_PIN, never from the profile.
  */
 export function profilePkcs11Options(profile: Profile, given: Pkcs11Options = {}): Pkcs11Options {
-  const env = given.env ?? process.env;
-  const module = given.module ?? env["MTLSKIT_PKCS11_MODULE"] ?? profile.config.pkcs11?.module;
-  return { ...given, ...(module !== undefined ? { module } : {}) };
+  const merged: Pkcs11Options = { ...profile.tokenAccess, ...dropUndefined(given) };
+  const env = merged.env ?? process.env;
+  const module = merged.module ?? env["MTLSKIT_PKCS11_MODULE"] ?? profile.config.pkcs11?.module;
+  return { ...merged, ...(module !== undefined ? { module } : {}) };
+}
+
+/**
+ * The profile with this run's way to its token (`--pkcs11-module`, `--pin-file`): every command
+ * that may open one of the profile's keys in a token passes its options through here once, so
+ * that each later step (install checks, TLS, OAuth signing, status) uses them.
+ *
+ * @example
+ * const p = withTokenAccess(await openProfile(".mtlskit", "d1-pp"), { pinFile: "pin.txt" });
+ */
+export function withTokenAccess(profile: Profile, pkcs11: Pkcs11Options | undefined): Profile {
+  const given = dropUndefined(pkcs11 ?? {});
+  if (Object.keys(given).length === 0) return profile;
+  return { ...profile, tokenAccess: { ...profile.tokenAccess, ...given } };
+}
+
+function dropUndefined(o: Pkcs11Options): Pkcs11Options {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Pkcs11Options;
 }
 
 /** The URI of the profile's active (or pending) client key in a token, if it has one. */

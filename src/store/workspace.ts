@@ -6,6 +6,7 @@ import { ensureDir } from "./fs-ops.js";
 import { hasJournal, inTransaction, runTransaction } from "./journal.js";
 import { withWorkspaceLock, type LockOptions } from "./lock.js";
 import { profileFolderName, profilePaths, type ProfilePaths } from "./layout.js";
+import type { Pkcs11Options } from "../pki/index.js";
 
 /** Folder of removed profiles inside the workspace. */
 export const TRASH_DIR = "trash";
@@ -35,6 +36,11 @@ export interface Profile {
   readonly issuerHost: string | undefined;
   /** D1 OAuth key id, when registered. */
   readonly oauthKid: string | undefined;
+  /**
+   * How this run reaches the profile's keys in a token (`--pkcs11-module`, `--pin-file`), set by
+   * `withTokenAccess`; never saved. Read by `profilePkcs11Options` before the environment.
+   */
+  readonly tokenAccess?: Pkcs11Options;
 }
 
 /** Builds the resolved view of a profile entry. */

@@ -3,6 +3,7 @@ import { callProfile } from "../../client/index.js";
 import { MtlsError } from "../../errors/index.js";
 import { readInputFile } from "../../pki/index.js";
 import { paint, positiveInt, printJson, type CliContext } from "../context.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -18,6 +19,8 @@ export function define(cmd: Command): Command {
     .option("-H, --header <header>", "request header 'Name: value' (repeatable)", collect, [])
     .option("-i, --include", "print the status line and response headers before the body")
     .option("--timeout <ms>", "time limit for the answer, in milliseconds (default 30000)")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .addHelpText(
       "after",
       "\nPOST is never retried automatically; GET, PUT, DELETE are retried on connection errors, 429 and 503.\nExit codes: 0 for a 1xx-3xx answer, 1 for 4xx/5xx or a failed connection (the error names the layer), 2 bad input.\n\nExamples:\n  mtlskit call --profile mt-sandbox echo\n  mtlskit call --profile d1-pp -X POST /d1/v1/echo --data @request.json -H 'x-correlation-id: order-42' -i",
@@ -59,6 +62,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
     ...(body !== undefined ? { body } : {}),
     headers,
     ...(o["timeout"] !== undefined ? { timeoutMs: positiveInt("--timeout", String(o["timeout"])) } : {}),
+    pkcs11: pkcs11OptionsFrom(o),
   });
   const ok = r.status < 400;
   if (ctx.json) {

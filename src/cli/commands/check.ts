@@ -3,11 +3,14 @@ import { checkProfile, type DoctorReport } from "../../client/index.js";
 import { MtlsError } from "../../errors/index.js";
 import { parseRenewalWindow } from "../../pki/index.js";
 import { paint, positiveInt, printJson, say, type CliContext } from "../context.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
     .description("the connectivity doctor: check a profile's path to Thales step by step, with a named diagnosis and its fix for each failure")
     .requiredOption("--profile <name>", "the profile to check")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--within <window>", "the certificate step fails when renewal is due this long before expiry: days (30d) or a share (20%); default 30d")
     .option("--timeout <ms>", "time limit of each network step, in milliseconds (default 10000)")
     .option("--path <path>", "path of the HTTP step (default: the program's base path)")
@@ -47,6 +50,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     ...(o["within"] !== undefined ? { renewalWindow: parseRenewalWindow(String(o["within"])) } : {}),
     ...(o["timeout"] !== undefined ? { timeoutMs: positiveInt("--timeout", String(o["timeout"])) } : {}),
     ...(o["path"] !== undefined ? { path: String(o["path"]) } : {}),
+    pkcs11: pkcs11OptionsFrom(o),
   });
   if (ctx.json) printJson(ctx, report);
   else renderReport(ctx, report);

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { isPkcs11Uri } from "../../pki/index.js";
 import { renewProfile } from "../../store/index.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext, printNextSteps } from "../context.js";
 import { hashOption } from "./key-source.js";
@@ -34,7 +35,8 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     printJson(ctx, { ok: true, ...r });
     return 0;
   }
-  say(ctx, `${paint(ctx, "green", "wrote")} ${r.keyFile} (new private key, mode 0600, not in use yet)`);
+  if (isPkcs11Uri(r.keyFile)) say(ctx, `${paint(ctx, "green", "created")} ${r.keyFile} (new key in the same token, non-extractable, not in use yet)`);
+  else say(ctx, `${paint(ctx, "green", "wrote")} ${r.keyFile} (new private key, mode 0600, not in use yet)`);
   if (r.csrFile) say(ctx, `${paint(ctx, "green", "wrote")} ${r.csrFile} (CSR, CN=${r.commonName})`);
   if (r.certificateFile) say(ctx, `${paint(ctx, "green", "wrote")} ${r.certificateFile} (self-signed, CN=${r.commonName}, SHA-256 ${r.sha256Fingerprint})`);
   say(ctx, `still active: ${r.current.certificateFile} (until ${r.current.notAfter})`);

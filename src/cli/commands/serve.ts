@@ -17,6 +17,7 @@ import {
 } from "../../server/index.js";
 import { reportWorkerFailure, serveAsClusterWorker, startWorkerPool, workerSlot } from "../../server/workers.js";
 import { MtlsError } from "../../errors/index.js";
+import { isPkcs11Uri, isPkcs12File } from "../../pki/index.js";
 import type { ProgramPolicy } from "../../policy/index.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 import { paint, positiveInt, printJson, say, type CliContext } from "../context.js";
@@ -30,13 +31,13 @@ export function define(cmd: Command): Command {
     .option("--listen <host:port>", `where Thales connects, 443 or ${DEFAULT_LISTEN_PORT} (443 needs CAP_NET_BIND_SERVICE, or forward 443 to ${DEFAULT_LISTEN_PORT}); default every interface`, `:${DEFAULT_LISTEN_PORT}`)
     .requiredOption("--upstream <url>", "your application, plain HTTP: http://HOST:PORT[/prefix]")
     .option("--admin <host:port|off>", "/healthz, /readyz and /metrics (Prometheus); keep it on loopback", `${DEFAULT_ADMIN_HOST}:${DEFAULT_ADMIN_PORT}`)
-    .option("--cert <file>", "without a profile: the server certificate (optionally followed by its chain)")
-    .option("--key <file>", "without a profile: its private key, or a key in a token (pkcs11:token=...;object=...)")
-    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
-    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
+    .option("--cert <file>", "without a profile: the server certificate (optionally followed by its chain), or a PKCS#12 (.p12/.pfx) with key and chain")
+    .option("--key <file>", "without a profile: its private key (PEM, DER or PKCS#12; default: the --cert PKCS#12), or a key in a token (pkcs11:token=...;object=...)")
+    .option("--pin-file <file>", `${TOKEN_OPTION_HELP.pinFile} (also for the profile's server key in a token)`)
+    .option("--pkcs11-module <path>", `${TOKEN_OPTION_HELP.module} (also for the profile's server key in a token)`)
     .option("--chain <file>", "without a profile: the intermediates, in issuer order")
     .option("--client-ca <file>", "without a profile: the Thales Client CA (a CA certificate, never Thales's leaf)")
-    .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
+    .option("--passphrase-file <file>", "passphrase of an encrypted --key or of a PKCS#12 --cert/--key (first line)")
     .option("--allow-cn <cn>", "also require this subject CN of the client certificate (repeatable; on top of CA verification)", collect)
     .option("--allow-o <o>", "also require this subject O of the client certificate (repeatable)", collect)
     .option("--upstream-errors <mode>", "answer for an application down or too slow: retryable (503, which Thales retries) or gateway (502/504)", "retryable")
@@ -105,15 +106,27 @@ function logLevel(text: string): LogLevel {
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
   const profileName = opt(o, "profile");
   const cert = opt(o, "cert");
-  const key = opt(o, "key");
   const clientCa = opt(o, "clientCa");
   const chain = opt(o, "chain");
   const passphraseFile = opt(o, "passphraseFile");
-  if (profileName && (cert || key || chain || clientCa)) {
+  const engineName = String(o["engine"]);
+  if (profileName && (cert || opt(o, "key") || chain || clientCa)) {
     throw new MtlsError("USAGE", "give either --profile or --cert/--key/--client-ca, not both");
   }
+  // A PKCS#12 --cert (recognised by content) carries its key: --key may then be left out.
+  const certP12 = cert !== undefined && (await isPkcs12File(cert));
+  const key = opt(o, "key") ?? (certP12 ? cert : undefined);
   if (!profileName && !(cert && key && clientCa)) {
-    throw new MtlsError("USAGE", "give --profile NAME, or all of --cert, --key and --client-ca");
+    throw new MtlsError("USAGE", "give --profile NAME, or all of --cert, --key and --client-ca (--key may be left out when --cert is a PKCS#12 holding it)");
+  }
+  if (engineName !== "node" && !profileName) {
+    const p12 = certP12 ? cert : key && !isPkcs11Uri(key) && (await isPkcs12File(key)) ? key : undefined;
+    if (p12) {
+      throw new MtlsError("PKCS12_NOT_USABLE_HERE", `${p12}: is a PKCS#12, which --engine ${engineName} cannot read`, {
+        subject: p12,
+        hint: `Put it into a profile, which stores PEM files the engines read: mtlskit server-cert set --profile P --cert ${p12} --passphrase-file FILE, then mtlskit serve --profile P --engine ${engineName}; or use --engine node, which reads it with --passphrase-file.`,
+      });
+    }
   }
   const mode = String(o["upstreamErrors"]);
   if (mode !== "retryable" && mode !== "gateway") throw new MtlsError("USAGE", `--upstream-errors must be retryable or gateway, not '${mode}'`);
@@ -133,7 +146,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   let files: CredentialFiles;
   let program: ProgramPolicy | undefined;
   if (profileName) {
-    const p = await profileInboundFiles(ctx.dir, profileName);
+    const p = await profileInboundFiles(ctx.dir, profileName, pkcs11OptionsFrom(o));
     files = { ...p.files, ...(passphraseFile ? { passphraseFile } : {}) };
     program = p.profile.program;
   } else {
@@ -164,7 +177,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
       profile,
       runDir,
       ...(opt(o, "engineBin") ? { engineBin: opt(o, "engineBin")! } : {}),
-      credentials: { certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile, ...(files.chainFile ? { chainFile: files.chainFile } : {}) },
+      credentials: { certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile, ...(files.chainFile ? { chainFile: files.chainFile } : {}), ...(files.pkcs11 ? { pkcs11: files.pkcs11 } : {}) },
       model: {
         listen,
         upstream: String(o["upstream"]),

@@ -4,11 +4,14 @@ import { MtlsError } from "../../errors/index.js";
 import { dayCount } from "../../pki/index.js";
 import { recoveriesSoFar, workspaceStatus, type ProfileStatus, type StatusRequirement } from "../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../context.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
     .description("every profile, each certificate with its days left, what is wrong and what is missing before going live")
     .option("--profile <name>", "only this profile")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .addOption(
       new Option("--require <sides>", "what each profile must have ready: started (outbound, and inbound once a server certificate or ISSUER_HOST is set), outbound, all")
         .choices(["started", "outbound", "all"])
@@ -53,7 +56,7 @@ export function renderProfileStatus(ctx: CliContext, s: ProfileStatus, header = 
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
   const require = String(o["require"] ?? "started") as StatusRequirement;
   if (!["started", "outbound", "all"].includes(require)) throw new MtlsError("USAGE", `--require must be started, outbound or all, not '${require}'`);
-  const s = await workspaceStatus(ctx.dir, { require, ...(o["profile"] !== undefined ? { profile: String(o["profile"]) } : {}) });
+  const s = await workspaceStatus(ctx.dir, { require, pkcs11: pkcs11OptionsFrom(o), ...(o["profile"] !== undefined ? { profile: String(o["profile"]) } : {}) });
   if (ctx.json) {
     // A change interrupted by a kill and undone while reading (also said on stderr).
     const recovered = recoveriesSoFar().map(({ command, startedAt, undoneAt }) => ({ command: command ?? null, startedAt: startedAt ?? null, undoneAt }));

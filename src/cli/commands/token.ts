@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { MtlsError } from "../../errors/index.js";
 import { obtainProfileToken } from "../../client/index.js";
 import { positiveInt, printJson, say, type CliContext } from "../context.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -9,6 +10,8 @@ export function define(cmd: Command): Command {
     .requiredOption("--profile <name>", "a D1 profile with an OAuth key (mtlskit oauth key create)")
     .option("--show", "print the access token itself (it is secret: never paste it in a ticket or a log)")
     .option("--timeout <ms>", "time limit in milliseconds (default 30000)")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .addHelpText(
       "after",
       "\nWithout --show the token is never printed, in text or JSON.\n\nExamples:\n  mtlskit token --profile d1-pp\n  TOKEN=$(mtlskit token --profile d1-pp --show --quiet)",
@@ -19,7 +22,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   const name = String(o["profile"] ?? "");
   if (!name) throw new MtlsError("USAGE", "--profile is required");
   const show = o["show"] === true;
-  const r = await obtainProfileToken(ctx.dir, name, o["timeout"] !== undefined ? { timeoutMs: positiveInt("--timeout", String(o["timeout"])) } : {});
+  const r = await obtainProfileToken(ctx.dir, name, { ...(o["timeout"] !== undefined ? { timeoutMs: positiveInt("--timeout", String(o["timeout"])) } : {}), pkcs11: pkcs11OptionsFrom(o) });
   const t = r.token;
   if (ctx.json) {
     printJson(ctx, { ok: true, profile: r.profile, tokenUrl: r.tokenUrl, kid: r.kid, ...t.toJSON(), ...(show ? { accessToken: t.value } : {}) });

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { exportAssets } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -8,11 +9,13 @@ export function define(cmd: Command): Command {
     .requiredOption("--profile <name>", "the profile")
     .requiredOption("--out <dir>", "the folder to write (created; must be empty unless --force)")
     .option("--force", "write into a folder that is not empty")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .addHelpText("after", "\nNo private key is ever written.\n\nExample:\n  mtlskit assets export --profile mt-sbx --out ./to-thales");
 }
 
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const r = await exportAssets(ctx.dir, String(o["profile"]), String(o["out"]), { force: !!o["force"] });
+  const r = await exportAssets(ctx.dir, String(o["profile"]), String(o["out"]), { force: !!o["force"], pkcs11: pkcs11OptionsFrom(o) });
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;

@@ -2,12 +2,16 @@ import { dayCount } from "../../../pki/index.js";
 import type { Command } from "commander";
 import { installCertificate, type InstallResult } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
     .description("install the certificate Thales returned, after checking it against the profile's key, CSR, program and environment (all lint rules)")
-    .argument("<file>", "the certificate (PEM or DER), optionally followed by its CA chain")
+    .argument("<file>", "the certificate (PEM or DER), optionally followed by its CA chain; or a PKCS#12 (.p12/.pfx) holding it")
     .requiredOption("--profile <name>", "the profile it is for")
+    .option("--passphrase-file <file>", "passphrase of a PKCS#12 <file> (first line); its key is not imported, the profile keeps its own")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .addHelpText("after", "\nThe previous certificate is kept as a dated backup. A certificate for a renewal's key makes the renewal active.\n\nExample:\n  mtlskit cert install signed-by-thales.pem --profile d1-pp");
 }
 
@@ -22,7 +26,8 @@ export function renderInstall(ctx: CliContext, r: InstallResult, verb: string): 
 }
 
 export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  const r = await installCertificate(ctx.dir, String(o["profile"]), args[0]!);
+  const passphraseFile = o["passphraseFile"] === undefined ? undefined : String(o["passphraseFile"]);
+  const r = await installCertificate(ctx.dir, String(o["profile"]), args[0]!, { pkcs11: pkcs11OptionsFrom(o), ...(passphraseFile ? { passphraseFile } : {}) });
   if (ctx.json) printJson(ctx, { ok: true, ...r });
   else renderInstall(ctx, r, "installed");
   return 0;

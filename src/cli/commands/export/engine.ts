@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import * as path from "node:path";
 import { MtlsError } from "../../../errors/index.js";
-import { engineFolderFiles, engineModel, readMaterial, writeEngineFolder, type EngineName } from "../../../engines/index.js";
+import { engineFolderFiles, engineModel, engineTokenKey, haproxyTokenRefusal, readMaterial, writeEngineFolder, type EngineName } from "../../../engines/index.js";
+import { isPkcs11Uri } from "../../../pki/index.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
 import { DEFAULT_LISTEN_PORT, parseListenAddress, profileInboundFiles } from "../../../server/index.js";
 import { positiveInt, printJson, say, type CliContext } from "../../context.js";
 
@@ -23,6 +25,8 @@ export function defineFor(engine: EngineName) {
       .option("--max-connections <n>", "connections served at once", "512")
       .option("--max-body <bytes>", "largest request body; more is answered 413", String(1024 * 1024))
       .option("--force", "replace the files of an earlier export")
+      .option("--pin-file <file>", `${TOKEN_OPTION_HELP.pinFile} (nginx, key in a token: written to DIR/certs/pkcs11-pin, 0600)`)
+      .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
       .addHelpText(
         "after",
         (engine === "nginx"
@@ -41,8 +45,12 @@ export function runFor(engine: EngineName) {
     const mode = String(o["upstreamErrors"]);
     if (mode !== "retryable" && mode !== "gateway") throw new MtlsError("USAGE", `--upstream-errors must be retryable or gateway, not '${mode}'`);
     const name = String(o["profile"]);
-    const p = await profileInboundFiles(ctx.dir, name);
-    if (p.files.keyFile.startsWith("pkcs11:")) throw new MtlsError("ENGINE_KEY_UNSUPPORTED", "export writes the key into the folder; a key in a token cannot be exported");
+    const p = await profileInboundFiles(ctx.dir, name, pkcs11OptionsFrom(o));
+    const inToken = isPkcs11Uri(p.files.keyFile);
+    if (inToken && engine === "haproxy") throw haproxyTokenRefusal();
+    // nginx with a key in a token: the key stays there, nginx.conf references it (engine:pkcs11), the PIN goes to a 0600 file.
+    const pkcs11 = { ...(p.files.pkcs11 ?? {}), ...pkcs11OptionsFrom(o) };
+    const material = await readMaterial({ ...p.files, caFile: p.files.caFile!, ...(inToken ? { pkcs11 } : {}) });
     const dir = path.resolve(String(o["out"]));
     const model = engineModel({
       profile: name,
@@ -52,14 +60,16 @@ export function runFor(engine: EngineName) {
       allow: { commonNames: (o["allowCn"] as string[] | undefined) ?? [], organizations: (o["allowO"] as string[] | undefined) ?? [] },
       limits: { maxConnections: positiveInt("--max-connections", String(o["maxConnections"])), maxBodyBytes: positiveInt("--max-body", String(o["maxBody"])) },
       upstreamErrors: mode,
+      ...(material.token ? { tokenKey: engineTokenKey(material.token) } : {}),
     });
-    const files = engineFolderFiles(engine, model, await readMaterial({ ...p.files, caFile: p.files.caFile! }));
+    const files = engineFolderFiles(engine, model, material);
     const written = await writeEngineFolder(dir, engine, files, { force: o["force"] === true });
     if (ctx.json) printJson(ctx, { ok: true, engine, dir, files: written });
     else {
       say(ctx, `wrote ${engine} configuration for '${name}' in ${dir}:`);
       for (const f of written) say(ctx, `  ${f}${files[f]!.mode === 0o600 ? " (0600)" : ""}`);
-      say(ctx, `run: ${engine === "nginx" ? `nginx -p ${dir} -c ${dir}/nginx.conf` : `haproxy -f ${dir}/haproxy.cfg`}`);
+      if (material.token) say(ctx, `key: in the token (${material.token.uri}), referenced as engine:pkcs11; PIN in certs/pkcs11-pin (0600)`);
+      say(ctx, `run: ${engine === "nginx" ? `${material.token ? `OPENSSL_CONF=${dir}/openssl-pkcs11.cnf ` : ""}nginx -p ${dir} -c ${dir}/nginx.conf` : `haproxy -f ${dir}/haproxy.cfg`}`);
     }
     return 0;
   };

@@ -2,16 +2,19 @@ import type { Command } from "commander";
 import { showProfile } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 import { renderProfileStatus } from "../status.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
     .description("show a profile: its settings, its files and their state (never any key material)")
     .argument("<name>", "the profile's name")
+    .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
+    .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .addHelpText("after", "\nExample:\n  mtlskit profile show d1-pp");
 }
 
-export async function run(ctx: CliContext, _o: Record<string, unknown>, args: string[]): Promise<number> {
-  const r = await showProfile(ctx.dir, args[0]!);
+export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
+  const r = await showProfile(ctx.dir, args[0]!, { pkcs11: pkcs11OptionsFrom(o) });
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;
@@ -27,7 +30,11 @@ export async function run(ctx: CliContext, _o: Record<string, unknown>, args: st
   if (r.issuerHost) say(ctx, `  ISSUER_HOST: ${r.issuerHost}`, true);
   say(ctx, `  folder: ${r.folder}`, true);
   say(ctx, "  files:", true);
-  for (const f of r.files) if (f.exists) say(ctx, `    ${f.role.padEnd(24)} ${f.path}${f.mode ? ` (mode ${f.mode})` : ""}`, true);
+  for (const f of r.files) {
+    if (f.keyInToken) say(ctx, `    ${f.role.padEnd(24)} ${f.keyInToken} (${f.path})`, true);
+    else if (f.tokenError) say(ctx, `    ${f.role.padEnd(24)} ${f.path}: token not reached [${f.tokenError.code}] ${f.tokenError.message}`, true);
+    else if (f.exists) say(ctx, `    ${f.role.padEnd(24)} ${f.path}${f.mode ? ` (mode ${f.mode})` : ""}`, true);
+  }
   renderProfileStatus(ctx, r.status, false);
   return 0;
 }

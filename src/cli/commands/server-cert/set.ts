@@ -8,15 +8,15 @@ export function define(cmd: Command): Command {
   return cmd
     .description("set the server certificate of the endpoint Thales calls: checks chain order and completeness, key, host name, and whether it reaches a Mozilla root")
     .requiredOption("--profile <name>", "the profile")
-    .requiredOption("--cert <file>", "the server certificate (optionally followed by its chain)")
-    .requiredOption("--key <file>", "its private key (copied into the profile, mode 0600), or a key in a token: pkcs11:token=...;object=... (the profile stores the URI)")
+    .requiredOption("--cert <file>", "the server certificate (optionally followed by its chain), or a PKCS#12 (.p12/.pfx) with its key and chain")
+    .option("--key <file>", "its private key (copied into the profile, mode 0600; PEM, DER or PKCS#12; default: the --cert PKCS#12), or a key in a token: pkcs11:token=...;object=... (the profile stores the URI)")
     .option("--chain <file>", "the intermediates, in issuer order (and the root of a private CA)")
     .option("--host <host>", "ISSUER_HOST: the host name Thales calls (port 443 or 8443); kept in the profile")
-    .option("--passphrase-file <file>", "passphrase of an encrypted --key (first line)")
+    .option("--passphrase-file <file>", "passphrase of an encrypted --key or of a PKCS#12 --cert/--key (first line)")
     .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
     .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--force", "replace another server key already in the profile (kept as a dated backup)")
-    .addHelpText("after", "\nExample:\n  mtlskit server-cert set --profile d1-pp --cert notify.crt --key notify.key --chain intermediates.pem --host notify.example.com");
+    .addHelpText("after", "\nExample:\n  mtlskit server-cert set --profile d1-pp --cert notify.crt --key notify.key --chain intermediates.pem --host notify.example.com\n  mtlskit server-cert set --profile d1-pp --cert notify.p12 --passphrase-file notify.pass --host notify.example.com");
 }
 
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
@@ -24,9 +24,10 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   const chainFile = opt("chain");
   const host = opt("host");
   const passphraseFile = opt("passphraseFile");
+  const keyFile = opt("key");
   const r = await setServerCertificate(ctx.dir, String(o["profile"]), {
     certFile: String(o["cert"]),
-    keyFile: String(o["key"]),
+    ...(keyFile ? { keyFile } : {}),
     pkcs11: pkcs11OptionsFrom(o),
     ...(chainFile ? { chainFile } : {}),
     ...(host ? { host } : {}),
