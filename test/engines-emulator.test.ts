@@ -119,7 +119,7 @@ describe("emulator notifications through serve --engine", () => {
       const all = deliveries();
       expect(all.map((d) => d.state)).toEqual(Array(BEFORE + AFTER).fill("delivered"));
       expect(all.every((d) => d.attempts.length === 1 && d.attempts[0]!.status === 204)).toBe(true);
-      // The engines set their own x-correlation-id (src/engines): notifications are matched by their body's id.
+      // Notifications are matched by their body's id (the correlation id is Thales's, kept by the engines).
       const idOf = (body: string) => String((JSON.parse(body) as { notificationId?: string }).notificationId);
       const got = app.received.map((r) => idOf(r.body));
       expect(got).toHaveLength(BEFORE + AFTER);

@@ -37,7 +37,7 @@ const SPOOFED: Record<string, string> = {
   "x-client-cert": "evil",
   "client-cert": ":ZXZpbA==:",
   "x-forwarded-for": "6.6.6.6",
-  "x-correlation-id": "evil-id",
+  "x-correlation-id": "evil id; not the Thales rule",
   "x-ssl-client-verify": "SUCCESS",
   "x_client_cert_subject": "CN=evil-underscore",
   "x-client-cert-anything": "evil-prefix",
@@ -93,7 +93,13 @@ async function checkPolicy(engine: EngineName, port: number, pki: InboundPki, up
   expect(got.headers["x-client-cert-serial"]).toMatch(/^[0-9A-F]+$/);
   expect(got.headers["x-forwarded-proto"]).toBe("https");
   expect(got.headers["x-forwarded-for"]).toBe("127.0.0.1");
-  expect(String(got.headers["x-correlation-id"] ?? "")).not.toBe("");
+  expect(String(got.headers["x-correlation-id"] ?? "")).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+  // A correlation id that follows the Thales rule (Thales's own) reaches the application as sent.
+  const agent2 = clientAgent(pki, pki.client);
+  const kept = await call(agent2, `https://127.0.0.1:${port}/notify`, { method: "POST", headers: { "content-type": "application/json", "x-correlation-id": "thales-Cid_0042" }, body: "{}" });
+  await agent2.close();
+  expect(kept.status).toBe(200);
+  expect(upstream.received.at(-1)!.headers["x-correlation-id"]).toBe("thales-Cid_0042");
   if (engine === "haproxy") {
     const sha = createHash("sha256").update(pki.client.der).digest("hex").toUpperCase().match(/../g)!.join(":");
     expect(got.headers["x-client-cert-sha256"]).toBe(sha);

@@ -1,10 +1,12 @@
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { chromium, type Browser } from "playwright-core";
+import { unzipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireTool } from "../../test/support/tools.js";
+import { chromiumPath, requireTool } from "../../test/support/tools.js";
 import { createCsr, generateKey, parseSubject, toPem } from "../pki/index.js";
 import { d1, mt } from "../policy/index.js";
 import { escapeHtml, html, isLoopbackAddress, isLoopbackHostHeader } from "../web/index.js";
@@ -82,10 +84,19 @@ describe("web layer", () => {
 
 describe("portal: Host and cross-site checks", () => {
   it("refuses a Host that is not loopback (DNS rebinding), on pages and JSON routes", async () => {
-    for (const route of ["/", "/v1/d1/preprod/deliveries"]) {
-      const a = await raw("GET", route, { host: "rebind.example:80" });
-      expect(a.status).toBe(403);
-      expect(JSON.parse(a.text).errors[0].code).toBe("HOST_NOT_ALLOWED");
+    const api = await raw("GET", "/v1/d1/preprod/deliveries", { host: "rebind.example:80" });
+    expect(api.status).toBe(403);
+    expect(api.headers["content-type"]).toContain("application/json");
+    expect(JSON.parse(api.text).errors[0].code).toBe("HOST_NOT_ALLOWED");
+    // Pages answer with a page: same status, code and message.
+    for (const route of ["/", "/ui/d1/preprod/deliveries", "/static/style.css"]) {
+      const a = await raw("GET", route, { host: "<b>rebind.example</b>" });
+      expect(a.status, route).toBe(403);
+      expect(a.headers["content-type"]).toContain("text/html");
+      expect(a.headers["content-security-policy"]).toContain("default-src 'self'");
+      expect(a.text).toContain("<code>HOST_NOT_ALLOWED</code>");
+      expect(a.text).toContain("&#60;b&#62;rebind.example&#60;/b&#62;");
+      expect(a.text).not.toContain("<b>rebind");
     }
     expect((await raw("GET", "/", { host: `localhost:${portal.port}` })).status).toBe(200);
   });
@@ -97,6 +108,9 @@ describe("portal: Host and cross-site checks", () => {
     expect(JSON.parse(json.text).errors[0].code).toBe("CROSS_SITE_REQUEST");
     const form = await raw("POST", "/ui/d1/preprod/rotate-client-certificate", { host, "sec-fetch-site": "cross-site", "content-type": "application/x-www-form-urlencoded" }, "");
     expect(form.status).toBe(403);
+    expect(form.headers["content-type"]).toContain("text/html");
+    expect(form.text).toContain("Refused (403)");
+    expect(form.text).toContain(`<code>CROSS_SITE_REQUEST</code>: ${escapeHtml(JSON.parse(json.text).errors[0].message)}`);
     const same = await raw("POST", "/ui/d1/preprod/rotate-client-certificate", { host, origin: `http://${host}`, "sec-fetch-site": "same-origin", "content-type": "application/x-www-form-urlencoded" }, "");
     expect(same.status).toBe(200);
   });
@@ -111,6 +125,30 @@ describe("portal: Host and cross-site checks", () => {
     expect(fragment.text).not.toContain("<b>x");
   });
 
+  it("takes an uploaded file (multipart) instead of the pasted text, and answers a download's refusal with a page", async () => {
+    const form = new FormData();
+    form.set("customerId", "123456");
+    form.set("csr", "");
+    form.set("csr.file", new Blob([await d1Csr()]), "request.csr");
+    const signed = await fetch(`${portal.url}/ui/d1/preprod/signed-chain.pem`, { method: "POST", body: form });
+    expect(signed.status).toBe(200);
+    expect(signed.headers.get("content-disposition")).toBe('attachment; filename="d1-preprod-123456-signed-chain.pem"');
+    expect(signed.headers.get("content-security-policy")).toContain("default-src 'self'");
+    const chain = await signed.text();
+    expect(chain.match(/BEGIN CERTIFICATE/g)!.length).toBeGreaterThanOrEqual(2);
+    expect(new X509Certificate(chain).subject).toContain("CN=TLSMA-ECDSA/123456/D1.PPR");
+
+    const refused = await raw("POST", "/ui/d1/preprod/signed-chain.pem", { host: `127.0.0.1:${portal.port}`, "content-type": "application/x-www-form-urlencoded" }, new URLSearchParams({ customerId: "123456", csr: "not a csr" }).toString());
+    expect(refused.status).toBe(422);
+    expect(refused.headers["content-type"]).toContain("text/html");
+    expect(refused.headers["content-disposition"]).toBeUndefined();
+    expect(refused.text).toContain("Refused (422)");
+
+    const badZip = await raw("GET", "/ui/d1/preprod/assets.zip?customerId=x%3Cy", { host: `127.0.0.1:${portal.port}` });
+    expect(badZip.status).toBeGreaterThanOrEqual(400);
+    expect(badZip.headers["content-type"]).toContain("text/html");
+  });
+
   it("answers a refused form with the JSON route's status, codes and messages", async () => {
     const body = new URLSearchParams({ customerId: "999999", csr: await d1Csr() }).toString();
     const json = await fetch(`${portal.url}/v1/d1/preprod/csr`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ customerId: "999999", csr: new URLSearchParams(body).get("csr") }) });
@@ -123,19 +161,6 @@ describe("portal: Host and cross-site checks", () => {
   });
 });
 
-function chromiumPath(): string | undefined {
-  for (const d of (process.env.PATH ?? "").split(path.delimiter)) {
-    for (const n of ["chromium", "chromium-browser"]) {
-      try {
-        accessSync(path.join(d, n), constants.X_OK);
-        return path.join(d, n);
-      } catch {
-        // not here
-      }
-    }
-  }
-  return undefined;
-}
 
 describe.skipIf(!requireTool("chromium"))("portal page in Chromium", () => {
   let browser: Browser;
@@ -171,6 +196,37 @@ describe.skipIf(!requireTool("chromium"))("portal page in Chromium", () => {
     expect(await page.locator("img").count()).toBe(0);
     await page.screenshot({ path: path.join(OUTPUT, "portal-csr-signed.png"), fullPage: true });
     expect(errors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("uploads a CSR file and downloads the signed chain; downloads the asset bundle as a zip of its folder", async () => {
+    const page = await browser.newPage({ acceptDownloads: true });
+    const csrFile = path.join(dir, "upload.csr");
+    writeFileSync(csrFile, await d1Csr());
+    await page.goto(`${portal.url}/`);
+    await page.fill("#d1-preprod-csr-customer", "123456");
+    await page.setInputFiles("#d1-preprod-csr-file", csrFile);
+    const [pem] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Sign and download the certificate and chain (.pem)" }).first().click()]);
+    expect(pem.suggestedFilename()).toBe("d1-preprod-123456-signed-chain.pem");
+    const chainText = readFileSync((await pem.path())!, "utf8");
+    const certs = chainText.split(/(?<=-----END CERTIFICATE-----\n?)/).filter((c) => c.includes("BEGIN CERTIFICATE")).map((c) => new X509Certificate(c));
+    expect(certs.length).toBeGreaterThanOrEqual(2);
+    expect(certs[0]!.subject).toContain("CN=TLSMA-ECDSA/123456/D1.PPR");
+    expect(certs[0]!.checkIssued(certs[1]!)).toBe(true);
+    expect(certs[0]!.verify(certs[1]!.publicKey)).toBe(true);
+
+    await page.fill("#d1-preprod-assets-customer", "123456");
+    const [zip] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download the bundle (.zip of its folder)" }).first().click()]);
+    expect(zip.suggestedFilename()).toBe("d1-preprod-123456.zip");
+    const entries = unzipSync(readFileSync((await zip.path())!));
+    const manifest = JSON.parse(Buffer.from(entries["d1-preprod-123456/manifest.json"]!).toString("utf8")) as { customerId: string; program: string; assets: Record<string, string> };
+    expect(manifest).toMatchObject({ program: "d1", environment: "preprod", customerId: "123456" });
+    const folder = path.join(dir, "assets", "d1-preprod-123456");
+    for (const file of Object.values(manifest.assets).filter((v) => v.endsWith(".pem"))) {
+      expect(Buffer.from(entries[`d1-preprod-123456/${file}`]!).equals(readFileSync(path.join(folder, file))), file).toBe(true);
+    }
+    expect(Object.keys(entries).length).toBe(1 + Object.values(manifest.assets).filter((v) => v.endsWith(".pem")).length);
+    await page.screenshot({ path: path.join(OUTPUT, "portal-downloads.png") });
     await page.close();
   }, 60_000);
 });

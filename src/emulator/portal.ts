@@ -38,7 +38,7 @@ import { lintItems, type Finding } from "../lint/index.js";
 import { decodePkiObjects, isSignedBy, looksLikePem, parsePem, toPem, type CertificateInfo, type PemBlock, type PkiItem } from "../pki/index.js";
 import { assertCustomerId, getEnvironment, getProgram, isLoopbackAddress, parseHostPort, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
 import { writeAssetBundle } from "./assets.js";
-import { portalPage } from "./portal-page.js";
+import { isPagePath, portalPage, sendRefusalPage } from "./portal-page.js";
 import { bodyTooLarge, JsonHttpError, readBody, sendJson, type JsonErrorEntry } from "./http-json.js";
 import { isLoopbackHostHeader, isSameOriginRequest } from "../web/index.js";
 import type { EmulatorPki } from "./emulator-pki.js";
@@ -643,7 +643,15 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
       const a = errorAnswer(e, onInternalError);
-      sendJson(res, a.status, { errors: a.errors }, a.headers);
+      // A page's refusal (the Host check, a cross-site form) is a page; the JSON routes answer JSON.
+      let pathname = "";
+      try {
+        pathname = new URL(req.url ?? "/", "http://portal.invalid").pathname;
+      } catch {
+        // not a URL: answered as JSON
+      }
+      if (isPagePath(pathname)) sendRefusalPage(res, a.status, a.errors, a.headers);
+      else sendJson(res, a.status, { errors: a.errors }, a.headers);
     });
   });
   server.headersTimeout = 15_000;

@@ -2,7 +2,7 @@
  * HAProxy configuration from the engine model: pure and deterministic (same model, same bytes).
  * `haproxyCfg` is a complete haproxy.cfg runnable with `haproxy -f DIR/haproxy.cfg`.
  */
-import { FORWARDING_HEADERS, IDENTITY_HEADERS, OTHER_CLIENT_CERT_HEADERS, STRIPPED_HEADER_PREFIXES } from "../policy/identity-headers.js";
+import { CORRELATION_ID_PATTERN, FORWARDING_HEADERS, IDENTITY_HEADERS, OTHER_CLIENT_CERT_HEADERS, STRIPPED_HEADER_PREFIXES } from "../policy/identity-headers.js";
 import { at, ENGINE_FILES, listenText, type EngineModel } from "./model.js";
 import { splitSuites } from "./nginx.js";
 
@@ -105,6 +105,8 @@ export function haproxyCfg(m: EngineModel, options: { masterWorker?: boolean } =
   o.push(`    # Identity contract (src/policy/identity-headers.ts): every client-supplied spelling removed`);
   o.push(`    # (dashes or underscores, any case), then set from the verified connection.`);
   const names = [...new Set([...Object.values(IDENTITY_HEADERS), ...OTHER_CLIENT_CERT_HEADERS, ...FORWARDING_HEADERS])].sort();
+  o.push(`    # x-correlation-id: the caller's (Thales's) is kept when it is one value matching the Thales rule.`);
+  o.push(`    http-request set-var(txn.mtlskit_cid) req.fhdr(x-correlation-id) if { req.fhdr_cnt(x-correlation-id) eq 1 } { req.fhdr(x-correlation-id) -m reg '${CORRELATION_ID_PATTERN.source}' }`);
   for (const n of names) o.push(`    http-request del-header ${spellings(n, true)} -m reg`);
   for (const p of [...STRIPPED_HEADER_PREFIXES].sort()) o.push(`    http-request del-header ${spellings(p, false)} -m reg`);
   for (const n of Object.keys(HAPROXY_IDENTITY_VALUES).sort()) {
@@ -116,7 +118,8 @@ export function haproxyCfg(m: EngineModel, options: { masterWorker?: boolean } =
   o.push(`    http-request set-header x-forwarded-port %[dst_port]`);
   o.push(`    http-request set-header x-real-ip %[src]`);
   o.push(`    http-request set-header forwarded "for=%[src];proto=https"`);
-  o.push(`    http-request set-header x-correlation-id %[uuid(4)]`);
+  o.push(`    http-request set-header x-correlation-id %[var(txn.mtlskit_cid)] if { var(txn.mtlskit_cid) -m found }`);
+  o.push(`    http-request set-header x-correlation-id %[uuid(4)] unless { var(txn.mtlskit_cid) -m found }`);
   o.push(`    default_backend app_${v}`);
   o.push("");
   o.push(`backend app_${v}`);

@@ -4,7 +4,7 @@
  * `nginxServerBlock` is the part for inclusion into an existing nginx (`http { include ...; }`).
  */
 import { AEAD_FORWARD_SECRET_CIPHERS } from "../policy/tls.js";
-import { FORWARDING_HEADERS, IDENTITY_HEADERS, OTHER_CLIENT_CERT_HEADERS } from "../policy/identity-headers.js";
+import { CORRELATION_ID_PATTERN, FORWARDING_HEADERS, IDENTITY_HEADERS, OTHER_CLIENT_CERT_HEADERS } from "../policy/identity-headers.js";
 import { at, ENGINE_FILES, listenText, seconds, type EngineModel } from "./model.js";
 
 /** TLS 1.2 suites (OpenSSL names) and TLS 1.3 suites of the policy, split as nginx takes them. */
@@ -49,6 +49,11 @@ export function nginxServerBlock(m: EngineModel): string {
   out.push(`map $ssl_client_s_dn $mtlskit_${v}_cn_ok {`);
   out.push(`    default ${m.allow.commonNames.length ? 0 : 1};`);
   for (const cn of m.allow.commonNames) out.push(`    "~(^|,)CN=${regexEscape(cn)}(,|$)" 1;`);
+  out.push(`}`);
+  out.push(`# x-correlation-id: the caller's (Thales's) when it matches the Thales rule, else nginx's request id.`);
+  out.push(`map $http_x_correlation_id $mtlskit_${v}_cid {`);
+  out.push(`    default $request_id;`);
+  out.push(`    "~${CORRELATION_ID_PATTERN.source}" $http_x_correlation_id;`);
   out.push(`}`);
   out.push(`map $ssl_client_s_dn $mtlskit_${v}_o_ok {`);
   out.push(`    default ${m.allow.organizations.length ? 0 : 1};`);
@@ -140,7 +145,7 @@ export function nginxServerBlock(m: EngineModel): string {
     "x-forwarded-port": "$server_port",
     forwarded: `"for=\\"$remote_addr\\";proto=https"`,
     "x-real-ip": "$remote_addr",
-    "x-correlation-id": "$request_id",
+    "x-correlation-id": `$mtlskit_${v}_cid`,
   };
   for (const name of [...FORWARDING_HEADERS].sort()) {
     const val = fwd[name];
@@ -188,7 +193,7 @@ export function nginxConf(m: EngineModel, options: { workers?: number | "auto"; 
   out.push(`    # One JSON line per request, with the verified client identity.`);
   out.push(
     `    log_format mtlskit_json escape=json '{"time":"$time_iso8601","remote":"$remote_addr","method":"$request_method","path":"$uri","status":$status,` +
-      `"bytes":$body_bytes_sent,"ms":"$request_time","tls":"$ssl_protocol","cipher":"$ssl_cipher","verify":"$ssl_client_verify","subject":"$ssl_client_s_dn","correlation":"$request_id"}';`,
+      `"bytes":$body_bytes_sent,"ms":"$request_time","tls":"$ssl_protocol","cipher":"$ssl_cipher","verify":"$ssl_client_verify","subject":"$ssl_client_s_dn","correlation":"$mtlskit_${varName(m)}_cid"}';`,
   );
   out.push(`    access_log ${at(m, "logs/access.log")} mtlskit_json;`);
   out.push("");

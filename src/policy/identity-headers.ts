@@ -109,6 +109,13 @@ export const CLIENT_ADDRESS_HEADERS: readonly string[] = [
   "front-end-https",
 ];
 
+/**
+ * The correlation id rule of the Thales APIs (thales-api-facts: `^[A-Za-z0-9_-]{1,64}$`). Every
+ * engine keeps a caller's `x-correlation-id` that matches it (Thales's id, which its support asks
+ * for) and replaces any other value with a new id.
+ */
+export const CORRELATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Request headers the engine replaces with its own values, so that the caller cannot forge them. Folded names. */
 export const FORWARDING_HEADERS: readonly string[] = [...CLIENT_ADDRESS_HEADERS, "x-correlation-id"];
 

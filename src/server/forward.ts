@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher, Pool } from "undici";
 import type { ClientIdentity } from "./identity.js";
-import { foldHeaderName, isStrippedHeader } from "../policy/index.js";
+import { CORRELATION_ID_PATTERN, foldHeaderName, isStrippedHeader } from "../policy/index.js";
 import type { InboundLogger } from "./logger.js";
 import type { InboundMetrics } from "./metrics.js";
 
@@ -29,7 +29,7 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "tra
 const REPLACED = new Set(["host", "expect"]);
 
 /** The correlation id rule of the Thales APIs (policy: `^[A-Za-z0-9_-]{1,64}$`). */
-export const DEFAULT_CORRELATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const DEFAULT_CORRELATION_ID_PATTERN = CORRELATION_ID_PATTERN;
 
 /** The correlation id to use: the caller's when valid, else a new one. */
 export function correlationIdFor(incoming: string | string[] | undefined, pattern: RegExp = DEFAULT_CORRELATION_ID_PATTERN): { id: string; generated: boolean; rejected?: boolean } {

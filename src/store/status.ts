@@ -31,6 +31,9 @@ export interface CertificateStatus {
   subject: string;
   issuer: string;
   ca: boolean;
+  /** Start of validity, ISO 8601. */
+  notBefore: string;
+  /** End of validity, ISO 8601. */
   notAfter: string;
   daysLeft: number;
   state: "ok" | "due" | "expired" | "not-yet-valid";
@@ -124,6 +127,7 @@ function certStatus(c: CertificateInfo, role: CertificateRole, file: string, now
     subject: c.subjectText,
     issuer: c.issuerText,
     ca: isCa(c),
+    notBefore: c.notBefore.toISOString(),
     notAfter: c.notAfter.toISOString(),
     daysLeft: s.daysLeft,
     state: s.expired ? "expired" : s.notYetValid ? "not-yet-valid" : s.due ? "due" : "ok",

@@ -65,6 +65,17 @@ export function sendHtml(res: ServerResponse, status: number, page: SafeHtml, he
   res.end(text);
 }
 
+/**
+ * Sends a file to be saved (`content-disposition: attachment`) with the security headers. The
+ * file name is reduced to letters, digits, `.`, `_` and `-`, so that it cannot break the header.
+ */
+export function sendDownload(res: ServerResponse, fileName: string, type: string, body: Uint8Array | string): void {
+  const name = fileName.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "_") || "download";
+  const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
+  res.writeHead(200, { "content-type": type, "content-length": String(length), "content-disposition": `attachment; filename="${name}"`, ...SECURITY_HEADERS });
+  res.end(body);
+}
+
 /** Sends a static file of the layer ({@link STATIC_FILES}). */
 export function sendStatic(res: ServerResponse, name: keyof typeof STATIC_FILES): void {
   const file = STATIC_FILES[name];

@@ -8,7 +8,7 @@ import { delimiter, join } from "node:path";
 const found = new Map<string, string | undefined>();
 
 /** The absolute path of `name` on PATH, or undefined. */
-function which(name: string): string | undefined {
+export function which(name: string): string | undefined {
   if (found.has(name)) return found.get(name);
   let path: string | undefined;
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
@@ -44,4 +44,9 @@ export function requireTool(name: string): boolean {
   }
   console.warn(`skipping the tests that need ${name}: ${reason} (set MTLSKIT_REQUIRE_TOOLS=1 to make this an error)`);
   return false;
+}
+
+/** Debian's `chromium` (or `chromium-browser`) on PATH, for playwright-core's `executablePath`. */
+export function chromiumPath(): string | undefined {
+  return which("chromium") ?? which("chromium-browser");
 }

@@ -9,6 +9,9 @@ import { exportAssets } from "../../../store/assets-export.js";
 import { installCertificate } from "../../../store/cert-install.js";
 import { createProfileCsr, createProfileSelfSigned } from "../../../store/profile-credentials.js";
 import { addProfile } from "../../../store/profiles.js";
+import { setServerCertificate } from "../../../store/server-cert.js";
+import { createOAuthKey } from "../../../client/oauth-key.js";
+import { createMerchantPki } from "../../demo/merchant-pki.js";
 
 let tmp: string;
 let ws: string;
@@ -47,6 +50,34 @@ describe("mtlskit emulate sign|endorse|register (no hand-written JSON)", () => {
     const r = await mtlskit(["emulate", "endorse", "--from", out, "--portal", emu.portalUrl, "--json"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).fingerprint).toMatch(/^[0-9a-f]{64}$/);
+  }, 60_000);
+
+  it("register: a profile with its server certificate and OAuth key (D1) / API key (MT) is registered, and notifications can be sent", async () => {
+    const merchant = await createMerchantPki(path.join(tmp, "merchant-pki"));
+    await setServerCertificate(ws, "d1-pp", { ...(await merchant.issue("notify-d1.merchant.test")), host: "notify-d1.merchant.test" });
+    const oauth = await createOAuthKey(ws, "d1-pp");
+    const d1Out = path.join(tmp, "d1-out-2");
+    await exportAssets(ws, "d1-pp", d1Out);
+    const d1 = await mtlskit(["emulate", "register", "--from", d1Out, "--portal", emu.portalUrl, "--json"]);
+    expect(d1.stderr).toBe("");
+    expect(d1.code).toBe(0);
+    expect(JSON.parse(d1.stdout)).toMatchObject({ program: "d1", environment: "preprod", customerId: "123456", issuerHost: "notify-d1.merchant.test", kid: oauth.kid, oauthPublicKey: true });
+    const text = await mtlskit(["emulate", "register", "--from", d1Out, "--portal", emu.portalUrl]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("registered 123456 (d1 preprod) with issuer host notify-d1.merchant.test");
+
+    await setServerCertificate(ws, "mt-sbx", { ...(await merchant.issue("notify-mt.merchant.test")), host: "notify-mt.merchant.test" });
+    const mtOut = path.join(tmp, "mt-out-2");
+    await exportAssets(ws, "mt-sbx", mtOut);
+    const mt = await mtlskit(["emulate", "register", "--from", mtOut, "--portal", emu.portalUrl, "--api-key", "k3y", "--json"]);
+    expect(mt.code).toBe(0);
+    expect(JSON.parse(mt.stdout)).toMatchObject({ program: "mt", customerId: "654321", issuerHost: "notify-mt.merchant.test", apiKey: "set" });
+
+    // The portal sends notifications only to a registered issuer host.
+    for (const [route, id] of [["d1/preprod", "123456"], ["mt/sandbox", "654321"]] as const) {
+      const res = await fetch(`${emu.portalUrl}/v1/${route}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ customerId: id, count: 1 }) });
+      expect(res.status).toBe(202);
+    }
   }, 60_000);
 
   it("register: a bundle without ISSUER_HOST is bad input (exit 2); a refusal by the portal exits 1 with its codes", async () => {
