@@ -46,6 +46,11 @@ export function say(ctx: CliContext, text: string, always = false): void {
   ctx.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 }
 
+/** Writes a warning on stderr, in every mode (--json and --quiet too: stdout stays the one document). */
+export function warn(ctx: CliContext, text: string): void {
+  ctx.stderr.write(`${paint(ctx, "yellow", "warning")} ${text}\n`);
+}
+
 /** Writes the one JSON document of --json mode. */
 export function printJson(ctx: CliContext, value: unknown): void {
   ctx.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

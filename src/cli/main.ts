@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { ERROR_CODES, MtlsError } from "../errors/index.js";
 import { makeContext, paint, printJson, type CliContext, type GlobalOptions } from "./context.js";
 import { COMMANDS, type CommandModule } from "./registry.js";
+import { describeRecovery, onRecovery } from "../store/journal.js";
 
 /** Exit codes of docs/architecture.md. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 3 } as const;
@@ -114,6 +115,11 @@ export async function runCli(argv: string[]): Promise<number> {
   const program = rootProgram();
   const state: { exit: number; ctx?: CliContext } = { exit: EXIT.ok };
   const fallbackCtx = makeContext({ json: argv.includes("--json"), debug: argv.includes("--debug"), color: !argv.includes("--no-color") });
+  // A journal left by a killed command and undone now is said once, on stderr (stdout stays the one document).
+  const stopRecoveryNotes = onRecovery((r) => {
+    const ctx = state.ctx ?? fallbackCtx;
+    ctx.stderr.write(`${paint(ctx, "yellow", "note")} ${describeRecovery(r)}\n`);
+  });
   try {
     const found = findCommand(argv);
     const wanted = found ? [found] : COMMANDS;
@@ -123,5 +129,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return state.exit;
   } catch (e) {
     return reportError(e, state.ctx ?? fallbackCtx, argv);
+  } finally {
+    stopRecoveryNotes();
   }
 }

@@ -120,5 +120,5 @@ export async function createOAuthKey(dir: string, name: string, options: CreateO
         `Then check that a token comes: mtlskit token --profile ${name}.`,
       ],
     };
-  });
+  }, { command: "oauth key create" });
 }

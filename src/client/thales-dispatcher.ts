@@ -197,6 +197,28 @@ class OutermostHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+/**
+ * A request given to a closed dispatcher: as undici's own dispatchers do, the error goes to the
+ * handler (so `request()` and `fetch()` reject with it) and `dispatch` returns false; a
+ * handler with no error callback gets it thrown. The error is `ALREADY_CLOSED`.
+ */
+function refuseClosed(handler: Dispatcher.DispatchHandler): false {
+  const err = new MtlsError("ALREADY_CLOSED", "request through a closed Thales dispatcher: it takes no new requests after close() or destroy()", {
+    hint: "Create a new one (createThalesDispatcher) and close it only when no more requests go through it.",
+  });
+  const legacy = handler as unknown as LegacyHandler;
+  if (!handler.onRequestStart && typeof legacy.onError === "function") {
+    legacy.onError(err);
+    return false;
+  }
+  if (typeof handler.onResponseError === "function") {
+    const controller: Dispatcher.DispatchController = { aborted: true, paused: false, reason: err, abort: () => undefined, pause: () => undefined, resume: () => undefined };
+    handler.onResponseError(controller, err);
+    return false;
+  }
+  throw err;
+}
+
 /** `https://host:port` -> `host:port`, parsed once per origin. */
 function targetParser(): (origin: string | URL | undefined) => string {
   const targets = new Map<string, string>();
@@ -298,14 +320,15 @@ export class ThalesDispatcher extends Dispatcher {
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    if (this.closed) throw new MtlsError("TLS_CONNECT_FAILED", "the Thales dispatcher is closed", { hint: "Create a new one (createThalesDispatcher)." });
+    if (this.closed) return refuseClosed(handler);
     // The outermost layer is applied here, not by `compose`, so that it gets the caller's
     // handler as it is (see OutermostHandler).
     return this.inner.dispatch(opts, new OutermostHandler(handler, this.targetOf(opts.origin), this.program, this.tlsErrors));
   }
 
-  /** Reads the credential files again; a valid new set is swapped in for new requests. */
+  /** Reads the credential files again; a valid new set is swapped in for new requests. After close(): `ALREADY_CLOSED`. */
   reload(): Promise<ReloadResult> {
+    if (this.closed) return Promise.reject(new MtlsError("ALREADY_CLOSED", "reload() of a closed Thales dispatcher", { hint: "Create a new one (createThalesDispatcher)." }));
     return this.credentials.reload();
   }
 
@@ -340,11 +363,20 @@ export class ThalesDispatcher extends Dispatcher {
     return p;
   }
 
+  /**
+   * Once: the first `close()` or `destroy()` stops new requests and the reload timer; a
+   * `destroy()` after a `close()` still cuts the requests that are draining. Calling either
+   * again is harmless (an agent already destroyed is not an error here).
+   */
   private async shutdown(how: (a: Agent) => Promise<void>): Promise<void> {
     this.closed = true;
     this.unsubscribe();
     if (this.reloadTimer) clearInterval(this.reloadTimer);
-    await Promise.all([how(this.router.agent), ...[...this.retiring].map(how)]);
+    const once = (a: Agent) => how(a).catch((e: unknown) => {
+      if ((e as { code?: string }).code === "UND_ERR_DESTROYED") return;
+      throw e;
+    });
+    await Promise.all([once(this.router.agent), ...[...this.retiring].map(once)]);
     this.retiring.clear();
   }
 

@@ -143,6 +143,7 @@ export async function loadCredentialSet(files: CredentialFiles, rules: Credentia
  * TLS material that can be reloaded while in use. The contract (as ghostunnel's): `reload()`
  * validates the whole new set and swaps it in one step, or keeps the old set and says why.
  * Readers call `current()` at each handshake; listeners hear of each successful swap.
+ * After `close()`, `reload()` rejects with `ALREADY_CLOSED` and no listener is called again.
  *
  * @example
  * const creds = await ReloadableCredentials.load({ certFile: "server.crt", keyFile: "server.key", caFile: "thales-client-ca.pem" });
@@ -153,6 +154,7 @@ export class ReloadableCredentials {
   private set: CredentialSet;
   private readonly listeners = new Set<(set: CredentialSet, previous: CredentialSet) => void>();
   private reloading: Promise<ReloadResult> | undefined;
+  private closed = false;
 
   private constructor(
     readonly files: CredentialFiles,
@@ -172,10 +174,26 @@ export class ReloadableCredentials {
     return this.set;
   }
 
-  /** Calls `fn` after every successful swap; returns a function that removes it. */
+  /** Calls `fn` after every successful swap; returns a function that removes it. Once closed, `fn` is never called. */
   onChange(fn: (set: CredentialSet, previous: CredentialSet) => void): () => void {
+    if (this.closed) return () => false;
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** True once {@link close} has been called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Ends the reloads: listeners are dropped and are never called again (not even by a reload
+   * already running), `reload()` rejects with `ALREADY_CLOSED`. `current()` still returns the
+   * last set, for connections that are finishing. Calling it again does nothing.
+   */
+  close(): void {
+    this.closed = true;
+    this.listeners.clear();
   }
 
   /**
@@ -183,6 +201,9 @@ export class ReloadableCredentials {
    * an invalid one is refused and the current set stays. Concurrent calls share one reload.
    */
   reload(): Promise<ReloadResult> {
+    if (this.closed) {
+      return Promise.reject(new MtlsError("ALREADY_CLOSED", "reload() after close(): these credentials are closed and are not read again", { hint: "Load a new set: ReloadableCredentials.load(files)." }));
+    }
     this.reloading ??= this.doReload().finally(() => {
       this.reloading = undefined;
     });
@@ -199,6 +220,8 @@ export class ReloadableCredentials {
     }
     const same = next.certChainPem === this.set.certChainPem && next.caPem === this.set.caPem && next.keyLocation === this.set.keyLocation && samePublicKey(next.keyPem, this.set.keyPem);
     if (same) return { ok: true, changed: false, set: this.set };
+    // Closed while the files were read: the swap is not made (nobody listens any more).
+    if (this.closed) return { ok: true, changed: false, set: this.set };
     const previous = this.set;
     this.set = next;
     for (const fn of this.listeners) fn(next, previous);

@@ -542,6 +542,11 @@ export const ERROR_CODES = {
     hint: "Check the token (pkcs11-tool --list-objects --login) and the module's own logs.",
   },
   // ---- issue 10: monitoring, inputs and messages (h10a): add new codes below this line ----
+  ALREADY_CLOSED: {
+    exit: 3,
+    meaning: "A library object was used after its close(): reload() of ReloadableCredentials, or a request through a ThalesDispatcher. close() itself may be called again; nothing else is done once closed.",
+    hint: "Create a new one (ReloadableCredentials.load, createThalesDispatcher) and close it only when it is no longer used.",
+  },
   WORKSPACE_NOT_FOUND: {
     exit: 2,
     meaning: "The workspace folder (--dir, $MTLSKIT_HOME or ./.mtlskit) does not exist or holds no mtlskit.yaml, so there is nothing to check.",

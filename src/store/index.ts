@@ -6,6 +6,7 @@
 export { CONFIG_FILE, CONFIG_VERSION, PROFILE_NAME_PATTERN, loadConfig, parseConfig, validateConfig, type LoadedConfig, type ProfileConfig, type WorkspaceConfig } from "./config.js";
 export { withWorkspaceLock, waitForUnlock, lockHolder, LOCK_FILE, DEFAULT_LOCK_WAIT_MS, type LockInfo, type LockOptions } from "./lock.js";
 export { profileFolderName, profilePaths, type ProfilePaths } from "./layout.js";
+export { onRecovery, recoveriesSoFar, describeRecovery, type Recovery } from "./journal.js";
 export { openProfile, listProfiles, resolveProfile, writeWorkspace, TRASH_DIR, type Profile, type WorkspaceTxn } from "./workspace.js";
 export { backupName, backupFile, replaceFile, stamp } from "./fs-ops.js";
 export { addProfile, removeProfile, assertProfileName, buildProfileConfig, type AddProfileOptions, type RemoveProfileResult } from "./profiles.js";

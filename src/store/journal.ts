@@ -12,7 +12,9 @@
  * lock, and any reader that opens a profile) means a transaction that did not commit: its entries
  * are undone newest first (each undo is idempotent, so a recovery that is itself killed is simply
  * run again), the temporary files left beside the journaled paths are removed, and the journal
- * goes. A `.txn.done` is only deleted. Nothing of the journal remains after a run.
+ * goes. A `.txn.done` is only deleted. Nothing of the journal remains after a run. The journal's
+ * `meta.json` names the command and its start time, so that the undo is reported (`onRecovery`):
+ * a recovery is never silent.
  *
  * Test-only: `MTLSKIT_TEST_CRASH_AT=N` makes the Nth mutating call of this module kill the
  * process with SIGKILL before it runs; `MTLSKIT_TEST_CRASH_AT=count` prints the number of
@@ -71,6 +73,26 @@ export async function mkdirs(dir: string, mode = 0o700): Promise<void> {
       throw new MtlsError("NOT_A_DIRECTORY", `${dir}: ${c === "EEXIST" ? "is a file, not a folder" : "a parent of this path is a file, not a folder"}`, { subject: dir, cause: e });
     }
     throw writeFailed(dir, e, "the folder could not be created");
+  }
+}
+
+/**
+ * Flushes a folder's entries (the names that renames, links and unlinks changed) to the disk,
+ * so that a committed change survives a power loss, not only a kill. Where the platform cannot
+ * fsync a folder (EISDIR, EINVAL, EPERM, ENOTSUP: some file systems, Windows) nothing is done; a
+ * folder that no longer exists has nothing to flush.
+ */
+export async function syncDir(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, fsc.O_RDONLY | (fsc.O_DIRECTORY ?? 0));
+    await handle.sync();
+  } catch (e) {
+    const c = code(e);
+    if (c === "EISDIR" || c === "EINVAL" || c === "EPERM" || c === "ENOTSUP" || c === "EBADF" || c === "ENOENT" || c === "ENOTDIR") return;
+    throw writeFailed(dir, e, "could not be flushed to disk");
+  } finally {
+    await handle?.close().catch(() => undefined);
   }
 }
 
@@ -166,10 +188,14 @@ type Before =
 interface Txn {
   readonly dir: string;
   readonly journal: string;
+  /** What the journal says of itself (`meta.json`): the command and when it started. */
+  readonly meta: JournalMeta;
   seq: number;
   readonly seen: Set<string>;
   /** Paths journaled as absent: everything below them goes with them on rollback. */
   readonly absent: Set<string>;
+  /** Folders whose entries this transaction changed: flushed before the commit. */
+  readonly touched: Set<string>;
   started: boolean;
 }
 
@@ -190,19 +216,81 @@ export function inTransaction(dir: string): boolean {
   return active.has(path.resolve(dir));
 }
 
+/** The first file of a journal: which command it belongs to and when that command started. */
+export interface JournalMeta {
+  /** The command (`cert install`), when the writer said. */
+  readonly command?: string;
+  /** When the transaction started (ISO 8601). */
+  readonly startedAt: string;
+  readonly pid: number;
+}
+
+/** A journal left by a killed process and undone: what it was. */
+export interface Recovery {
+  /** Workspace folder (absolute). */
+  readonly dir: string;
+  /** The command and start time of the interrupted change, when its journal recorded them. */
+  readonly command: string | undefined;
+  readonly startedAt: string | undefined;
+  /** When it was undone (ISO 8601). */
+  readonly undoneAt: string;
+}
+
+const META_FILE = "meta.json";
+const recoveries: Recovery[] = [];
+const recoveryListeners = new Set<(r: Recovery) => void>();
+
+/**
+ * Calls `fn` each time this process undoes a journal left by a killed process (once per journal:
+ * the process that undoes it is the only one to hear of it). Returns a function that removes it.
+ */
+export function onRecovery(fn: (r: Recovery) => void): () => void {
+  recoveryListeners.add(fn);
+  return () => recoveryListeners.delete(fn);
+}
+
+/** The journals this process undid so far (for `status --json`). */
+export function recoveriesSoFar(): readonly Recovery[] {
+  return [...recoveries];
+}
+
+/** One sentence for people: `an interrupted cert install from 2026-12-06T03:00:00.000Z was undone; nothing of it was kept`. */
+export function describeRecovery(r: Recovery): string {
+  return `an interrupted ${r.command ?? "change"} from ${r.startedAt ?? "an unknown time"} was undone; nothing of it was kept (workspace ${r.dir})`;
+}
+
+async function readMeta(journal: string): Promise<Partial<JournalMeta>> {
+  try {
+    const m = JSON.parse(await fs.readFile(path.join(journal, META_FILE), "utf8")) as Partial<JournalMeta>;
+    return typeof m === "object" && m !== null ? m : {};
+  } catch {
+    // absent (killed before it was written) or cut short: the change is undone all the same
+    return {};
+  }
+}
+
 async function addEntry(t: Txn, entry: Before): Promise<void> {
   if (!t.started) {
     await mkdirs(t.journal);
     t.started = true;
+    await writeJournalFile(path.join(t.journal, META_FILE), JSON.stringify(t.meta));
+    // The journal folder itself must survive a power loss before any change it protects is made.
+    await syncDir(t.dir);
   }
   // One call: a new file, written and flushed. A process killed while writing it leaves a
   // truncated entry, which does not parse and is ignored: the change it announced was not made.
-  const file = path.join(t.journal, `${entry.n}.json`);
+  await writeJournalFile(path.join(t.journal, `${entry.n}.json`), JSON.stringify(entry));
+  // The entry's name, not only its bytes, is on disk before the change it announces is made.
+  await syncDir(t.journal);
+}
+
+/** A new file of the journal, written and flushed in one mutating call. */
+async function writeJournalFile(file: string, text: string): Promise<void> {
   crashPoint();
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
-    await handle.writeFile(JSON.stringify(entry));
+    await handle.writeFile(text);
     await handle.sync();
   } catch (e) {
     throw writeFailed(file, e);
@@ -220,6 +308,8 @@ export async function protect(target: string): Promise<void> {
   const t = txnFor(target);
   if (!t) return;
   const abs = path.resolve(target);
+  // Its folder's entries change (also below a new folder, which needs no journal entry).
+  t.touched.add(path.dirname(abs));
   if (t.seen.has(abs)) return;
   for (const a of t.absent) if (inside(a, abs)) return;
   t.seen.add(abs);
@@ -243,6 +333,7 @@ export async function protectMove(from: string, to: string): Promise<void> {
   const t = txnFor(from);
   if (!t) return;
   await protect(path.dirname(to));
+  t.touched.add(path.dirname(path.resolve(from))).add(path.dirname(path.resolve(to)));
   const n = ++t.seq;
   await addEntry(t, { n, path: path.relative(t.dir, path.resolve(from)), state: "moved", to: path.relative(t.dir, path.resolve(to)) });
 }
@@ -308,7 +399,10 @@ async function rollback(dir: string): Promise<void> {
     }
   }
   for (const f of folders) await removeTemps(f);
+  // The undo is on disk before the journal that would redo it goes.
+  for (const f of folders) await syncDir(f);
   await renamePath(journal, path.join(dir, JOURNAL_DONE));
+  await syncDir(dir);
   await removeTree(path.join(dir, JOURNAL_DONE));
 }
 
@@ -326,7 +420,16 @@ export async function recoverJournal(dir: string): Promise<boolean> {
   }
   if (await exists(path.join(abs, JOURNAL_DIR))) {
     found = true;
+    const meta = await readMeta(path.join(abs, JOURNAL_DIR));
     await rollback(abs);
+    const r: Recovery = {
+      dir: abs,
+      command: typeof meta.command === "string" ? meta.command : undefined,
+      startedAt: typeof meta.startedAt === "string" ? meta.startedAt : undefined,
+      undoneAt: new Date().toISOString(),
+    };
+    recoveries.push(r);
+    for (const fn of recoveryListeners) fn(r);
   }
   return found;
 }
@@ -341,10 +444,11 @@ export async function hasJournal(dir: string): Promise<boolean> {
  * journaled through {@link protect} is kept if `work` returns, undone if it throws, and undone at
  * the next start if the process dies first. A nested call joins the running transaction.
  */
-export async function runTransaction<T>(dir: string, work: () => Promise<T>): Promise<T> {
+export async function runTransaction<T>(dir: string, work: () => Promise<T>, info: { command?: string } = {}): Promise<T> {
   const abs = path.resolve(dir);
   if (active.has(abs)) return work();
-  const t: Txn = { dir: abs, journal: path.join(abs, JOURNAL_DIR), seq: 0, seen: new Set(), absent: new Set(), started: false };
+  const meta: JournalMeta = { ...(info.command !== undefined ? { command: info.command } : {}), startedAt: new Date().toISOString(), pid: process.pid };
+  const t: Txn = { dir: abs, journal: path.join(abs, JOURNAL_DIR), meta, seq: 0, seen: new Set(), absent: new Set(), touched: new Set(), started: false };
   active.set(abs, t);
   let result: T;
   try {
@@ -356,8 +460,12 @@ export async function runTransaction<T>(dir: string, work: () => Promise<T>): Pr
   }
   active.delete(abs);
   if (t.started) {
-    // The commit point: one rename.
+    // Every folder the change renamed into is on disk before the commit, so that a power loss
+    // after it cannot leave the old names under a committed journal.
+    for (const d of t.touched) await syncDir(d);
+    // The commit point: one rename, itself flushed.
     await renamePath(t.journal, path.join(abs, JOURNAL_DONE));
+    await syncDir(abs);
     await removeTree(path.join(abs, JOURNAL_DONE));
   }
   return result;

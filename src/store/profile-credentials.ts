@@ -13,6 +13,7 @@ import {
 import { parseKeyType, type HashName, type KeyType } from "../policy/index.js";
 import type { StoreWriteOptions } from "./cert-install.js";
 import { backupFile, ensureDir, isFile, removeFile, replaceFile, willWrite } from "./fs-ops.js";
+import { CLIENT_KEY_WHY, decryptedKeyWarning } from "./key-warning.js";
 import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey } from "./token-keys.js";
 import { writeWorkspace, type Profile, type WorkspaceTxn } from "./workspace.js";
 
@@ -37,6 +38,8 @@ export interface ProfileCredentialOptions extends StoreWriteOptions {
 /** What `csr create --profile` made. */
 export interface ProfileCsrResult extends CreateClientCsrResult {
   profile: string;
+  /** Things to know, such as a key given encrypted and stored decrypted. */
+  warnings: string[];
   /** The key the CSR was made with (in the profile folder). */
   keyFileInProfile: string;
   /** True when the profile's existing key was used. */
@@ -47,6 +50,8 @@ export interface ProfileCsrResult extends CreateClientCsrResult {
 /** What `cert self-signed --profile` made. */
 export interface ProfileSelfSignedResult extends CreateSelfSignedResult {
   profile: string;
+  /** Things to know, such as a key given encrypted and stored decrypted. */
+  warnings: string[];
   keyFileInProfile: string;
   reusedKey: boolean;
   backups: string[];
@@ -83,6 +88,8 @@ interface KeyChoice {
   reused: boolean;
   /** A key given as a file, as PKCS#8 PEM, to copy into the profile. */
   imported?: string;
+  /** The key was given encrypted (with a passphrase) and is stored decrypted. */
+  decryptedFrom?: string;
   /** A key in a token, given now: its URI goes into the profile. */
   tokenUri?: string;
 }
@@ -113,7 +120,12 @@ async function keySource(profile: Profile, options: ProfileCredentialOptions, re
     }
     const passphrase = options.passphraseFile ? await readPassphraseFile(options.passphraseFile) : undefined;
     const key = await readPrivateKeyFile(options.keyFile, passphrase !== undefined ? { passphrase } : {});
-    return { source: { keyFile: options.keyFile, ...(options.passphraseFile ? { passphraseFile: options.passphraseFile } : {}) }, reused: false, imported: privateKeyToPem(key) };
+    return {
+      source: { keyFile: options.keyFile, ...(options.passphraseFile ? { passphraseFile: options.passphraseFile } : {}) },
+      reused: false,
+      imported: privateKeyToPem(key),
+      ...(passphrase !== undefined ? { decryptedFrom: options.keyFile } : {}),
+    };
   }
   if (hasKey && !(force && options.keyType)) {
     if (options.keyType && !force) {
@@ -148,9 +160,10 @@ async function settleKey(txn: WorkspaceTxn, profile: Profile, ks: KeyChoice, mad
       const module = "keyUri" in ks.source ? ks.source.pkcs11?.module : undefined;
       if (module && !profile.config.pkcs11?.module) txn.set(["profiles", profile.name, "pkcs11", "module"], module);
     }
-    return { keyFile: undefined, keyUri: uri, profile: profile.name, keyFileInProfile: uri, reusedKey: ks.reused, backups };
+    return { keyFile: undefined, keyUri: uri, profile: profile.name, keyFileInProfile: uri, reusedKey: ks.reused, backups, warnings: [] as string[] };
   }
-  return { keyFile: made.keyFile ?? (ks.imported ? key : undefined), profile: profile.name, keyFileInProfile: key, reusedKey: ks.reused, backups };
+  const warnings = ks.decryptedFrom !== undefined ? [decryptedKeyWarning(ks.decryptedFrom, key, CLIENT_KEY_WHY)] : [];
+  return { keyFile: made.keyFile ?? (ks.imported ? key : undefined), profile: profile.name, keyFileInProfile: key, reusedKey: ks.reused, backups, warnings };
 }
 
 /**

@@ -6,6 +6,7 @@ import { isCa, isSelfSigned, issuersIn, mozillaRootFor, nameOf, pemBundle } from
 import { assertHostName, hostOnly } from "./environment-guard.js";
 import { backupFile, ensureDir, isFile, removeFile, replaceFile } from "./fs-ops.js";
 import { writeWorkspace } from "./workspace.js";
+import { decryptedKeyWarning } from "./key-warning.js";
 
 type Cert = PkiItem & CertificateInfo;
 
@@ -171,9 +172,7 @@ export async function setServerCertificate(dir: string, name: string, options: S
       if (!tokenUri && profile.config.pkcs11?.serverKey) txn.set(["profiles", name, "pkcs11", "serverKey"], undefined);
       const keyPem = key ? privateKeyToPem(key) : undefined;
       if (keyPem && passphrase !== undefined) {
-        warnings.push(
-          `the key was given encrypted (${keyFile}) and is stored decrypted in ${p.key} (mode 0600), because the server reads it at every start without a passphrase: keep the workspace on an encrypted disk, readable only by the service's user, and keep the encrypted original as your backup`,
-        );
+        warnings.push(decryptedKeyWarning(keyFile!, p.key, "the server reads it at every start without a passphrase"));
       }
       if (keyPem && (await isFile(p.key))) {
         const old = await readPrivateKeyFile(p.key).catch(() => undefined);

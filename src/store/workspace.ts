@@ -146,11 +146,15 @@ export async function writeWorkspace<T>(dir: string, work: (txn: WorkspaceTxn) =
           return resolveProfile(dir, name, config);
         },
       };
-      return runTransaction(dir, async () => {
-        const result = await work(txn);
-        if (changed) await saveConfig(loaded);
-        return result;
-      });
+      return runTransaction(
+        dir,
+        async () => {
+          const result = await work(txn);
+          if (changed) await saveConfig(loaded);
+          return result;
+        },
+        options.command !== undefined ? { command: options.command } : {},
+      );
     },
     options,
   );

@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { MtlsError } from "../../errors/index.js";
+import { KEY_TYPES } from "../../policy/index.js";
 import type { CliContext } from "../context.js";
 import { COMMANDS } from "../registry.js";
 
@@ -20,11 +21,38 @@ interface CompletionEntry {
   options: Array<{ flag: string; takesValue: boolean; choices: readonly string[]; description: string }>;
 }
 
+/**
+ * Options whose values are a fixed set but that check them in the library (so that a bad value
+ * gets its own code, `UNKNOWN_PROGRAM`, `UNKNOWN_KEY_TYPE`... rather than commander's): the
+ * values completion offers. A command's help text narrows them: only the values it names are
+ * offered (`cert self-signed --type` names no rsa-4096), all of them when it names none.
+ */
+const FIXED_VALUES: Readonly<Record<string, readonly string[]>> = {
+  "--program": ["d1", "mt", "both"],
+  "--env": ["preprod", "production", "sandbox"],
+  "--type": KEY_TYPES,
+  "--hash": ["sha256", "sha384"],
+  "--upstream-errors": ["retryable", "gateway"],
+  "--log-level": ["debug", "info", "warn", "error"],
+  "--engine": ["node", "nginx", "haproxy"],
+};
+
+/** The values completion offers for an option: commander's `.choices()`, else {@link FIXED_VALUES} narrowed by its help. */
+export function completionChoices(o: Pick<Option, "long" | "argChoices" | "description">): readonly string[] {
+  if (o.argChoices?.length) return o.argChoices;
+  const all = o.long ? FIXED_VALUES[o.long] : undefined;
+  if (!all) return [];
+  const named = all.filter((v) => new RegExp(`(^|[^\\w-])${v.replace(/[-]/g, "\\-")}($|[^\\w-])`).test(o.description));
+  const values = named.length > 0 ? named : all;
+  // "both" only where the help offers it (demo, engines).
+  return values.filter((v) => v !== "both" || named.includes("both"));
+}
+
 function optionsOf(cmd: Command): CompletionEntry["options"] {
   const hidden = (o: Option) => (o as Option & { hidden?: boolean }).hidden === true;
   return cmd.options
     .filter((o) => o.long && !hidden(o))
-    .map((o) => ({ flag: o.long!, takesValue: o.required || o.optional, choices: o.argChoices ?? [], description: o.description }));
+    .map((o) => ({ flag: o.long!, takesValue: o.required || o.optional, choices: completionChoices(o), description: o.description }));
 }
 
 /** Every command of the registry with its options, plus the global ones (path []). */

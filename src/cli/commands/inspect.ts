@@ -12,13 +12,17 @@ import {
 } from "../../pki/index.js";
 import { isPkcs11Uri, openTokenKey, readPassphraseFile, spkiPin } from "../../pki/index.js";
 import { isMtlsError, MtlsError } from "../../errors/index.js";
+import { existsSync } from "node:fs";
+import * as path from "node:path";
+import { openProfile, type Profile } from "../../store/index.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {
   return cmd
     .description("show what a certificate, CSR, key or chain file holds, or the chain a TLS server presents")
-    .argument("<target>", "a file (PEM or DER; certificates, CSRs, keys, chains), https://HOST[:PORT], or pkcs11:token=...;object=... (a key in a token)")
+    .argument("[target]", "a file (PEM or DER; certificates, CSRs, keys, chains), https://HOST[:PORT], or pkcs11:token=...;object=... (a key in a token); or --profile")
+    .option("--profile <name>", "inspect every certificate, CSR and key file of this profile (client, renewal, Thales assets, server, OAuth)")
     .option("--pin-file <file>", TOKEN_OPTION_HELP.pinFile)
     .option("--pkcs11-module <path>", TOKEN_OPTION_HELP.module)
     .option("--passphrase-file <file>", "passphrase of a PKCS#12 file or an encrypted key (first line): shows what it holds instead of 'encrypted'")
@@ -27,12 +31,14 @@ export function define(cmd: Command): Command {
     .option("--timeout <ms>", "for a URL: give up after this many milliseconds (default 10000)")
     .addHelpText(
       "after",
-      "\nExamples:\n  mtlskit inspect client.crt\n  mtlskit inspect d1-preprod.csr --json\n  mtlskit inspect https://tmg.dbp-stg.thalescloud.io:443",
+      "\nExamples:\n  mtlskit inspect client.crt\n  mtlskit inspect d1-preprod.csr --json\n  mtlskit inspect --profile d1-pp\n  mtlskit inspect https://tmg.dbp-stg.thalescloud.io:443",
     );
 }
 
 export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  const target = args[0] ?? "";
+  if (o["profile"] !== undefined) return runProfile(ctx, o, args);
+  const target = args[0];
+  if (target === undefined) throw new MtlsError("USAGE", "give a file, an https:// URL or a pkcs11: URI to inspect, or --profile NAME", { hint: "Example: mtlskit inspect client.crt, or mtlskit inspect --profile d1-pp" });
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return runUrl(ctx, o, target);
   if (isPkcs11Uri(target)) return runTokenKey(ctx, o, target);
   for (const flag of ["servername", "ca", "timeout"] as const) {
@@ -46,9 +52,73 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
     throw e;
   });
   if (ctx.json) {
-    printJson(ctx, { ok: true, file: r.file, ...(r.pkcs12 ? { pkcs12: r.pkcs12 } : {}), objects: r.objects.map(({ index: _index, ...rest }) => jsonSafe(rest)) });
+    printJson(ctx, fileJson(r));
     return 0;
   }
+  renderFile(ctx, r);
+  return 0;
+}
+
+type FileInspection = Awaited<ReturnType<typeof inspectFile>>;
+
+function fileJson(r: FileInspection): Record<string, unknown> {
+  return { ok: true, file: r.file, ...(r.pkcs12 ? { pkcs12: r.pkcs12 } : {}), objects: r.objects.map(({ index: _index, ...rest }) => jsonSafe(rest)) };
+}
+
+/** Every certificate, CSR and key file of a profile that exists, in the order of `profile show`. */
+function profileFiles(p: Profile): string[] {
+  const x = p.paths;
+  return [
+    x.client.key, x.client.csr, x.client.cert, x.client.chain,
+    x.pending.key, x.pending.csr, x.pending.cert, x.pending.chain,
+    x.assets.serverChain, x.assets.serverTrust, x.assets.clientCertificate, x.assets.inboundClientCa,
+    x.server.cert, x.server.key, x.server.chain, x.server.trustStore,
+    x.oauth.key,
+  ].filter((f) => existsSync(f));
+}
+
+/** `inspect --profile NAME`: each file of the profile, as `inspect FILE` shows it. */
+async function runProfile(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
+  const name = String(o["profile"]);
+  if (args.length > 0) throw new MtlsError("USAGE", "give a target or --profile, not both", { hint: `Run: mtlskit inspect --profile ${name}` });
+  for (const flag of ["servername", "ca", "timeout"] as const) {
+    if (o[flag] !== undefined) throw new MtlsError("USAGE", `--${flag} applies to an https:// URL, not to --profile`);
+  }
+  const p = await openProfile(ctx.dir, name);
+  const files = profileFiles(p);
+  const tokenKeys = Object.entries(p.config.pkcs11 ?? {}).filter(([k, v]) => k !== "module" && typeof v === "string") as Array<[string, string]>;
+  if (files.length === 0 && tokenKeys.length === 0) {
+    throw new MtlsError("FILE_NOT_FOUND", `profile '${name}' has no certificate, CSR or key yet (${p.paths.folder})`, {
+      hint: p.program.id === "mt" ? `Create them: mtlskit cert self-signed --profile ${name}` : `Create them: mtlskit csr create --profile ${name}`,
+    });
+  }
+  const passphrase = o["passphraseFile"] !== undefined ? await readPassphraseFile(String(o["passphraseFile"])) : undefined;
+  const results: FileInspection[] = [];
+  for (const f of files) results.push(await inspectFile(f, passphrase !== undefined ? { passphrase } : {}));
+  if (ctx.json) {
+    printJson(ctx, {
+      ok: true,
+      profile: name,
+      folder: p.paths.folder,
+      files: results.map(fileJson).map(({ ok: _ok, ...rest }) => rest),
+      ...(tokenKeys.length > 0 ? { tokenKeys: Object.fromEntries(tokenKeys) } : {}),
+    });
+    return 0;
+  }
+  say(ctx, paint(ctx, "bold", `profile ${name}`) + paint(ctx, "dim", `: ${p.paths.folder}`));
+  results.forEach((r) => {
+    say(ctx, "");
+    say(ctx, paint(ctx, "bold", `== ${path.relative(p.paths.folder, r.file)}`));
+    renderFile(ctx, r);
+  });
+  for (const [slot, uri] of tokenKeys) {
+    say(ctx, "");
+    say(ctx, `${slot}: a key in a token, ${uri} (see it with: mtlskit inspect '${uri}')`);
+  }
+  return 0;
+}
+
+function renderFile(ctx: CliContext, r: FileInspection): void {
   if (r.pkcs12) {
     const p = r.pkcs12;
     say(ctx, paint(ctx, "bold", "PKCS#12") + paint(ctx, "dim", `: ${r.file}`));
@@ -69,7 +139,6 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
     say(ctx, paint(ctx, "bold", `${KIND_TITLES[obj.kind]}${total > 1 ? ` ${n} of ${total}` : ""}`) + paint(ctx, "dim", `: ${obj.source}`));
     renderObject(ctx, obj);
   });
-  return 0;
 }
 
 /** A key in a token: what the token says of it (never key material). */

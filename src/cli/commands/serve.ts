@@ -44,6 +44,9 @@ export function define(cmd: Command): Command {
     .option("--upstream-timeout <duration>", "time for the application's answer", "8s")
     .option("--max-connections <n>", "connections served at once; more are answered 503", "512")
     .option("--max-body <bytes>", "largest request body; more is answered 413", String(1024 * 1024))
+    .option("--first-byte-timeout <duration>", "node engine: close a new connection that sends nothing for this long (Thales sends its ClientHello at once); never more than the handshake time (10s); default 3s")
+    .option("--max-pending-handshakes <n>", "node engine: connections still in their TLS handshake, all addresses together; a new one over this closes the oldest (at most the TCP cap minus --max-connections); default 1024")
+    .option("--max-pending-per-address <n>", "node engine: connections still in their TLS handshake from one address; a new one over this closes that address's oldest; default 256")
     .option("--reload-interval <duration>", "also reload the certificates this often (0: only on SIGHUP and file changes)", "10m")
     .option("--log-level <level>", "debug, info, warn or error (JSON lines on stderr)", "info")
     .option("--workers <n|auto>", "processes sharing the listener (auto: one per CPU); one admin listener with the metrics of all, a dead worker restarted", "1")
@@ -71,6 +74,28 @@ export function parseWorkers(text: string): number {
   if (text === "auto") return Math.max(1, Math.min(64, availableParallelism()));
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64) throw new MtlsError("USAGE", `--workers must be a number from 1 to 64 or auto, not '${text}'`);
   return Number(text);
+}
+
+/** The flood limits of the node engine: option key and flag. */
+const FLOOD_FLAGS: ReadonlyArray<[string, string]> = [
+  ["firstByteTimeout", "--first-byte-timeout"],
+  ["maxPendingHandshakes", "--max-pending-handshakes"],
+  ["maxPendingPerAddress", "--max-pending-per-address"],
+];
+
+/**
+ * `--first-byte-timeout`, `--max-pending-handshakes`, `--max-pending-per-address`: the bounds
+ * of what an unauthenticated connection can hold (see src/server/options.ts). Bad values are
+ * `USAGE`.
+ */
+export function floodLimits(o: Record<string, unknown>): Pick<InboundLimits, "firstByteTimeoutMs" | "maxPendingHandshakes" | "maxPendingPerAddress"> {
+  const firstByteTimeoutMs = parseDurationMs(String(o["firstByteTimeout"] ?? "3s"), "--first-byte-timeout");
+  if (firstByteTimeoutMs <= 0) throw new MtlsError("USAGE", "--first-byte-timeout must be more than 0 (a silent connection is always closed at some point)", { hint: "Write it like 500ms or 3s." });
+  return {
+    firstByteTimeoutMs,
+    maxPendingHandshakes: positiveInt("--max-pending-handshakes", String(o["maxPendingHandshakes"] ?? "1024")),
+    maxPendingPerAddress: positiveInt("--max-pending-per-address", String(o["maxPendingPerAddress"] ?? "256")),
+  };
 }
 
 function logLevel(text: string): LogLevel {
@@ -113,6 +138,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     maxConnections: positiveInt("--max-connections", String(o["maxConnections"])),
     maxBodyBytes: positiveInt("--max-body", String(o["maxBody"])),
   };
+  Object.assign(limits, floodLimits(o));
   const intervalMs = parseDurationMs(String(o["reloadInterval"]), "--reload-interval");
   const workers = parseWorkers(String(o["workers"]));
   const slot = workerSlot();
@@ -131,6 +157,11 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   const logger = createJsonLogger({ level, base: slot ? { profile, worker: slot } : { profile } });
   const engine = String(o["engine"]);
   if (engine !== "node" && engine !== "nginx" && engine !== "haproxy") throw new MtlsError("USAGE", `--engine must be node, nginx or haproxy, not '${engine}'`);
+  if (engine !== "node") {
+    for (const [key, flag] of FLOOD_FLAGS) {
+      if (o[key] !== undefined) throw new MtlsError("USAGE", `${flag} is for the node engine; ${engine} applies its own limits`);
+    }
+  }
   if (engine !== "node" && workers > 1) throw new MtlsError("USAGE", `--workers is for the node engine; ${engine} runs its own worker processes`);
   if (workers > 1 && cluster.isPrimary) return runPool(ctx, { workers, admin, logger, profile, upstream: String(o["upstream"]), intervalMs });
   const allowCn = (o["allowCn"] as string[] | undefined) ?? [];

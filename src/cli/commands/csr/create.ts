@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { createClientCsr } from "../../../pki/index.js";
 import { createProfileCsr } from "../../../store/index.js";
 import { MtlsError } from "../../../errors/index.js";
-import { hiddenAlias, paint, printJson, say, withProgress, type CliContext, printNextSteps } from "../../context.js";
+import { hiddenAlias, paint, printJson, say, withProgress, type CliContext, printNextSteps, warn } from "../../context.js";
 import { hashOption, keySourceFrom, keyLines, profileKeyOptions, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
 
 export function define(cmd: Command): Command {
@@ -59,6 +59,7 @@ async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Prom
       force: !!o["force"],
     }),
   );
+  for (const w of r.warnings) warn(ctx, w);
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;

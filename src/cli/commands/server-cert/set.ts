@@ -2,7 +2,7 @@ import { dayCount } from "../../../pki/index.js";
 import type { Command } from "commander";
 import { setServerCertificate } from "../../../store/index.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
-import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
+import { paint, printJson, say, type CliContext, printNextSteps, warn } from "../../context.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -34,6 +34,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     ...(passphraseFile ? { passphraseFile } : {}),
     force: !!o["force"],
   });
+  for (const w of r.warnings) warn(ctx, w);
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;
@@ -42,7 +43,6 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   say(ctx, `names: ${r.dnsNames.join(", ") || "(none)"}${r.host ? `; covers ${r.host}` : ""}`);
   say(ctx, `chain: ${r.chain.map((c) => c.subject).join(" <- ")}`);
   say(ctx, r.mozillaRoot ? `reaches the Mozilla root ${r.mozillaRoot}` : `does not reach a Mozilla root: PEM trust store written to ${r.trustStoreFile}`);
-  for (const w of r.warnings) say(ctx, `${paint(ctx, "yellow", "warning")} ${w}`, true);
   printNextSteps(ctx, r.nextSteps);
   return 0;
 }
