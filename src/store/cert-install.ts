@@ -1,7 +1,7 @@
 import { MtlsError } from "../errors/index.js";
 import { isPkcs12File, needsRenewal, readPassphraseFile, readPkiObjects, readPrivateKeyFile, toPem, type CertificateInfo, type Pkcs11Options, type PkiItem } from "../pki/index.js";
 import { lintItems, type Finding } from "../lint/index.js";
-import { applyClientInstall, planClientInstall, promotePending, type CredentialSlot } from "./client-cert.js";
+import { applyClientInstall, planClientInstall, promotePending, refusedFindings, type CredentialSlot } from "./client-cert.js";
 import { isFile } from "./fs-ops.js";
 import { profileClientKeyUri, profilePkcs11Options, readTokenPublicKey, withTokenAccess } from "./token-keys.js";
 import { writeWorkspace } from "./workspace.js";
@@ -122,7 +122,7 @@ export async function activateCertificate(dir: string, name: string, options: In
       });
       const errors = result.findings.filter((f) => f.severity === "error");
       if (errors.length) {
-        throw new MtlsError("CERTIFICATE_REFUSED", `${p.pending.cert}: not activated: ${errors.map((f) => `[${f.code}] ${f.message}`).join("; ")}`, { hint: errors[0]!.hint });
+        throw new MtlsError("CERTIFICATE_REFUSED", `${p.pending.cert}: not activated: ${refusedFindings(errors)}`, { hint: errors[0]!.hint });
       }
       const leaf = certs[0]!;
       const { backups } = await promotePending(profile, { leafPem: toPem("CERTIFICATE", leaf.der), chainPem: undefined }, options.now, txn);

@@ -39,6 +39,11 @@ function findingLine(f: Finding): string {
   return `[${f.code}] ${f.message}`;
 }
 
+/** The refused findings of an install or activation, each said once, in the order lint found them. */
+export function refusedFindings(errors: readonly Finding[]): string {
+  return [...new Set(errors.map(findingLine))].join("; ");
+}
+
 /**
  * Checks a client certificate (and the chain that came with it) against a profile: the
  * program's lint rules for its environment and customer id, the profile's key (active or
@@ -96,7 +101,7 @@ export async function planClientInstall(profile: Profile, items: PkiItem[], sour
     });
   }
   if (errors.length > 0) {
-    throw new MtlsError("CERTIFICATE_REFUSED", `${source}: not installed: ${errors.map(findingLine).join("; ")}`, { subject: source, hint: errors[0]!.hint });
+    throw new MtlsError("CERTIFICATE_REFUSED", `${source}: not installed: ${refusedFindings(errors)}`, { subject: source, hint: errors[0]!.hint });
   }
   const findings = result.findings.filter((f) => f.severity !== "error");
   const csrFile = slot === "pending" ? profile.paths.pending.csr : profile.paths.client.csr;
