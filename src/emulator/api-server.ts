@@ -59,9 +59,10 @@ import net from "node:net";
 import tls from "node:tls";
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from "jose";
 import { MtlsError } from "../errors/index.js";
-import { OID, parseCertificate, parsePem, type CertificateInfo } from "../pki/index.js";
-import { keyFamily, type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
+import { parseCertificate, parsePem, type CertificateInfo } from "../pki/index.js";
+import { type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
 import { classifyHandshakeError } from "../server/handshake-errors.js";
+import { judgeClient, type ClientIdentity, type ParsedTrust, type Verdict } from "./client-verdict.js";
 import { ALERT, HandshakeGate, TLS_VERSION_NAMES } from "./handshake-gate.js";
 import { JsonHttpError, readBody, sendJson, type JsonErrorEntry } from "./http-json.js";
 
@@ -180,19 +181,6 @@ const DEFAULT_D1_RESOURCE_PATH = "/d1/v1/";
 // Client certificate verdict
 // ---------------------------------------------------------------------------------------------
 
-/** The authenticated client, attached to its connection. */
-interface ClientIdentity {
-  subject: string;
-  fingerprint: string;
-  serialNumber: string;
-  /** D1: the merchantGatewayId of the CN. */
-  gatewayId: string | undefined;
-}
-
-type Verdict = { ok: true; identity: ClientIdentity; cert: CertificateInfo } | { ok: false; code: HandshakeCode; reason: string; alert: number; cert?: CertificateInfo };
-
-/** Trust in force, parsed once per {@link ApiServer.setClientTrust}. */
-type ParsedTrust = { kind: "ca"; anchors: CertificateInfo[]; pems: string[] } | { kind: "pinned"; pins: Map<string, CertificateInfo>; pems: string[] };
 
 function sha256Hex(der: Uint8Array): string {
   return createHash("sha256").update(der).digest("hex");
@@ -218,34 +206,6 @@ function parseTrust(t: ClientTrust): ParsedTrust {
 
 function pemOf(c: CertificateInfo): string {
   return c.x509.toString();
-}
-
-/** OpenSSL's verification error (Node's `authorizationError`) as a code, alert and sentence. */
-function opensslVerdict(error: string): { code: HandshakeCode; alert: number; text: string } {
-  switch (error) {
-    case "CERT_HAS_EXPIRED":
-      return { code: "CERTIFICATE_EXPIRED", alert: ALERT.certificate_expired, text: "a certificate of the chain has expired" };
-    case "CERT_NOT_YET_VALID":
-      return { code: "CERTIFICATE_NOT_YET_VALID", alert: ALERT.bad_certificate, text: "a certificate of the chain is not valid yet" };
-    case "INVALID_PURPOSE":
-      return { code: "WRONG_KEY_USAGE", alert: ALERT.unsupported_certificate, text: "a certificate of the chain may not be used for TLS client authentication" };
-    case "UNABLE_TO_GET_ISSUER_CERT":
-    case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
-    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
-    case "DEPTH_ZERO_SELF_SIGNED_CERT":
-    case "SELF_SIGNED_CERT_IN_CHAIN":
-    case "CERT_UNTRUSTED":
-    case "INVALID_CA":
-    case "CERT_CHAIN_TOO_LONG":
-    case "PATH_LENGTH_EXCEEDED":
-      return { code: "UNKNOWN_CA", alert: ALERT.unknown_ca, text: "the chain does not lead to a trusted root" };
-    default:
-      return { code: "BAD_CERTIFICATE", alert: ALERT.bad_certificate, text: "the certificate fails verification" };
-  }
-}
-
-function iso(d: Date): string {
-  return d.toISOString();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -449,7 +409,17 @@ class ApiServerImpl implements ApiServer {
     const version = socket.getProtocol();
     let verdict: Verdict;
     try {
-      verdict = this.judge(socket, version);
+      const peer = socket.getPeerX509Certificate();
+      const cert = peer ? parseCertificate(new Uint8Array(peer.raw), "client certificate") : undefined;
+      verdict = judgeClient({
+        program: this.program,
+        environment: this.environment,
+        trust: this.trust,
+        client: cert ? { cert, fingerprint: sha256Hex(cert.der) } : undefined,
+        authorizationError: socket.authorizationError ? String(socket.authorizationError) : undefined,
+        version,
+        now: Date.now(),
+      });
     } catch (e) {
       verdict = { ok: false, code: "BAD_CERTIFICATE", reason: `the client certificate could not be examined: ${(e as Error).message}`, alert: ALERT.bad_certificate };
     }
@@ -480,113 +450,6 @@ class ApiServerImpl implements ApiServer {
     }
     this.log(gate, { result: "refused", code, reason, ...(code === "PROTOCOL_VERSION" && offeredName ? { tlsVersion: offeredName } : {}) });
     if (!socket.destroyed) socket.destroy();
-  }
-
-  /** Applies the program's rules to the client certificate of a finished handshake. */
-  private judge(socket: tls.TLSSocket, version: string | null): Verdict {
-    const programEnv = `${this.program.name} ${this.environment.label}`;
-    const peer = socket.getPeerX509Certificate();
-    if (!peer) {
-      const expected = this.trust.kind === "pinned" ? "the self-signed certificate endorsed for this environment" : "the certificate signed by the Thales Business PKI CA for this environment";
-      return {
-        ok: false,
-        code: "NO_CLIENT_CERTIFICATE",
-        reason: `the client sent no certificate; ${programEnv} requires mutual TLS: present ${expected}`,
-        alert: version === "TLSv1.3" ? ALERT.certificate_required : ALERT.handshake_failure,
-      };
-    }
-    const cert = parseCertificate(new Uint8Array(peer.raw), "client certificate");
-    const fingerprint = sha256Hex(cert.der);
-    const refuse = (code: HandshakeCode, reason: string, alert: number): Verdict => ({ ok: false, code, reason, alert, cert });
-    const cnRule = this.program.clientCertificate.commonName;
-    const cn = cert.commonName ?? "";
-    const cnMatch = cnRule.kind === "template" ? cnRule.pattern.exec(cn) : null;
-    const now = Date.now();
-
-    // 1. A certificate of another environment: the most useful thing to say, whatever else is wrong.
-    if (cnRule.kind === "template" && cnMatch?.groups) {
-      const code = cnMatch.groups.envCode;
-      const other = this.program.environments.find((e) => e.cnCode === code && e.id !== this.environment.id);
-      if (other) {
-        return refuse(
-          "WRONG_ENVIRONMENT",
-          `the certificate '${cn}' is for ${this.program.name} ${other.label} (D1.${code}); this is the ${this.environment.label} endpoint, which requires D1.${this.environment.cnCode ?? "?"}: environments are isolated, use the ${this.environment.label} certificate`,
-          ALERT.access_denied,
-        );
-      }
-    }
-
-    // 2. Trust: pinned certificate (MT) or issuing CA (D1).
-    if (this.trust.kind === "pinned") {
-      if (!this.trust.pins.has(fingerprint)) {
-        const notSelfSigned = cert.selfIssued ? "" : " (and it is not self-signed: MT expects a self-signed certificate)";
-        return refuse(
-          "NOT_ENDORSED",
-          `the certificate '${cert.subjectText}' (sha256 ${fingerprint}) is not endorsed for ${programEnv}${notSelfSigned}: endorse it in the Thales portal for this environment first`,
-          ALERT.unknown_ca,
-        );
-      }
-    } else {
-      const issuer = this.trust.anchors.find((a) => cert.x509.checkIssued(a.x509) && cert.x509.verify(a.publicKey));
-      if (!issuer) {
-        const openssl = socket.authorizationError ? ` (OpenSSL: ${String(socket.authorizationError)})` : "";
-        const expected = this.trust.anchors.map((a) => `'${a.subjectText}'`).join(" or ");
-        return refuse(
-          "UNKNOWN_CA",
-          `the certificate '${cert.subjectText}' is issued by '${cert.issuerText}', not by ${expected}, the CA of ${programEnv}${openssl}: use the certificate Thales signed for this environment`,
-          ALERT.unknown_ca,
-        );
-      }
-    }
-
-    // 3. Dates of the leaf.
-    if (cert.notAfter.getTime() < now) {
-      return refuse("CERTIFICATE_EXPIRED", `the certificate '${cert.subjectText}' expired on ${iso(cert.notAfter)}: renew it`, ALERT.certificate_expired);
-    }
-    if (cert.notBefore.getTime() > now) {
-      return refuse("CERTIFICATE_NOT_YET_VALID", `the certificate '${cert.subjectText}' is valid only from ${iso(cert.notBefore)}: check the clocks`, ALERT.bad_certificate);
-    }
-
-    // 4. The rest of OpenSSL's verification of a CA-issued chain (a CA expired, purpose...).
-    if (this.trust.kind === "ca" && socket.authorizationError) {
-      const v = opensslVerdict(String(socket.authorizationError));
-      return refuse(v.code, `the certificate '${cert.subjectText}' was refused: ${v.text} (OpenSSL: ${String(socket.authorizationError)})`, v.alert);
-    }
-
-    // 5. Usage and key type.
-    const eku = cert.extKeyUsage;
-    if (eku && !eku.includes(OID.clientAuth) && !eku.includes("2.5.29.37.0")) {
-      return refuse("WRONG_KEY_USAGE", `the certificate '${cert.subjectText}' has no clientAuth extended key usage: it cannot authenticate a TLS client`, ALERT.unsupported_certificate);
-    }
-    const accepted = this.program.clientCertificate.accepted.map((a) => a.keyType);
-    if (!cert.keyType || !accepted.includes(cert.keyType)) {
-      const rule = this.program.clientCertificate.refused.find((r) => r.keyType === cert.keyType)?.rule;
-      return refuse(
-        "KEY_TYPE_REFUSED",
-        rule ?? `${this.program.name} does not accept ${cert.keyType ?? "this"} client keys; use one of ${accepted.join(", ")}`,
-        ALERT.unsupported_certificate,
-      );
-    }
-
-    // 6. The CN rule (D1).
-    let gatewayId: string | undefined;
-    if (cnRule.kind === "template") {
-      const expected = cnRule.template.replace("{envCode}", this.environment.cnCode ?? "");
-      if (!cnMatch?.groups) {
-        return refuse("CN_PATTERN", `the certificate CN '${cn}' does not follow ${expected}`, ALERT.access_denied);
-      }
-      const { keyAlg, id, envCode } = cnMatch.groups;
-      if (envCode !== this.environment.cnCode) {
-        return refuse("CN_PATTERN", `the certificate CN '${cn}' has environment code D1.${envCode ?? ""}; ${programEnv} requires D1.${this.environment.cnCode ?? ""}`, ALERT.access_denied);
-      }
-      const label = cnRule.keyAlgLabels[keyFamily(cert.keyType)];
-      if (keyAlg !== label) {
-        return refuse("CN_PATTERN", `the certificate CN '${cn}' says ${keyAlg ?? ""} but its key is ${cert.keyType}: the CN must start with TLSMA-${label}/`, ALERT.access_denied);
-      }
-      gatewayId = id;
-    }
-
-    return { ok: true, cert, identity: { subject: cert.subjectText, fingerprint, serialNumber: cert.serialNumber, gatewayId } };
   }
 
   // --- HTTP -----------------------------------------------------------------------------------
