@@ -9,6 +9,11 @@
  * - D1: the OAuth 2.0 JWT bearer token endpoint (RFC 7523) at `<authz path>/oauth2/token`.
  * - An echo resource under the program's base path returning the authenticated identity.
  *
+ * Parts: the handshake gate and its TLS 1.3 alert encryption in `handshake-gate.ts`, the
+ * client verdict (who is allowed, which refusal) in `client-verdict.ts` (a pure function), the
+ * D1 token endpoint and bearer check in `token-endpoint.ts`; this file wires them, routes the
+ * requests and answers the echo resource.
+ *
  * ## How a refusal happens in the handshake, with a precise reason
  *
  * Node offers two things, neither enough alone:
@@ -53,18 +58,18 @@
  * {@link HANDSHAKE_CODES}.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { constants as cryptoConstants, createHash, randomBytes, type KeyObject } from "node:crypto";
+import { constants as cryptoConstants, createHash, type KeyObject } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import net from "node:net";
 import tls from "node:tls";
-import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from "jose";
 import { MtlsError } from "../errors/index.js";
 import { parseCertificate, parsePem, type CertificateInfo } from "../pki/index.js";
 import { type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
 import { classifyHandshakeError } from "../server/handshake-errors.js";
 import { judgeClient, type ClientIdentity, type ParsedTrust, type Verdict } from "./client-verdict.js";
 import { ALERT, HandshakeGate, TLS_VERSION_NAMES } from "./handshake-gate.js";
-import { JsonHttpError, readBody, sendJson, type JsonErrorEntry } from "./http-json.js";
+import { headerValue, JsonHttpError, readBody, sendJson } from "./http-json.js";
+import { fieldError, TokenEndpoint, type IssuedToken } from "./token-endpoint.js";
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -172,8 +177,6 @@ export type HandshakeCode = keyof typeof HANDSHAKE_CODES;
 
 /** Largest request body accepted (413 beyond). */
 export const MAX_BODY_BYTES = 1024 * 1024;
-/** Clock skew tolerated on the assertion's `exp` limit, in seconds. */
-const ASSERTION_SKEW_SECONDS = 30;
 const HANDSHAKE_TIMEOUT_MS = 15_000;
 const DEFAULT_D1_RESOURCE_PATH = "/d1/v1/";
 
@@ -209,49 +212,8 @@ function pemOf(c: CertificateInfo): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP helpers
-// ---------------------------------------------------------------------------------------------
-
-function fieldError(code: "MISSING_FIELD" | "INVALID_FIELD", message: string): JsonHttpError {
-  return new JsonHttpError(400, [{ code, message }]);
-}
-
-/** The fields of a JSON or form-urlencoded body, as strings (other JSON values are kept as-is). */
-function parseFields(req: IncomingMessage, body: Buffer): Record<string, unknown> {
-  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-  const text = body.toString("utf8");
-  const asJson = type === "application/json" || type.endsWith("+json") || (type === "" && text.trimStart().startsWith("{"));
-  const asForm = type === "application/x-www-form-urlencoded" || (type === "" && !asJson);
-  if (asJson) {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw fieldError("INVALID_FIELD", "the body is not valid JSON");
-    }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) throw fieldError("INVALID_FIELD", "the body must be a JSON object");
-    return value as Record<string, unknown>;
-  }
-  if (asForm) {
-    // A null-prototype object, own keys only: `constructor=` or `__proto__=` is a field like any other.
-    const fields: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    for (const [k, v] of new URLSearchParams(text)) if (!Object.hasOwn(fields, k)) fields[k] = v;
-    return fields;
-  }
-  throw new JsonHttpError(415, [{ code: "UNSUPPORTED_MEDIA_TYPE", message: `content-type '${type}' is not accepted: send application/json or application/x-www-form-urlencoded` }]);
-}
-
-// ---------------------------------------------------------------------------------------------
 // The server
 // ---------------------------------------------------------------------------------------------
-
-interface IssuedToken {
-  gatewayId: string;
-  fingerprint: string;
-  expiresAt: number;
-}
-
-const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 class ApiServerImpl implements ApiServer {
   private readonly program: ProgramPolicy;
@@ -263,11 +225,12 @@ class ApiServerImpl implements ApiServer {
   private readonly gates = new AsyncLocalStorage<HandshakeGate>();
   private readonly sockets = new Set<net.Socket>();
   private readonly identities = new WeakMap<object, ClientIdentity>();
-  private readonly tokens = new Map<string, IssuedToken>();
   private credential: ServerCredential;
   private trust: ParsedTrust;
   private readonly basePath: string;
   private readonly tokenPath: string | undefined;
+  /** D1 only: the OAuth 2.0 token endpoint and the tokens it issued. */
+  private readonly tokenEndpoint: TokenEndpoint | undefined;
   private listeningPort = 0;
 
   constructor(private readonly options: ApiServerOptions) {
@@ -282,9 +245,11 @@ class ApiServerImpl implements ApiServer {
       this.basePath = normalizeBase(options.d1ResourcePath ?? DEFAULT_D1_RESOURCE_PATH);
       const authz = environment.authzUrl ? new URL(environment.authzUrl).pathname.replace(/\/+$/, "") : "/authz/v1";
       this.tokenPath = `${authz}/oauth2/token`;
+      this.tokenEndpoint = new TokenEndpoint({ program, environment, tokenPath: this.tokenPath, oauthKey: options.oauthKey });
     } else {
       this.basePath = normalizeBase(environment.baseUrl ? new URL(environment.baseUrl).pathname : "/");
       this.tokenPath = undefined;
+      this.tokenEndpoint = undefined;
     }
     this.credential = options.credential;
     this.trust = parseTrust(options.clientTrust);
@@ -341,7 +306,7 @@ class ApiServerImpl implements ApiServer {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
-    this.tokens.clear();
+    this.tokenEndpoint?.clear();
     await closed;
   }
 
@@ -467,9 +432,9 @@ class ApiServerImpl implements ApiServer {
 
     const body = await readBody(req, MAX_BODY_BYTES, "this endpoint");
 
-    if (this.tokenPath && path === this.tokenPath) {
+    if (this.tokenEndpoint && path === this.tokenPath) {
       if (req.method !== "POST") throw new JsonHttpError(405, [{ code: "METHOD_NOT_ALLOWED", message: `${req.method ?? ""} is not allowed on ${path}; use POST` }], { allow: "POST" });
-      const answer = await this.issueToken(req, body, identity);
+      const answer = await this.tokenEndpoint.issue(req, body, identity);
       sendJson(res, 200, answer, { pragma: "no-cache" });
       return;
     }
@@ -478,8 +443,8 @@ class ApiServerImpl implements ApiServer {
         throw new JsonHttpError(405, [{ code: "METHOD_NOT_ALLOWED", message: `${req.method ?? ""} is not allowed on ${path}; use GET or POST` }], { allow: "GET, POST" });
       }
       let token: IssuedToken | undefined;
-      if (this.tokenPath) {
-        token = this.bearer(req, identity);
+      if (this.tokenEndpoint) {
+        token = this.tokenEndpoint.bearer(req, identity);
         if (correlationId === undefined) throw fieldError("MISSING_FIELD", "the x-correlation-id header is required");
         if (!echoable) throw fieldError("INVALID_FIELD", `the x-correlation-id header must match ${String(pattern)}`);
       }
@@ -497,103 +462,6 @@ class ApiServerImpl implements ApiServer {
     const where = this.tokenPath ? `the token endpoint is ${this.tokenPath} and resources are under ${this.basePath}` : `resources are under ${this.basePath}`;
     throw new JsonHttpError(404, [{ code: "NOT_FOUND", message: `no resource at ${path} on the ${this.program.name} ${this.environment.label} endpoint: ${where}` }]);
   }
-
-  /** `POST <authz>/oauth2/token`: the JWT bearer grant of RFC 7523, by the D1 rules. */
-  private async issueToken(req: IncomingMessage, body: Buffer, identity: ClientIdentity): Promise<{ access_token: string; token_type: "Bearer"; expires_in: number }> {
-    const auth = this.program.auth;
-    const fields = parseFields(req, body);
-    const problems: JsonErrorEntry[] = [];
-    const grantType = fields.grant_type;
-    if (grantType === undefined || grantType === "") problems.push({ code: "MISSING_FIELD", message: "grant_type is required" });
-    else if (grantType !== JWT_BEARER_GRANT) problems.push({ code: "INVALID_FIELD", message: `grant_type must be ${JWT_BEARER_GRANT}` });
-    const assertion = fields.assertion;
-    if (assertion === undefined || assertion === "") problems.push({ code: "MISSING_FIELD", message: "assertion is required" });
-    else if (typeof assertion !== "string") problems.push({ code: "INVALID_FIELD", message: "assertion must be a string (a compact JWT)" });
-    if (problems.length > 0) throw new JsonHttpError(400, problems);
-    const jwt = assertion as string;
-
-    let header: ProtectedHeaderParameters;
-    let claims: JWTPayload;
-    try {
-      header = decodeProtectedHeader(jwt);
-      claims = decodeJwt(jwt);
-    } catch {
-      throw fieldError("INVALID_FIELD", "assertion is not a compact JWT (header.payload.signature, base64url)");
-    }
-    const alg = auth.assertionAlg ?? "ES256";
-    if (header.alg !== alg) throw fieldError("INVALID_FIELD", `assertion must be signed with ${alg}, not ${String(header.alg)}`);
-    if (typeof header.kid !== "string" || header.kid === "") throw fieldError("MISSING_FIELD", "assertion header has no kid (the key id registered at onboarding)");
-    if (claims.iss === undefined || claims.iss === "") throw fieldError("MISSING_FIELD", "assertion has no iss claim (the merchantGatewayId)");
-    if (typeof claims.iss !== "string") throw fieldError("INVALID_FIELD", "assertion iss must be a string (the merchantGatewayId)");
-    if (claims.exp === undefined) throw fieldError("MISSING_FIELD", "assertion has no exp claim");
-    if (typeof claims.exp !== "number" || !Number.isFinite(claims.exp)) throw fieldError("INVALID_FIELD", "assertion exp must be a NumericDate (seconds)");
-    const nowSeconds = Math.floor(Date.now() / 1000);
-    const maxLifetime = auth.assertionMaxLifetimeSeconds ?? 900;
-    if (claims.exp - nowSeconds > maxLifetime + ASSERTION_SKEW_SECONDS) {
-      throw fieldError("INVALID_FIELD", `assertion exp is ${claims.exp - nowSeconds} s ahead; it may be at most ${maxLifetime} s ahead`);
-    }
-
-    const unauthorized = (code: string, message: string): JsonHttpError => new JsonHttpError(401, [{ code, message }]);
-    if (claims.iss !== identity.gatewayId) {
-      throw unauthorized("ISSUER_MISMATCH", `assertion iss '${claims.iss}' is not the merchantGatewayId of the client certificate ('${identity.gatewayId ?? ""}'): a token can only be obtained for your own gateway`);
-    }
-    const key = this.options.oauthKey?.(claims.iss, header.kid);
-    if (!key) throw unauthorized("UNKNOWN_KID", `no OAuth key is registered with kid '${header.kid}' for merchantGatewayId '${claims.iss}'`);
-    try {
-      await jwtVerify(jwt, key, { algorithms: [alg], issuer: identity.gatewayId, requiredClaims: ["exp"] });
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === "ERR_JWT_EXPIRED") throw unauthorized("ASSERTION_EXPIRED", `assertion expired at ${new Date(claims.exp * 1000).toISOString()}: sign a fresh one`);
-      if (code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") {
-        throw unauthorized("INVALID_SIGNATURE", `assertion signature does not verify with the key registered as kid '${header.kid}': sign with its private key`);
-      }
-      if (code === "ERR_JWT_CLAIM_VALIDATION_FAILED") throw unauthorized("INVALID_ASSERTION", `assertion refused: ${(e as Error).message}`);
-      throw unauthorized("INVALID_ASSERTION", `assertion refused: ${(e as Error).message}`);
-    }
-
-    this.sweepTokens();
-    const lifetime = auth.tokenLifetimeSeconds ?? 900;
-    const accessToken = randomBytes(32).toString("base64url");
-    this.tokens.set(accessToken, { gatewayId: identity.gatewayId ?? "", fingerprint: identity.fingerprint, expiresAt: Date.now() + lifetime * 1000 });
-    return { access_token: accessToken, token_type: "Bearer", expires_in: lifetime };
-  }
-
-  /** The valid bearer token of the request, bound to the same gateway; 401 otherwise. */
-  private bearer(req: IncomingMessage, identity: ClientIdentity): IssuedToken {
-    const challenge = (error?: string, description?: string): Record<string, string> => ({
-      "www-authenticate": `Bearer realm="${this.program.id}-${this.environment.id}"${error ? `, error="${error}"` : ""}${description ? `, error_description="${description}"` : ""}`,
-    });
-    const authorization = headerValue(req, "authorization");
-    if (!authorization) {
-      throw new JsonHttpError(401, [{ code: "MISSING_TOKEN", message: `an Authorization: Bearer <token> header is required; get a token at ${this.tokenPath ?? ""}` }], challenge());
-    }
-    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization.trim());
-    if (!match) throw new JsonHttpError(401, [{ code: "INVALID_TOKEN", message: "the Authorization header must be 'Bearer <token>'" }], challenge("invalid_request", "malformed Authorization header"));
-    const token = this.tokens.get(match[1]!);
-    if (!token) throw new JsonHttpError(401, [{ code: "INVALID_TOKEN", message: "the access token is unknown to this environment" }], challenge("invalid_token", "unknown token"));
-    if (token.expiresAt <= Date.now()) {
-      this.tokens.delete(match[1]!);
-      throw new JsonHttpError(401, [{ code: "TOKEN_EXPIRED", message: `the access token expired at ${new Date(token.expiresAt).toISOString()}: get a new one` }], challenge("invalid_token", "token expired"));
-    }
-    if (token.gatewayId !== identity.gatewayId) {
-      throw new JsonHttpError(
-        401,
-        [{ code: "TOKEN_GATEWAY_MISMATCH", message: `the access token was issued to merchantGatewayId '${token.gatewayId}', not to the gateway of this client certificate` }],
-        challenge("invalid_token", "token of another gateway"),
-      );
-    }
-    return token;
-  }
-
-  private sweepTokens(): void {
-    const now = Date.now();
-    for (const [k, t] of this.tokens) if (t.expiresAt <= now) this.tokens.delete(k);
-  }
-}
-
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function normalizeBase(path: string): string {

@@ -71,3 +71,9 @@ export function readBody(req: IncomingMessage, limit: number, what: string): Pro
     req.once("error", reject);
   });
 }
+
+/** The first value of a request header. */
+export function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
