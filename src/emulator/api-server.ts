@@ -11,8 +11,8 @@
  *
  * Parts: the handshake gate and its TLS 1.3 alert encryption in `handshake-gate.ts`, the
  * client verdict (who is allowed, which refusal) in `client-verdict.ts` (a pure function), the
- * D1 token endpoint and bearer check in `token-endpoint.ts`; this file wires them, routes the
- * requests and answers the echo resource.
+ * D1 token endpoint and bearer check in `token-endpoint.ts`, the echo resource in
+ * `echo-route.ts`; this file wires them and routes the requests.
  *
  * ## How a refusal happens in the handshake, with a precise reason
  *
@@ -66,10 +66,11 @@ import { MtlsError } from "../errors/index.js";
 import { parseCertificate, parsePem, type CertificateInfo } from "../pki/index.js";
 import { type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
 import { classifyHandshakeError } from "../server/handshake-errors.js";
+import { echoResource } from "./echo-route.js";
 import { judgeClient, type ClientIdentity, type ParsedTrust, type Verdict } from "./client-verdict.js";
 import { ALERT, HandshakeGate, TLS_VERSION_NAMES } from "./handshake-gate.js";
 import { headerValue, JsonHttpError, readBody, sendJson } from "./http-json.js";
-import { fieldError, TokenEndpoint, type IssuedToken } from "./token-endpoint.js";
+import { TokenEndpoint } from "./token-endpoint.js";
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -439,24 +440,8 @@ class ApiServerImpl implements ApiServer {
       return;
     }
     if (path.startsWith(this.basePath) || `${path}/` === this.basePath) {
-      if (req.method !== "GET" && req.method !== "POST") {
-        throw new JsonHttpError(405, [{ code: "METHOD_NOT_ALLOWED", message: `${req.method ?? ""} is not allowed on ${path}; use GET or POST` }], { allow: "GET, POST" });
-      }
-      let token: IssuedToken | undefined;
-      if (this.tokenEndpoint) {
-        token = this.tokenEndpoint.bearer(req, identity);
-        if (correlationId === undefined) throw fieldError("MISSING_FIELD", "the x-correlation-id header is required");
-        if (!echoable) throw fieldError("INVALID_FIELD", `the x-correlation-id header must match ${String(pattern)}`);
-      }
-      sendJson(res, 200, {
-        program: this.program.id,
-        environment: this.environment.id,
-        identity: { subject: identity.subject, fingerprint: identity.fingerprint, serialNumber: identity.serialNumber },
-        correlationId: echoable ? correlationId : null,
-        method: req.method,
-        path,
-        ...(token ? { token: { sub: token.gatewayId, expiresAt: new Date(token.expiresAt).toISOString() } } : {}),
-      });
+      const answer = echoResource({ program: this.program, environment: this.environment, req, path, identity, correlationId, echoable, tokenEndpoint: this.tokenEndpoint });
+      sendJson(res, 200, answer);
       return;
     }
     const where = this.tokenPath ? `the token endpoint is ${this.tokenPath} and resources are under ${this.basePath}` : `resources are under ${this.basePath}`;
