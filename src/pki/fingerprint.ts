@@ -47,7 +47,8 @@ export function spkiPin(publicKey: KeyObject): string {
  */
 export function fingerprint(der: Uint8Array, format: FingerprintFormat): string {
   if (format === "spki-pin") return spkiPin(publicKeyOf(der));
-  return formatFingerprint(createHash("sha256").update(der).digest("hex"), format);
+  const hex = createHash("sha256").update(der).digest("hex");
+  return format === "hex" ? hex : formatFingerprint(hex, format);
 }
 
 /**
