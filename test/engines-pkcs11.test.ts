@@ -8,6 +8,9 @@
  *   logs; the PIN file and the OpenSSL configuration are 0600; a reload keeps serving.
  * - `export nginx` writes the same, and the folder started by the test as printed
  *   (`OPENSSL_CONF=... nginx -p DIR -c DIR/nginx.conf`) serves the request too.
+ * - `nginx -t` does not load an engine key, so mtlskit opens the key once before: a wrong PIN is
+ *   PKCS11_PIN_INCORRECT before nginx starts (nothing written), and a certificate that is not for
+ *   the token's key is KEY_MISMATCH.
  * - HAProxy cannot load a key from an engine or a URI: `serve --engine haproxy` and
  *   `export haproxy` exit 2 with ENGINE_KEY_UNSUPPORTED and write nothing.
  */
@@ -16,6 +19,7 @@ import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkTokenKey } from "../src/engines/files.js";
 import { findEngineBinary } from "../src/engines/index.js";
 import { createCertificate, createTokenKey, OID, toPem } from "../src/pki/index.js";
 import { MTLSKIT_BIN, mtlskit } from "./support/cli.js";
@@ -170,6 +174,23 @@ describe.skipIf(!ready)("nginx with the endpoint's key in a PKCS#11 token", () =
     await mtlsRequest(port);
     await stop(child);
     expect(await fs.readFile(path.join(dir, "logs", "error.log"), "utf8")).not.toContain(PIN);
+  });
+
+  it("a wrong PIN is PKCS11_PIN_INCORRECT before nginx starts, writing nothing; a certificate of another key is KEY_MISMATCH", async () => {
+    const bad = path.join(pki.dir, "wrong-pin.txt");
+    await fs.writeFile(bad, "000000\n", { mode: 0o600 });
+    const runDir = path.join(pki.dir, "run-wrong-pin");
+    const s = await mtlskit(["--dir", ws, "serve", "--profile", "mt-sbx", "--engine", "nginx", "--run-dir", runDir, "--listen", "127.0.0.1:0", "--admin", "off", "--upstream", upstream.url, "--pin-file", bad]);
+    expect(s.code, s.stderr).toBe(2);
+    expect(s.stderr).toMatch(/^error \[PKCS11_PIN_INCORRECT\]/m);
+    const out = path.join(pki.dir, "export-wrong-pin");
+    const e = await mtlskit(["--dir", ws, "export", "nginx", "--profile", "mt-sbx", "--out", out, "--pin-file", bad]);
+    expect(e.code, e.stderr).toBe(2);
+    expect(e.stderr).toMatch(/^error \[PKCS11_PIN_INCORRECT\]/m);
+    for (const d of [runDir, out]) await expect(fs.access(d)).rejects.toThrow();
+    // The token's key against a certificate issued for another key.
+    expect(() => checkTokenKey(KEY_URI, { module: hsm.module, pinFile: hsm.pinFile }, pki.server.certPem, "other.crt")).toThrow(expect.objectContaining({ code: "KEY_MISMATCH" }));
+    expect(() => checkTokenKey(KEY_URI, { module: hsm.module, pinFile: hsm.pinFile }, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "bad.crt")).toThrow(expect.objectContaining({ code: "SERVER_CERT_INVALID" }));
   });
 
   it.skipIf(!requireTool("haproxy"))("HAProxy: serve and export refuse a key in a token with ENGINE_KEY_UNSUPPORTED, writing nothing", async () => {

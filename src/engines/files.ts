@@ -3,11 +3,12 @@
  * pages. `engineFolderFiles` is pure (same inputs, same bytes); `writeEngineFolder` writes each
  * file atomically.
  */
+import { X509Certificate } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { userInfo } from "node:os";
 import * as path from "node:path";
 import { MtlsError } from "../errors/index.js";
-import { findPkcs11Engine, formatPkcs11Uri, isPkcs11Uri, parsePkcs11Uri, resolvePkcs11Module, resolvePkcs11Pin, type Pkcs11Options } from "../pki/index.js";
+import { findPkcs11Engine, formatPkcs11Uri, isPkcs11Uri, keysMatch, openTokenKey, parsePkcs11Uri, resolvePkcs11Module, resolvePkcs11Pin, type Pkcs11Options } from "../pki/index.js";
 import { replaceFile } from "../store/fs-ops.js";
 import { haproxyCfg, haproxyErrorFiles } from "./haproxy.js";
 import { ENGINE_FILES, type EngineModel, type EngineName, type EngineTokenKey } from "./model.js";
@@ -85,7 +86,33 @@ export function engineEnv(m: EngineModel, env: NodeJS.ProcessEnv = process.env):
   return m.tokenKey ? { ...env, OPENSSL_CONF: `${m.dir.replace(/\/$/, "")}/${ENGINE_FILES.opensslConf}` } : env;
 }
 
-/** Reads the profile's (or options') PEM files; a key in a token is resolved (PIN, module) but never read. */
+/**
+ * Opens the key in the token once (module, token, PIN, object) and checks it is the certificate's
+ * key, so that a wrong PIN or URI is a coded error before the engine starts: `nginx -t` does not
+ * load an engine key (nginx loads it per handshake), so it would otherwise show only as failed
+ * handshakes. The key is never read; the session is closed at once.
+ */
+export function checkTokenKey(uri: string, options: Pkcs11Options, certPem: string, certFile: string): void {
+  const key = openTokenKey(uri, options);
+  try {
+    let certKey;
+    try {
+      certKey = new X509Certificate(certPem).publicKey;
+    } catch (e) {
+      throw new MtlsError("SERVER_CERT_INVALID", `${certFile}: not a readable certificate: ${(e as Error).message}`, { subject: certFile });
+    }
+    if (!keysMatch(key.publicKey, certKey)) {
+      throw new MtlsError("KEY_MISMATCH", `${certFile}: the certificate is not for the key in the token (${key.info.summary})`, {
+        subject: certFile,
+        hint: "Give the token key the certificate was issued for (server-cert set --key pkcs11:...), or the certificate of this key.",
+      });
+    }
+  } finally {
+    key.close();
+  }
+}
+
+/** Reads the profile's (or options') PEM files; a key in a token is resolved (PIN, module), opened once to check it, never read. */
 export async function readMaterial(files: { certFile: string; keyFile: string; chainFile?: string; caFile: string; pkcs11?: Pkcs11Options }): Promise<EngineMaterial> {
   const read = async (f: string) => {
     try {
@@ -94,8 +121,10 @@ export async function readMaterial(files: { certFile: string; keyFile: string; c
       throw new MtlsError("FILE_NOT_FOUND", `cannot read ${f}: ${(e as Error).message}`, { subject: f });
     }
   };
+  const certPem = await read(files.certFile);
+  if (isPkcs11Uri(files.keyFile)) checkTokenKey(files.keyFile, files.pkcs11 ?? {}, certPem, files.certFile);
   return {
-    certPem: await read(files.certFile),
+    certPem,
     ...(files.chainFile ? { chainPem: await read(files.chainFile) } : {}),
     ...(isPkcs11Uri(files.keyFile) ? { token: tokenKeyMaterial(files.keyFile, files.pkcs11) } : { keyPem: await read(files.keyFile) }),
     caPem: await read(files.caFile),
