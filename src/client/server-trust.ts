@@ -1,5 +1,6 @@
 import { checkServerIdentity as nodeCheckServerIdentity, type DetailedPeerCertificate, type PeerCertificate } from "node:tls";
 import { MtlsError } from "../errors/index.js";
+import { fingerprint } from "../pki/index.js";
 import type { ProgramPolicy, ServerTrustRule } from "../policy/index.js";
 
 /** One certificate of a server chain, as far as the trust rules look at it. */
@@ -37,14 +38,14 @@ export function chainFromPeer(cert: PeerCertificate | DetailedPeerCertificate | 
   const seen = new Set<string>();
   let c = cert as DetailedPeerCertificate | undefined;
   while (c && c.raw && links.length < 16) {
-    const key = c.fingerprint256 ?? String(links.length);
-    if (seen.has(key)) break;
-    seen.add(key);
+    const sha256 = fingerprint(c.raw, "colon-hex");
+    if (seen.has(sha256)) break;
+    seen.add(sha256);
     links.push({
       subjectCn: firstValue(c.subject?.CN as string | string[] | undefined),
       issuerCn: firstValue(c.issuer?.CN as string | string[] | undefined),
       subject: nameText(c.subject as unknown as Record<string, string | string[] | undefined>),
-      fingerprint256: c.fingerprint256,
+      fingerprint256: sha256,
     });
     c = c.issuerCertificate;
   }

@@ -52,7 +52,7 @@ import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { Agent, request } from "undici";
 import { z } from "zod";
 import { MtlsError } from "../errors/index.js";
-import { decodePkiObjects, writeFileAtomic, type CertificateInfo } from "../pki/index.js";
+import { decodePkiObjects, fingerprint, formatFingerprint, writeFileAtomic, type CertificateInfo } from "../pki/index.js";
 import { assertCustomerId, getEnvironment, getProgram, parseHostPort, parseRetryAfter, type ProgramId } from "../policy/index.js";
 
 /** Where and how the customer receives notifications, as registered at the portal. */
@@ -275,7 +275,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
 
   function agentFor(envKey: string, credential: ClientCredential, trust: PinnedTrust): Agent {
     const presented = presentedChain(credential);
-    const credKey = sha256Hex(`${credential.keyPem}\0${presented}`);
+    const credKey = cacheKey(`${credential.keyPem}\0${presented}`);
     const previous = credentialOfEnv.get(envKey);
     if (previous !== credKey) {
       credentialOfEnv.set(envKey, credKey);
@@ -322,7 +322,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
   }
 
   function trustOf(serverChainPem: string): PinnedTrust {
-    const key = sha256Hex(serverChainPem);
+    const key = cacheKey(serverChainPem);
     let trust = trustCache.get(key);
     if (!trust) {
       trust = pinnedTrust(key, serverChainPem);
@@ -680,17 +680,17 @@ function pinnedTrust(key: string, serverChainPem: string): PinnedTrust {
   return {
     key,
     caPem: certs.map((c) => c.x509.toString()),
-    leafFingerprints: new Set(leaves.map((c) => sha256Hex(c.der))),
+    leafFingerprints: new Set(leaves.map((c) => fingerprint(c.der, "hex"))),
   };
 }
 
 /** The pin check, after the chain and host name checks passed. */
 function checkPin(host: string, peer: PeerCertificate, trust: PinnedTrust): Error | undefined {
   if (trust.leafFingerprints.size === 0) return undefined; // pinned at the CA: the chain check did it
-  const fp = sha256Hex(peer.raw);
+  const fp = fingerprint(peer.raw, "hex");
   if (trust.leafFingerprints.has(fp)) return undefined;
   const err = new Error(
-    `pinning: the server certificate of ${host} (subject ${peer.subject?.CN ?? "?"}, SHA-256 ${fp.toUpperCase().replace(/(..)(?!$)/g, "$1:")}) is not one the customer registered`,
+    `pinning: the server certificate of ${host} (subject ${peer.subject?.CN ?? "?"}, SHA-256 ${formatFingerprint(fp, "colon-hex")}) is not one the customer registered`,
   ) as Error & { code: string };
   err.code = "ERR_SERVER_CERT_NOT_PINNED";
   return err;
@@ -705,7 +705,8 @@ function presentedChain(c: ClientCredential): string {
   return `${leaf}\n${chain}\n`;
 }
 
-function sha256Hex(data: string | Uint8Array): string {
+/** A short key for a cache of agents or trust, from the PEM texts it is made of (not a fingerprint). */
+function cacheKey(data: string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 

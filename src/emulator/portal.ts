@@ -35,7 +35,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP, type AddressInfo } from "node:net";
 import { ERROR_CODES, isMtlsError, MtlsError } from "../errors/index.js";
 import { lintItems, type Finding } from "../lint/index.js";
-import { decodePkiObjects, isSignedBy, looksLikePem, parsePem, toPem, type CertificateInfo, type PemBlock, type PkiItem } from "../pki/index.js";
+import { decodePkiObjects, fingerprint, formatFingerprint, isSignedBy, looksLikePem, parsePem, toPem, type CertificateInfo, type PemBlock, type PkiItem } from "../pki/index.js";
 import { assertCustomerId, getEnvironment, getProgram, isLoopbackAddress, parseHostPort, PROGRAMS, type ProgramId, type ProgramPolicy } from "../policy/index.js";
 import { writeAssetBundle } from "./assets.js";
 import { isPagePath, portalPage, sendRefusalPage } from "./portal-page.js";
@@ -306,7 +306,7 @@ function checkOauthKey(text: string): PortalErrorEntry[] {
 }
 
 function fingerprintParam(raw: string): string {
-  const fp = raw.replace(/:/g, "").toLowerCase();
+  const fp = formatFingerprint(raw, "hex");
   if (!/^[0-9a-f]{64}$/.test(fp)) fail(400, "INVALID_FIELD", `'${raw.slice(0, 100)}' is not a SHA-256 fingerprint (64 hexadecimal digits)`);
   return fp;
 }
@@ -379,7 +379,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
           environment,
           customerId,
           serialNumber: info.serialNumber,
-          fingerprint: info.sha256Fingerprint.replace(/:/g, "").toLowerCase(),
+          fingerprint: fingerprint(info.der, "hex"),
           subject: info.subjectText,
           notBefore: info.notBefore.toISOString(),
           notAfter: info.notAfter.toISOString(),
@@ -394,7 +394,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
             chain: signed.chainPem,
             subject: info.subjectText,
             serialNumber: info.serialNumber,
-            fingerprint: info.sha256Fingerprint.replace(/:/g, "").toLowerCase(),
+            fingerprint: fingerprint(info.der, "hex"),
             notBefore: info.notBefore.toISOString(),
             notAfter: info.notAfter.toISOString(),
             warnings: findingEntries(findings, "warning"),
@@ -537,7 +537,7 @@ export async function startPortal(options: PortalOptions): Promise<Portal> {
             subject: c.info.subjectText,
             issuer: c.info.issuerText,
             serialNumber: c.info.serialNumber,
-            fingerprint: c.info.sha256Fingerprint.replace(/:/g, "").toLowerCase(),
+            fingerprint: fingerprint(c.info.der, "hex"),
             notAfter: c.info.notAfter.toISOString(),
             certificate: c.certPem,
             chain: c.chainPem,

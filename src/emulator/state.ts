@@ -11,12 +11,11 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { MtlsError } from "../errors/index.js";
-import { writeFileAtomic } from "../pki/index.js";
+import { fingerprint, writeFileAtomic } from "../pki/index.js";
 import { assertCustomerId, COMMON_NAME_MAX_LENGTH, getEnvironment, mt, type ProgramId } from "../policy/index.js";
 
 /** Version tag of `state.json`. */
@@ -51,7 +50,7 @@ export function mtPortalCommonName(environmentId: string, customerId: string): s
 
 /** SHA-256 of a certificate's DER, lower-case hex without colons (the form endorsements are keyed by). */
 export function certificateFingerprint(der: Uint8Array): string {
-  return createHash("sha256").update(der).digest("hex");
+  return fingerprint(der, "hex");
 }
 
 const programSchema = z.enum(["d1", "mt"]);

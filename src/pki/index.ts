@@ -10,6 +10,7 @@ export * from "./files.js";
 export * from "./pem.js";
 export * from "./keys.js";
 export * from "./subject.js";
+export * from "./fingerprint.js";
 export * from "./x509-parse.js";
 export * from "./x509-build.js";
 export * from "./read-objects.js";

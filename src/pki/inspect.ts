@@ -13,7 +13,8 @@ import { OID } from "./oids.js";
 import { looksLikePem, parsePem } from "./pem.js";
 import { isPkcs12Der } from "./pkcs12-detect.js";
 import { decodePkiObjects, type PkiItem, type ReadObjectsOptions } from "./read-objects.js";
-import { colonHex, isSignedBy, parseCertificate, spkiPin, type CertificateInfo, type CsrInfo, type ExtensionInfo } from "./x509-parse.js";
+import { colonHex, spkiPin } from "./fingerprint.js";
+import { isSignedBy, parseCertificate, type CertificateInfo, type CsrInfo, type ExtensionInfo } from "./x509-parse.js";
 
 const DAY = 86_400_000;
 

@@ -1,6 +1,6 @@
 import { generateKey, privateKeyToPem, describeKey } from "./keys.js";
 import { checkOutputPath, writeFileAtomic } from "./files.js";
-import { spkiPin } from "./x509-parse.js";
+import { spkiPin } from "./fingerprint.js";
 import type { KeyType } from "../policy/index.js";
 
 /** Options of {@link createKeyFile}. */

@@ -1,7 +1,8 @@
-import { createHash, createPublicKey, verify as cryptoVerify, X509Certificate, type KeyObject } from "node:crypto";
+import { createPublicKey, verify as cryptoVerify, X509Certificate, type KeyObject } from "node:crypto";
 import { MtlsError, printable } from "../errors/index.js";
 import type { HashName, KeyType } from "../policy/index.js";
 import { bitsOf, boolOf, children, contentBytes, intOf, isContext, oidOf, parseDer, rawBytes, timeOf, universalTag, type Node } from "./asn1.js";
+import { colonHex, fingerprint, spkiPin } from "./fingerprint.js";
 import { describeKey, describeSpki, type KeyDescription } from "./keys.js";
 import { KEY_USAGE_BITS, OID, OID_NAMES, SIGNATURE_ALGORITHMS, type KeyUsageName } from "./oids.js";
 import { decodeName, formatSubjectOneLine, getAttribute, type Rdn } from "./subject.js";
@@ -74,16 +75,8 @@ export interface CsrInfo extends ParsedSubjectKey {
   readonly signatureValid: boolean;
 }
 
-/** Hex with colons, upper case: `AB:CD:...`. */
-export function colonHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex").toUpperCase().replace(/(..)(?!$)/g, "$1:");
-}
-
-/** `sha256/<base64>` of a public key's SubjectPublicKeyInfo DER. */
-export function spkiPin(publicKey: KeyObject): string {
-  const spki = publicKey.export({ type: "spki", format: "der" });
-  return `sha256/${createHash("sha256").update(spki).digest("base64")}`;
-}
+// Moved to fingerprint.ts (the one home of fingerprint formats); still importable from here.
+export { colonHex, spkiPin } from "./fingerprint.js";
 
 function sigAlg(algId: Node | undefined): SignatureAlgorithmInfo {
   const oid = oidOf(children(algId)[0]);
@@ -236,7 +229,7 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
     // still sees every field.
     let x509: X509Certificate | undefined;
     let pin: string | undefined;
-    let fingerprint: string | undefined;
+    let sha256: string | undefined;
     return {
       kind: "certificate",
       der,
@@ -269,7 +262,7 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
         return (pin ??= spkiPin(this.publicKey));
       },
       get sha256Fingerprint(): string {
-        return (fingerprint ??= colonHex(createHash("sha256").update(der).digest()));
+        return (sha256 ??= fingerprint(der, "colon-hex"));
       },
       get x509(): X509Certificate {
         if (x509 === undefined) {

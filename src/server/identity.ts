@@ -7,6 +7,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
+import { fingerprint } from "../pki/index.js";
 import { IDENTITY_HEADERS } from "../policy/index.js";
 
 export { IDENTITY_HEADERS, isIdentityHeader } from "../policy/index.js";
@@ -97,13 +98,14 @@ export function identityOf(x509: X509Certificate): ClientIdentity {
   const issuer = rfc4514(x509.issuer);
   const notAfter = new Date(Date.parse(x509.validTo));
   const der = x509.raw;
+  const sha256 = fingerprint(der, "colon-hex");
   const headers = [
     IDENTITY_HEADERS.subject,
     subject,
     IDENTITY_HEADERS.issuer,
     issuer,
     IDENTITY_HEADERS.fingerprint,
-    x509.fingerprint256,
+    sha256,
     IDENTITY_HEADERS.serial,
     x509.serialNumber.toUpperCase(),
     IDENTITY_HEADERS.notAfter,
@@ -113,7 +115,7 @@ export function identityOf(x509: X509Certificate): ClientIdentity {
     IDENTITY_HEADERS.rfc9440,
     `:${der.toString("base64")}:`,
   ];
-  return { subject, issuer, subjectAttributes: attributes(x509.subject), fingerprint256: x509.fingerprint256, serialNumber: x509.serialNumber.toUpperCase(), notAfter, headers };
+  return { subject, issuer, subjectAttributes: attributes(x509.subject), fingerprint256: sha256, serialNumber: x509.serialNumber.toUpperCase(), notAfter, headers };
 }
 
 /** Most identities kept by {@link peerIdentity}: Thales calls with one or two certificates at a time. */

@@ -5,15 +5,15 @@
  */
 import { activateCertificate, addProfile, createProfileSelfSigned, importAssets, renewProfile } from "../../store/index.js";
 import { MtlsError } from "../../errors/index.js";
-import { readInputFile } from "../../pki/index.js";
-import { hexOf, shortFingerprint, type DemoSession } from "./session.js";
+import { formatFingerprint, readInputFile } from "../../pki/index.js";
+import { type DemoSession } from "./session.js";
 import { registerStep, serverCertStep, type DemoStep, type ProgramDriver } from "./steps.js";
 
 /** The portal endorses (pins) a self-signed certificate for the customer. */
 async function portalEndorses(s: DemoSession, d: ProgramDriver, certificateFile: string, sha256: string): Promise<void> {
   const certificate = (await readInputFile(certificateFile)).toString("utf8");
   const r = await s.portal<{ fingerprint: string }>("POST", `/v1/mt/${d.environment}/endorsements`, { customerId: d.customerId, certificate });
-  if (hexOf(r.fingerprint) !== hexOf(sha256)) throw new MtlsError("DEMO_STEP_FAILED", `the portal endorsed ${r.fingerprint}, not the certificate sent (${sha256})`);
+  if (formatFingerprint(r.fingerprint, "hex") !== formatFingerprint(sha256, "hex")) throw new MtlsError("DEMO_STEP_FAILED", `the portal endorsed ${r.fingerprint}, not the certificate sent (${sha256})`);
 }
 
 export function mtDriver(): ProgramDriver {
@@ -51,7 +51,7 @@ export function mtDriver(): ProgramDriver {
             certificateFile = r.certificateFile;
             sha256 = r.sha256Fingerprint;
             s.summary("mt").clientCertificate = { commonName: r.commonName, sha256 };
-            return `CN=${r.commonName}, ${r.keyType}, until ${r.notAfter.slice(0, 10)}, SHA-256 ${shortFingerprint(sha256)}`;
+            return `CN=${r.commonName}, ${r.keyType}, until ${r.notAfter.slice(0, 10)}, SHA-256 ${formatFingerprint(sha256, "short")}`;
           },
         },
         {
@@ -59,7 +59,7 @@ export function mtDriver(): ProgramDriver {
           name: "MT: the Thales portal endorses the certificate",
           async run() {
             await portalEndorses(s, d, certificateFile, sha256);
-            return `pinned SHA-256 ${shortFingerprint(sha256)}`;
+            return `pinned SHA-256 ${formatFingerprint(sha256, "short")}`;
           },
         },
         {

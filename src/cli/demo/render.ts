@@ -5,7 +5,8 @@
  */
 import { paint, say, type CliContext } from "../context.js";
 import type { DemoReporter, DemoResult, DemoStepResult } from "./runner.js";
-import { shortFingerprint, type ProgramSummary } from "./session.js";
+import { formatFingerprint } from "../../pki/index.js";
+import { type ProgramSummary } from "./session.js";
 
 const MAX_NAME = 58;
 
@@ -53,11 +54,11 @@ const ROWS: Row[] = [
   ["client certificate", (p) => (p.clientCertificate ? `CN=${p.clientCertificate.commonName}` : undefined)],
   ["check", (p) => (p.check ? `${p.check.passed}/${p.check.steps} green` : undefined)],
   ["token", (p) => (p.token ? `${p.token.tokenType}, ${p.token.expiresIn} s` : p.program === "mt" ? "none (mTLS only)" : undefined)],
-  ["Thales saw (echo)", (p) => (p.echo ? `SHA-256 ${shortFingerprint(p.echo.sha256)}` : undefined)],
+  ["Thales saw (echo)", (p) => (p.echo ? `SHA-256 ${formatFingerprint(p.echo.sha256, "short")}` : undefined)],
   ["notifications", (p) => (p.notifications ? `${p.notifications.sent} sent, ${p.notifications.delivered} delivered, ${p.notifications.refused} refused` : undefined)],
   ["Thales client certs", (p) => (p.notifications ? `${p.notifications.thalesCertificates} (rotated midway)` : undefined)],
   ["calls during renewal", (p) => (p.renewal ? `${p.renewal.calls}, ${p.renewal.failed} failed` : undefined)],
-  ["renewed certificate", (p) => (p.renewal ? `SHA-256 ${shortFingerprint(p.renewal.newSha256)}` : undefined)],
+  ["renewed certificate", (p) => (p.renewal ? `SHA-256 ${formatFingerprint(p.renewal.newSha256, "short")}` : undefined)],
 ];
 
 /** The summary table, the verdict, and where to look when the folder was kept. */

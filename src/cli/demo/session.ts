@@ -214,18 +214,6 @@ export class DemoSession {
   }
 }
 
-/** `AB:CD:...` or `abcd...` -> `abcd...`. */
-export function hexOf(fingerprint: string): string {
-  return fingerprint.replace(/:/g, "").toLowerCase();
-}
-
-/** A fingerprint shortened for a line of text: `AB:CD:EF:..:89`. */
-export function shortFingerprint(fingerprint: string): string {
-  const hex = hexOf(fingerprint).toUpperCase();
-  const pairs = hex.match(/../g) ?? [];
-  return pairs.length > 6 ? `${pairs.slice(0, 4).join(":")}:…:${pairs.slice(-2).join(":")}` : pairs.join(":");
-}
-
 /** Waits for `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

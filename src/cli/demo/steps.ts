@@ -9,9 +9,9 @@ import { ASSET_NAMES, exportAssets, setServerCertificate, type ExportAssetsResul
 import { callProfile, checkProfile, openThalesDispatcher, resolveCallUrl, type ThalesDispatcher } from "../../client/index.js";
 import { createInboundServer, profileInboundFiles, silentLogger } from "../../server/index.js";
 import { MtlsError } from "../../errors/index.js";
-import { readInputFile } from "../../pki/index.js";
+import { formatFingerprint, readInputFile } from "../../pki/index.js";
 import type { Delivery } from "../../emulator/index.js";
-import { hexOf, shortFingerprint, sleep, type DemoProgram, type DemoSession } from "./session.js";
+import { sleep, type DemoProgram, type DemoSession } from "./session.js";
 
 /** One step: a line of the progress display. `run` resolves with the detail shown on that line. */
 export interface DemoStep {
@@ -132,12 +132,12 @@ export function callStep(d: ProgramDriver, s: DemoSession): DemoStep {
       const body = JSON.parse(text) as { identity?: { subject?: string; fingerprint?: string } };
       const seen = body.identity ?? {};
       const mine = s.summary(d.id).clientCertificate?.sha256 ?? "";
-      if (!seen.fingerprint || hexOf(seen.fingerprint) !== hexOf(mine)) {
+      if (!seen.fingerprint || formatFingerprint(seen.fingerprint, "hex") !== formatFingerprint(mine, "hex")) {
         throw failed(`Thales saw the certificate ${seen.fingerprint ?? "(none)"}, not the profile's ${mine}`);
       }
       s.summary(d.id).echo = { status: r.status, subject: seen.subject ?? "", sha256: mine };
       const cn = /(?:^|, )CN=(.*)$/.exec(seen.subject ?? "")?.[1];
-      return `HTTP ${r.status} in ${Math.round(r.ms)} ms${r.authenticated ? " with a bearer token" : ""}; Thales saw ${cn ? `CN=${cn}` : (seen.subject ?? "?")}, SHA-256 ${shortFingerprint(mine)}`;
+      return `HTTP ${r.status} in ${Math.round(r.ms)} ms${r.authenticated ? " with a bearer token" : ""}; Thales saw ${cn ? `CN=${cn}` : (seen.subject ?? "?")}, SHA-256 ${formatFingerprint(mine, "short")}`;
     },
   };
 }
@@ -262,7 +262,7 @@ function callStream(dispatcher: ThalesDispatcher, url: URL, workers: number): { 
         const res = await request(url, { dispatcher, method: "GET" });
         const text = await res.body.text();
         if (res.statusCode !== 200) calls.push({ start, end: performance.now(), error: `HTTP ${res.statusCode}: ${text.slice(0, 120)}` });
-        else calls.push({ start, end: performance.now(), sha256: hexOf((JSON.parse(text) as { identity?: { fingerprint?: string } }).identity?.fingerprint ?? "") });
+        else calls.push({ start, end: performance.now(), sha256: formatFingerprint((JSON.parse(text) as { identity?: { fingerprint?: string } }).identity?.fingerprint ?? "", "hex") });
       } catch (e) {
         calls.push({ start, end: performance.now(), error: e instanceof MtlsError ? `[${e.code}] ${e.message}` : String((e as Error)?.message ?? e) });
         // A failing lane must not spin.
@@ -300,7 +300,7 @@ export function renewStep(d: ProgramDriver, s: DemoSession): DemoStep {
       const { dispatcher, endpoints } = await openThalesDispatcher(s.folders.workspace, d.profile, { retry: false, timeouts: { connectMs: 5_000, headersMs: 10_000, bodyMs: 10_000 } });
       s.onStop(`${d.tag} client`, () => dispatcher.destroy());
       const url = resolveCallUrl(endpoints, d.echoPath);
-      const oldSha = hexOf(s.summary(d.id).clientCertificate?.sha256 ?? "");
+      const oldSha = formatFingerprint(s.summary(d.id).clientCertificate?.sha256 ?? "", "hex");
       const stream = callStream(dispatcher, url, 4);
       let newSha = "";
       let newFingerprint = "";
@@ -308,7 +308,7 @@ export function renewStep(d: ProgramDriver, s: DemoSession): DemoStep {
       try {
         await until("the first calls", () => stream.calls.length >= 10, 10_000);
         newFingerprint = await d.renew(s);
-        newSha = hexOf(newFingerprint);
+        newSha = formatFingerprint(newFingerprint, "hex");
         const r = await dispatcher.reload();
         if (!r.ok) throw r.error;
         if (!r.changed) throw failed("the client did not see the new certificate (its files did not change)");
@@ -327,7 +327,7 @@ export function renewStep(d: ProgramDriver, s: DemoSession): DemoStep {
       if (failures.length > 0) throw failed(`${failures.length} of ${calls.length} calls failed during the renewal; first: ${failures[0]!.error}`);
       const stale = calls.filter((c) => c.start > swappedAt && c.sha256 !== newSha).length;
       if (stale > 0) throw failed(`${stale} call(s) started after the swap still went out with the old certificate`);
-      return `${calls.length} calls, 0 failed: ${onOld} on the old certificate, ${onNew} on the new one (SHA-256 ${shortFingerprint(newSha)})`;
+      return `${calls.length} calls, 0 failed: ${onOld} on the old certificate, ${onNew} on the new one (SHA-256 ${formatFingerprint(newSha, "short")})`;
     },
   };
 }
