@@ -58,12 +58,12 @@
  * {@link HANDSHAKE_CODES}.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { constants as cryptoConstants, createHash, type KeyObject } from "node:crypto";
+import { constants as cryptoConstants, type KeyObject } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import net from "node:net";
 import tls from "node:tls";
 import { MtlsError } from "../errors/index.js";
-import { parseCertificate, parsePem, type CertificateInfo } from "../pki/index.js";
+import { fingerprint, parseCertificate, parsePem, type CertificateInfo } from "../pki/index.js";
 import { type EnvironmentPolicy, type ProgramPolicy } from "../policy/index.js";
 import { classifyHandshakeError } from "../server/handshake-errors.js";
 import { echoResource } from "./echo-route.js";
@@ -185,11 +185,6 @@ const DEFAULT_D1_RESOURCE_PATH = "/d1/v1/";
 // Client certificate verdict
 // ---------------------------------------------------------------------------------------------
 
-
-function sha256Hex(der: Uint8Array): string {
-  return createHash("sha256").update(der).digest("hex");
-}
-
 function certificatesOf(pem: string, source: string): CertificateInfo[] {
   const blocks = parsePem(pem, source).filter((b) => b.label === "CERTIFICATE" || b.label === "TRUSTED CERTIFICATE");
   return blocks.map((b, i) => parseCertificate(b.der, blocks.length > 1 ? `${source} (certificate ${i + 1})` : source));
@@ -203,7 +198,7 @@ function parseTrust(t: ClientTrust): ParsedTrust {
   }
   const pins = new Map<string, CertificateInfo>();
   t.certificatesPem.forEach((pem, i) => {
-    for (const c of certificatesOf(pem, `pinned certificate ${i + 1}`)) pins.set(sha256Hex(c.der), c);
+    for (const c of certificatesOf(pem, `pinned certificate ${i + 1}`)) pins.set(fingerprint(c.der, "hex"), c);
   });
   return { kind: "pinned", pins, pems: [...pins.values()].map((c) => pemOf(c)) };
 }
@@ -381,7 +376,7 @@ class ApiServerImpl implements ApiServer {
         program: this.program,
         environment: this.environment,
         trust: this.trust,
-        client: cert ? { cert, fingerprint: sha256Hex(cert.der) } : undefined,
+        client: cert ? { cert, fingerprint: fingerprint(cert.der, "hex") } : undefined,
         authorizationError: socket.authorizationError ? String(socket.authorizationError) : undefined,
         version,
         now: Date.now(),
@@ -390,7 +385,7 @@ class ApiServerImpl implements ApiServer {
       verdict = { ok: false, code: "BAD_CERTIFICATE", reason: `the client certificate could not be examined: ${(e as Error).message}`, alert: ALERT.bad_certificate };
     }
     const cert = verdict.cert;
-    const who = cert ? { subject: cert.subjectText, fingerprint: sha256Hex(cert.der) } : {};
+    const who = cert ? { subject: cert.subjectText, fingerprint: fingerprint(cert.der, "hex") } : {};
     if (verdict.ok) {
       this.log(gate, { result: "accepted", code: "OK", reason: `accepted ${cert ? `'${cert.subjectText}'` : ""} for ${this.program.name} ${this.environment.label}`, ...(version ? { tlsVersion: version } : {}), ...who });
       this.identities.set(socket, verdict.identity);
