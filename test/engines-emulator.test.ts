@@ -8,9 +8,9 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "./outbound-fixtures.js";
 import { startEmulator, type Emulator } from "../src/emulator/index.js";
 import { createInboundPki, startUpstream, tempDir, waitFor, type TestUpstream } from "./support/server-fixtures.js";
 import { MTLSKIT_BIN } from "./support/cli.js";
@@ -27,15 +27,6 @@ afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function portal<T>(emu: Emulator, method: string, route: string, body?: unknown): Promise<T> {
   const res = await fetch(`${emu.portalUrl}${route}`, { method, ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}) });

@@ -19,6 +19,7 @@ import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./outbound-fixtures.js";
 import { checkTokenKey } from "../src/engines/files.js";
 import { findEngineBinary } from "../src/engines/index.js";
 import { createCertificate, createTokenKey, OID, toPem } from "../src/pki/index.js";
@@ -37,15 +38,6 @@ let upstream: TestUpstream;
 let ws: string;
 const children: ChildProcess[] = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 const listening = (port: number) => new Promise<boolean>((res) => net.connect(port, "127.0.0.1").once("connect", function (this: net.Socket) { this.destroy(); res(true); }).once("error", () => res(false)));
 

@@ -12,6 +12,7 @@ import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./outbound-fixtures.js";
 import { findEngineBinary } from "../src/engines/index.js";
 import { mtlskit } from "./support/cli.js";
 import { createInboundPki, curl, startUpstream, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
@@ -22,15 +23,6 @@ let upstream: TestUpstream;
 let ws: string;
 const children: ChildProcess[] = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 beforeAll(async () => {
   pki = await createInboundPki();
