@@ -8,8 +8,9 @@ import { promises as fs } from "node:fs";
 import { userInfo } from "node:os";
 import * as path from "node:path";
 import { MtlsError } from "../errors/index.js";
-import { findPkcs11Engine, formatPkcs11Uri, isPkcs11Uri, keysMatch, openTokenKey, parsePkcs11Uri, resolvePkcs11Module, resolvePkcs11Pin, type Pkcs11Options } from "../pki/index.js";
+import { findPkcs11Engine, formatPkcs11Uri, isPkcs11Uri, keysMatch, parsePkcs11Uri, resolvePkcs11Module, resolvePkcs11Pin, type Pkcs11Options } from "../pki/index.js";
 import { replaceFile } from "../store/fs-ops.js";
+import { readTokenPublicKey } from "../store/token-keys.js";
 import { haproxyCfg, haproxyErrorFiles } from "./haproxy.js";
 import { ENGINE_FILES, type EngineModel, type EngineName, type EngineTokenKey } from "./model.js";
 import { nginxConf, nginxServerBlock } from "./nginx.js";
@@ -93,22 +94,18 @@ export function engineEnv(m: EngineModel, env: NodeJS.ProcessEnv = process.env):
  * handshakes. The key is never read; the session is closed at once.
  */
 export function checkTokenKey(uri: string, options: Pkcs11Options, certPem: string, certFile: string): void {
-  const key = openTokenKey(uri, options);
+  const key = readTokenPublicKey(uri, options);
+  let certKey;
   try {
-    let certKey;
-    try {
-      certKey = new X509Certificate(certPem).publicKey;
-    } catch (e) {
-      throw new MtlsError("SERVER_CERT_INVALID", `${certFile}: not a readable certificate: ${(e as Error).message}`, { subject: certFile });
-    }
-    if (!keysMatch(key.publicKey, certKey)) {
-      throw new MtlsError("KEY_MISMATCH", `${certFile}: the certificate is not for the key in the token (${key.info.summary})`, {
-        subject: certFile,
-        hint: "Give the token key the certificate was issued for (server-cert set --key pkcs11:...), or the certificate of this key.",
-      });
-    }
-  } finally {
-    key.close();
+    certKey = new X509Certificate(certPem).publicKey;
+  } catch (e) {
+    throw new MtlsError("SERVER_CERT_INVALID", `${certFile}: not a readable certificate: ${(e as Error).message}`, { subject: certFile });
+  }
+  if (!keysMatch(key.publicKey, certKey)) {
+    throw new MtlsError("KEY_MISMATCH", `${certFile}: the certificate is not for the key in the token (${key.info.summary})`, {
+      subject: certFile,
+      hint: "Give the token key the certificate was issued for (server-cert set --key pkcs11:...), or the certificate of this key.",
+    });
   }
 }
 
