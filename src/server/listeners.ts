@@ -36,7 +36,7 @@ export function urlOf(scheme: string, a: AddressInfo, requested: string | undefi
 }
 
 /** Why the server is not ready (`/readyz`); empty when ready. */
-export function notReadyReasons(s: { closing: boolean; listening: boolean; set: CredentialSet; now: number }): string[] {
+export function notReadyReasons(s: { closing: boolean; listening: boolean; set: { leaf: Pick<CredentialSet["leaf"], "notAfter">; cas: readonly Pick<CredentialSet["leaf"], "notAfter">[] }; now: number }): string[] {
   const reasons: string[] = [];
   if (s.closing) reasons.push("shutting down");
   if (!s.listening) reasons.push("not listening");
