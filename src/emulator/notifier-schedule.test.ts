@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, checkOptions, dueAt, resolveBackoff, settleAttempt, type AttemptOutcome, type Backoff } from "./notifier-schedule.js";
+import { backoffDelay, checkOptions, DeliveryLoop, dueAt, resolveBackoff, settleAttempt, type AttemptOutcome, type Backoff } from "./notifier-schedule.js";
 import type { DeliveryRecord } from "./notifier-state.js";
 
 const T0 = Date.parse("2026-12-06T08:00:00.000Z");
@@ -132,5 +132,45 @@ describe("which deliveries are due", () => {
     expect(r.due.map((x) => x.id)).toEqual(["a", "d"]);
     expect(r.next).toBe(T0 + 100);
     expect(dueAt([record({ state: "failed" })], () => false, T0)).toEqual({ due: [], next: Infinity });
+  });
+});
+
+describe("the loop of attempts", () => {
+  it("keeps at most 16 attempts in flight, starts the rest as they end, and leaves abandoned ones pending on close", async () => {
+    const records = Array.from({ length: 20 }, (_, i) => record({ id: `r${i}`, nextAttemptAt: iso(T0 - 1) }));
+    const waiting: { rec: DeliveryRecord; answer: (o: AttemptOutcome) => void; signal: AbortSignal }[] = [];
+    let settled = 0;
+    const loop: DeliveryLoop = new DeliveryLoop({
+      records,
+      now: () => T0,
+      backoff: noJitter,
+      send: (rec, signal) =>
+        new Promise((resolve) => {
+          waiting.push({ rec, answer: resolve, signal });
+          signal.addEventListener("abort", () => resolve(outcome({ error: "abandoned" })));
+        }),
+      settled: () => {
+        settled++;
+        loop.pump();
+      },
+    });
+    loop.pump();
+    expect(waiting.map((w) => w.rec.id)).toEqual(records.slice(0, 16).map((r) => r.id));
+    expect(loop.busy("r0")).toBe(true);
+    expect(loop.busy("r16")).toBe(false);
+    waiting[0]!.answer(outcome({ status: 200, retry: false }));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(settled).toBe(1);
+    expect(records[0]!.state).toBe("delivered");
+    expect(waiting).toHaveLength(17);
+    expect(waiting[16]!.rec.id).toBe("r16");
+    await loop.close();
+    expect(loop.closed).toBe(true);
+    expect(waiting.every((w) => w.signal.aborted)).toBe(true);
+    expect(records.slice(1, 17).every((r) => r.state === "pending" && r.nextAttemptAt === iso(T0) && r.attempts[0]?.error === "abandoned")).toBe(true);
+    expect(records.slice(17).every((r) => r.attempts.length === 0)).toBe(true);
+    // After close, nothing new starts.
+    loop.pump();
+    expect(waiting).toHaveLength(17);
   });
 });
