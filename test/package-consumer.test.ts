@@ -1,7 +1,9 @@
 /**
  * The package as a user gets it: `npm pack` (the built dist/, without running the build again),
- * installed from the tarball into a temporary project with `npm install --offline` (every
- * dependency comes from the npm cache that `npm ci` filled), then type-checked by tsc in strict
+ * installed from the tarball into a temporary project with `npm install --prefer-offline` (the
+ * tarballs come from the npm cache that `npm ci` filled; `npm ci` fetches no registry metadata,
+ * which resolving the tarball's dependency ranges needs, so that may come from the registry),
+ * then type-checked by tsc in strict
  * mode with `moduleResolution: nodenext` and run: a consumer of `mtlskit`, `mtlskit/testing` and
  * `mtlskit/emulator`. publint checks the package's exports map. Needs `npm run build` first
  * (`npm test` does it).
@@ -74,7 +76,7 @@ describe.sequential("the packed package in a consumer project", () => {
       }),
     );
     await writeFile(join(dir, "consumer.ts"), consumer);
-    await run(npm, ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", `./${tarball}`], { cwd: dir, timeout: 240_000 });
+    await run(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", `./${tarball}`], { cwd: dir, timeout: 240_000 });
   }, 300_000);
 
   afterAll(async () => {
