@@ -35,11 +35,19 @@ export interface ProfileReport {
   status: ProfileStatus;
 }
 
+/** Options of {@link showProfile}. */
+export interface ShowProfileOptions {
+  /** The time the certificates are judged at. Default now. */
+  now?: Date;
+  /** Where keys in a token are reached (`--pkcs11-module`, `--pin-file`). Default: the environment and the profile. */
+  pkcs11?: Pkcs11Options;
+}
+
 /**
  * `mtlskit profile show NAME`: the profile's configuration, the files it has and where, and its
  * status (certificates with days left, problems, what is missing).
  */
-export async function showProfile(dir: string, name: string, options: { now?: Date; pkcs11?: Pkcs11Options } = {}): Promise<ProfileReport> {
+export async function showProfile(dir: string, name: string, options: ShowProfileOptions = {}): Promise<ProfileReport> {
   const profile = withTokenAccess(await openProfile(dir, name), options.pkcs11);
   const inToken = tokenKeyUris(profile);
   const p = profile.paths;
