@@ -24,14 +24,23 @@ export interface ProfileFile {
 
 /** What {@link showProfile} returns. Never any key material: paths and states only. */
 export interface ProfileReport {
+  /** The profile's name in `mtlskit.yaml`. */
   name: string;
+  /** Its entry in `mtlskit.yaml`. */
   config: ProfileConfig;
+  /** Its folder, `<workspace>/<program>-<env>-<id>`. */
   folder: string;
+  /** Where calls to Thales go: the imported TSH_INBOUND_HOST / D1_API_HOST, else the program's host. */
   apiHost: string;
+  /** D1: the token endpoint (D1_AUTHZ_URL). */
   authzUrl: string | undefined;
+  /** Resolvers of outbound connections (empty: the system's). */
   dnsServers: readonly string[];
+  /** ISSUER_HOST: the host Thales calls on this side. */
   issuerHost: string | undefined;
+  /** Every file the profile may have, present or not. */
   files: ProfileFile[];
+  /** As `status` reports it. */
   status: ProfileStatus;
 }
 
