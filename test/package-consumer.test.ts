@@ -21,10 +21,10 @@ const repo = resolve(import.meta.dirname, "..");
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
 const consumer = `
-import { MtlsError, decodePkiObjects, lintItems, createThalesDispatcher, type LintResult } from "mtlskit";
+import { MtlsError, decodePkiObjects, lintItems, createThalesDispatcher, openWorkspace, type LintResult, type ProfileHandle, type Workspace, type WorkspaceStatus } from "mtlskit";
 import { createTestPki, type TestCertificate } from "mtlskit/testing";
 import { startEmulator, type Emulator, type StartEmulatorOptions } from "mtlskit/emulator";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -41,11 +41,25 @@ try {
 }
 const make: typeof createThalesDispatcher = createThalesDispatcher;
 
+const wsRoot = await mkdtemp(join(tmpdir(), "consumer-ws-"));
+const ws: Workspace = openWorkspace(join(wsRoot, "ws"));
+await ws.addProfile("d1-pp", { program: "d1", environment: "preprod", customerId: "123456", subject: "/C=FR/ST=Paris/L=Paris/O=Example/OU=Payments" });
+const d1pp: ProfileHandle = ws.profile("d1-pp");
+const csr = await d1pp.createCsr();
+const status: WorkspaceStatus = await ws.status();
+let unknown = "";
+try {
+  await ws.profile("nope").open();
+} catch (e) {
+  if (e instanceof MtlsError) unknown = e.code;
+}
+await rm(wsRoot, { recursive: true, force: true });
+
 const options: StartEmulatorOptions = { dir: await mkdtemp(join(tmpdir(), "consumer-emu-")), host: "127.0.0.1" };
 const emu: Emulator = await startEmulator(options);
 const portal = emu.portalUrl;
 await emu.close();
-console.log(JSON.stringify({ findings: result.findings.length, coded, portal: typeof portal, make: typeof make }));
+console.log(JSON.stringify({ findings: result.findings.length, coded, portal: typeof portal, make: typeof make, csr: csr.commonName, profiles: status.profiles.map((p) => p.name), unknown }));
 `;
 
 let dir = "";
@@ -98,11 +112,14 @@ describe.sequential("the packed package in a consumer project", () => {
       throw new Error(`tsc failed in the consumer project:\n${e.stdout ?? String(e)}`);
     });
     const { stdout } = await run(process.execPath, ["out/consumer.js"], { cwd: dir, timeout: 60_000 });
-    const out = JSON.parse(stdout) as { findings: number; coded: string; portal: string; make: string };
+    const out = JSON.parse(stdout) as { findings: number; coded: string; portal: string; make: string; csr: string; profiles: string[]; unknown: string };
     expect(out.portal).toBe("string");
     expect(out.coded).toMatch(/^[A-Z0-9_]+$/);
     expect(out.make).toBe("function");
     expect(out.findings).toBeGreaterThanOrEqual(0);
+    expect(out.csr).toBe("TLSMA-ECDSA/123456/D1.PPR");
+    expect(out.profiles).toEqual(["d1-pp"]);
+    expect(out.unknown).toBe("PROFILE_NOT_FOUND");
   }, 120_000);
 
   it("passes publint", async () => {

@@ -14,7 +14,7 @@ import { isPkcs11Uri, openTokenKey, readPassphraseFile, spkiPin } from "../../pk
 import { isMtlsError, MtlsError } from "../../errors/index.js";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { openProfile, type Profile } from "../../store/index.js";
+import { openWorkspace, type Profile } from "../../store/index.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../context.js";
 
@@ -84,7 +84,7 @@ async function runProfile(ctx: CliContext, o: Record<string, unknown>, args: str
   for (const flag of ["servername", "ca", "timeout"] as const) {
     if (o[flag] !== undefined) throw new MtlsError("USAGE", `--${flag} applies to an https:// URL, not to --profile`);
   }
-  const p = await openProfile(ctx.dir, name);
+  const p = await openWorkspace(ctx.dir).profile(name).open();
   const files = profileFiles(p);
   const tokenKeys = Object.entries(p.config.pkcs11 ?? {}).filter(([k, v]) => k !== "module" && typeof v === "string") as Array<[string, string]>;
   if (files.length === 0 && tokenKeys.length === 0) {

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { MtlsError } from "../../errors/index.js";
 import { lintFiles, type Finding, type LintFilesOptions, type LintResult } from "../../lint/index.js";
-import { openProfile, profileClientKeyUri, profilePkcs11Options, type Profile } from "../../store/index.js";
+import { openWorkspace, profileClientKeyUri, profilePkcs11Options, type Profile } from "../../store/index.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 import { hiddenAlias, paint, printJson, say, type CliContext } from "../context.js";
 
@@ -91,7 +91,7 @@ async function runProfile(ctx: CliContext, o: Record<string, unknown>, args: str
   for (const [key, flag] of PROFILE_DECIDES) {
     if (o[key] !== undefined) throw new MtlsError("USAGE", `${flag} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit lint --profile ${name} (see mtlskit profile show ${name}).` });
   }
-  const p = await openProfile(ctx.dir, name);
+  const p = await openWorkspace(ctx.dir).profile(name).open();
   const sets = profileLintSets(p);
   if (sets.length === 0) {
     throw new MtlsError("FILE_NOT_FOUND", `profile '${name}' has no client certificate, CSR or key to lint yet (${p.paths.folder})`, {

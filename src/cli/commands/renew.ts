@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { isPkcs11Uri } from "../../pki/index.js";
-import { renewProfile } from "../../store/index.js";
+import { openWorkspace } from "../../store/index.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext, printNextSteps } from "../context.js";
 import { hashOption } from "./key-source.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
@@ -23,7 +23,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   const r = await withProgress(
     ctx,
     "creating the new key",
-    renewProfile(ctx.dir, String(o["profile"]), {
+    openWorkspace(ctx.dir).profile(String(o["profile"])).renew({
       pkcs11: pkcs11OptionsFrom(o),
       ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
       ...(o["days"] !== undefined ? { days: positiveInt("--days", String(o["days"])) } : {}),

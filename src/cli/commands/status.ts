@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { MtlsError } from "../../errors/index.js";
 import { dayCount } from "../../pki/index.js";
-import { recoveriesSoFar, workspaceStatus, type ProfileStatus, type StatusRequirement } from "../../store/index.js";
+import { openWorkspace, recoveriesSoFar, type ProfileStatus, type StatusRequirement } from "../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../context.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
 
@@ -56,7 +56,7 @@ export function renderProfileStatus(ctx: CliContext, s: ProfileStatus, header = 
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
   const require = String(o["require"] ?? "started") as StatusRequirement;
   if (!["started", "outbound", "all"].includes(require)) throw new MtlsError("USAGE", `--require must be started, outbound or all, not '${require}'`);
-  const s = await workspaceStatus(ctx.dir, { require, pkcs11: pkcs11OptionsFrom(o), ...(o["profile"] !== undefined ? { profile: String(o["profile"]) } : {}) });
+  const s = await openWorkspace(ctx.dir).status({ require, pkcs11: pkcs11OptionsFrom(o), ...(o["profile"] !== undefined ? { profile: String(o["profile"]) } : {}) });
   if (ctx.json) {
     // A change interrupted by a kill and undone while reading (also said on stderr).
     const recovered = recoveriesSoFar().map(({ command, startedAt, undoneAt }) => ({ command: command ?? null, startedAt: startedAt ?? null, undoneAt }));

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { exportAssets } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
 
@@ -15,7 +15,7 @@ export function define(cmd: Command): Command {
 }
 
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const r = await exportAssets(ctx.dir, String(o["profile"]), String(o["out"]), { force: !!o["force"], pkcs11: pkcs11OptionsFrom(o) });
+  const r = await openWorkspace(ctx.dir).profile(String(o["profile"])).exportAssets(String(o["out"]), { force: !!o["force"], pkcs11: pkcs11OptionsFrom(o) });
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { activateCertificate } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { printJson, type CliContext } from "../../context.js";
 import { renderInstall } from "./install.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
@@ -14,7 +14,7 @@ export function define(cmd: Command): Command {
 }
 
 export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const r = await activateCertificate(ctx.dir, String(o["profile"]), { pkcs11: pkcs11OptionsFrom(o) });
+  const r = await openWorkspace(ctx.dir).profile(String(o["profile"])).activateCertificate({ pkcs11: pkcs11OptionsFrom(o) });
   if (ctx.json) printJson(ctx, { ok: true, ...r });
   else renderInstall(ctx, r, "activated");
   return 0;

@@ -1,6 +1,6 @@
 import { dayCount } from "../../../pki/index.js";
 import type { Command } from "commander";
-import { installCertificate, type InstallResult } from "../../../store/index.js";
+import { openWorkspace, type InstallResult } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
 
@@ -27,7 +27,7 @@ export function renderInstall(ctx: CliContext, r: InstallResult, verb: string): 
 
 export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
   const passphraseFile = o["passphraseFile"] === undefined ? undefined : String(o["passphraseFile"]);
-  const r = await installCertificate(ctx.dir, String(o["profile"]), args[0]!, { pkcs11: pkcs11OptionsFrom(o), ...(passphraseFile ? { passphraseFile } : {}) });
+  const r = await openWorkspace(ctx.dir).profile(String(o["profile"])).installCertificate(args[0]!, { pkcs11: pkcs11OptionsFrom(o), ...(passphraseFile ? { passphraseFile } : {}) });
   if (ctx.json) printJson(ctx, { ok: true, ...r });
   else renderInstall(ctx, r, "installed");
   return 0;

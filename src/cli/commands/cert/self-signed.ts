@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { createProfileSelfSigned } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { createSelfSignedClientCertificate } from "../../../pki/index.js";
 import { MtlsError } from "../../../errors/index.js";
 import { paint, printJson, say, withProgress, type CliContext, printNextSteps, warn } from "../../context.js";
@@ -48,7 +48,7 @@ async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Prom
   const r = await withProgress(
     ctx,
     "creating key and certificate",
-    createProfileSelfSigned(ctx.dir, name, {
+    openWorkspace(ctx.dir).profile(name).createSelfSigned({
       ...(o["cn"] !== undefined ? { cn: String(o["cn"]) } : {}),
       ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
       ...profileKeyOptions(o),

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { createClientCsr } from "../../../pki/index.js";
-import { createProfileCsr } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { MtlsError } from "../../../errors/index.js";
 import { hiddenAlias, paint, printJson, say, withProgress, type CliContext, printNextSteps, warn } from "../../context.js";
 import { hashOption, keySourceFrom, keyLines, profileKeyOptions, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
@@ -50,7 +50,7 @@ async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Prom
   const r = await withProgress(
     ctx,
     "creating key and CSR",
-    createProfileCsr(ctx.dir, name, {
+    openWorkspace(ctx.dir).profile(name).createCsr({
       ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
       ...profileKeyOptions(o),
       ...(o["passphraseFile"] !== undefined ? { passphraseFile: String(o["passphraseFile"]) } : {}),

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { addProfile } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { hiddenAlias, paint, printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -27,7 +27,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
   const keyType = opt("type");
   const cn = opt("cn");
   const issuerHost = opt("issuerHost");
-  const p = await addProfile(ctx.dir, name, {
+  const p = await openWorkspace(ctx.dir).addProfile(name, {
     program: String(o["program"]),
     environment: String(o["env"]),
     customerId: String(o["id"]),

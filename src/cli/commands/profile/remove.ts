@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { MtlsError } from "../../../errors/index.js";
-import { removeProfile } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -35,7 +35,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
       return 1;
     }
   }
-  const r = await removeProfile(ctx.dir, name);
+  const r = await openWorkspace(ctx.dir).removeProfile(name);
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { showProfile } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 import { renderProfileStatus } from "../status.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
@@ -14,7 +14,7 @@ export function define(cmd: Command): Command {
 }
 
 export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  const r = await showProfile(ctx.dir, args[0]!, { pkcs11: pkcs11OptionsFrom(o) });
+  const r = await openWorkspace(ctx.dir).profile(args[0]!).show({ pkcs11: pkcs11OptionsFrom(o) });
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;

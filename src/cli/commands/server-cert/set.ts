@@ -1,6 +1,6 @@
 import { dayCount } from "../../../pki/index.js";
 import type { Command } from "commander";
-import { setServerCertificate } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
 import { paint, printJson, say, type CliContext, printNextSteps, warn } from "../../context.js";
 
@@ -25,7 +25,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
   const host = opt("host");
   const passphraseFile = opt("passphraseFile");
   const keyFile = opt("key");
-  const r = await setServerCertificate(ctx.dir, String(o["profile"]), {
+  const r = await openWorkspace(ctx.dir).profile(String(o["profile"])).setServerCertificate({
     certFile: String(o["cert"]),
     ...(keyFile ? { keyFile } : {}),
     pkcs11: pkcs11OptionsFrom(o),
