@@ -63,20 +63,23 @@ export function hashOption(v: string | undefined): HashName | undefined {
 /** Options of a command as pairs of [option key, flag as written in messages]. */
 export type OptionFlags<O> = ReadonlyArray<readonly [keyof O, string]>;
 
+/** The flag of the first option of `list` that is given (or, with `given` false, missing). */
+export function firstOption<O extends object>(o: O, list: OptionFlags<O>, given = true): string | undefined {
+  return list.find(([key]) => (o[key] !== undefined) === given)?.[1];
+}
+
 /** Without --profile, each option of `list` is required: USAGE names the first missing; else the options, with those given. */
 export function requireWithoutProfile<O extends object, K extends keyof O>(o: O, list: ReadonlyArray<readonly [K, string]>): O & { [P in K]-?: NonNullable<O[P]> } {
-  for (const [key, flag] of list) {
-    if (o[key] === undefined) throw new MtlsError("USAGE", `required option '${flag}' not specified`, { hint: "Give it, or use --profile NAME (mtlskit profile add) to take it from a profile." });
-  }
+  const missing = firstOption(o, list, false);
+  if (missing !== undefined) throw new MtlsError("USAGE", `required option '${missing}' not specified`, { hint: "Give it, or use --profile NAME (mtlskit profile add) to take it from a profile." });
   return o as O & { [P in K]-?: NonNullable<O[P]> };
 }
 
 /** With --profile NAME, each option of `list` is the profile's to decide: USAGE names the first given, with the command to run instead. */
 export function refuseWithProfile<O extends object>(o: O, list: OptionFlags<O>, command: string, name: string): void {
-  for (const [key, flag] of list) {
-    if (o[key] !== undefined) {
-      throw new MtlsError("USAGE", `${flag} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit ${command} --profile ${name} (see mtlskit profile show ${name}).` });
-    }
+  const flag = firstOption(o, list);
+  if (flag !== undefined) {
+    throw new MtlsError("USAGE", `${flag} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit ${command} --profile ${name} (see mtlskit profile show ${name}).` });
   }
 }
 
