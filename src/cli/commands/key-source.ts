@@ -94,8 +94,26 @@ export function newKeyLines(r: { keyFile: string | undefined; keyUri?: string | 
   return [...(r.keyFile ? [`${wrote} ${r.keyFile} (private key, mode 0600)`] : []), ...(r.keyUri ? [`key: ${r.keyUri} (${r.keyInToken})`] : [])];
 }
 
-/** The options of `csr create --profile` and `cert self-signed --profile` the profile takes from the command line: key type, key, passphrase, subject, hash. */
-export function profileCredentialOptions(o: KeyOptions & { subject?: string; hash?: string; force?: boolean }) {
+/** The options `csr create` and `cert self-signed` share (each command's interface adds its own). */
+export interface ClientCredentialOptions extends KeyOptions {
+  profile?: string;
+  program?: string;
+  env?: string;
+  cn?: string;
+  subject?: string;
+  hash?: string;
+  out?: string;
+  force?: boolean;
+}
+
+/** What `csr create` and `cert self-signed` without --profile take from the command line: program, environment, key (existing or new), output, hash. */
+export function newCredentialOptions(o: ClientCredentialOptions & { program: string; env: string; out: string }) {
+  const hash = hashOption(o.hash);
+  return { program: o.program, environment: o.env, key: keySourceFrom(o, o.out), out: o.out, force: !!o.force, ...(hash ? { hash } : {}) };
+}
+
+/** What `csr create --profile` and `cert self-signed --profile` take from the command line: key type, key, passphrase, subject, hash. */
+export function profileCredentialOptions(o: ClientCredentialOptions) {
   const hash = hashOption(o.hash);
   return {
     ...(o.type !== undefined ? { keyType: o.type } : {}),

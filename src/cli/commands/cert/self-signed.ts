@@ -3,7 +3,7 @@ import { createProfileSelfSigned } from "../../../store/index.js";
 import { createSelfSignedClientCertificate } from "../../../pki/index.js";
 import { MtlsError } from "../../../errors/index.js";
 import { paint, withProgress, type CliContext } from "../../context.js";
-import { hashOption, keySourceFrom, keyLines, newKeyLines, profileCredentialOptions, refuseWithProfile, reportMade, requireWithoutProfile, TOKEN_OPTION_HELP, type KeyOptions, type OptionFlags } from "../key-source.js";
+import { keyLines, newCredentialOptions, newKeyLines, profileCredentialOptions, refuseWithProfile, reportMade, requireWithoutProfile, TOKEN_OPTION_HELP, type ClientCredentialOptions, type OptionFlags } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -30,16 +30,8 @@ export function define(cmd: Command): Command {
 }
 
 /** The options of `cert self-signed`, as {@link define} declares them. */
-export interface SelfSignedOptions extends KeyOptions {
-  program?: string;
-  env?: string;
-  cn?: string;
-  profile?: string;
-  subject?: string;
+export interface SelfSignedOptions extends ClientCredentialOptions {
   days?: string;
-  hash?: string;
-  out?: string;
-  force?: boolean;
 }
 
 /** The options `--profile` replaces; without it they are required, in this order. */
@@ -85,21 +77,14 @@ async function runWithProfile(ctx: CliContext, o: SelfSignedOptions, name: strin
 export async function run(ctx: CliContext, options: SelfSignedOptions): Promise<number> {
   if (options.profile !== undefined) return runWithProfile(ctx, options, options.profile);
   const o = requireWithoutProfile(options, PROFILE_REPLACES);
-  const out = o.out;
-  const hash = hashOption(o.hash);
   const r = await withProgress(
     ctx,
     "creating key and certificate",
     createSelfSignedClientCertificate({
-      program: o.program,
-      environment: o.env,
+      ...newCredentialOptions(o),
       cn: o.cn,
-      key: keySourceFrom(o, out),
-      out,
-      force: !!o.force,
       ...(o.subject !== undefined ? { subject: o.subject } : {}),
       ...(o.days !== undefined ? { days: parseDays(o.days) } : {}),
-      ...(hash ? { hash } : {}),
     }),
   );
   return reportMade(ctx, r, certificateLines(ctx, r, newKeyLines(r, paint(ctx, "green", "wrote"))));

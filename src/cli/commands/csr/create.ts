@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { createClientCsr } from "../../../pki/index.js";
 import { createProfileCsr } from "../../../store/index.js";
 import { hiddenAlias, paint, withProgress, type CliContext } from "../../context.js";
-import { hashOption, keySourceFrom, keyLines, newKeyLines, profileCredentialOptions, refuseWithProfile, reportMade, requireWithoutProfile, TOKEN_OPTION_HELP, type KeyOptions, type OptionFlags } from "../key-source.js";
+import { keyLines, newCredentialOptions, newKeyLines, profileCredentialOptions, refuseWithProfile, reportMade, requireWithoutProfile, TOKEN_OPTION_HELP, type ClientCredentialOptions, type OptionFlags } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   hiddenAlias(cmd, "--gateway-id <id>", { key: "id", flag: "--id" });
@@ -30,16 +30,8 @@ export function define(cmd: Command): Command {
 }
 
 /** The options of `csr create`, as {@link define} declares them. */
-export interface CsrCreateOptions extends KeyOptions {
-  program?: string;
-  env?: string;
+export interface CsrCreateOptions extends ClientCredentialOptions {
   id?: string;
-  subject?: string;
-  profile?: string;
-  cn?: string;
-  hash?: string;
-  out?: string;
-  force?: boolean;
 }
 
 /** The options `--profile` replaces; without it they are required, in this order. */
@@ -78,22 +70,6 @@ async function runWithProfile(ctx: CliContext, o: CsrCreateOptions, name: string
 export async function run(ctx: CliContext, options: CsrCreateOptions): Promise<number> {
   if (options.profile !== undefined) return runWithProfile(ctx, options, options.profile);
   const o = requireWithoutProfile(options, PROFILE_REPLACES);
-  const out = o.out;
-  const hash = hashOption(o.hash);
-  const r = await withProgress(
-    ctx,
-    "creating key and CSR",
-    createClientCsr({
-      program: o.program,
-      environment: o.env,
-      gatewayId: o.id,
-      subject: o.subject,
-      key: keySourceFrom(o, out),
-      out,
-      force: !!o.force,
-      ...(o.cn !== undefined ? { cn: o.cn } : {}),
-      ...(hash ? { hash } : {}),
-    }),
-  );
+  const r = await withProgress(ctx, "creating key and CSR", createClientCsr({ ...newCredentialOptions(o), gatewayId: o.id, subject: o.subject, ...(o.cn !== undefined ? { cn: o.cn } : {}) }));
   return reportMade(ctx, r, csrLines(ctx, r, newKeyLines(r, paint(ctx, "green", "wrote"))));
 }
