@@ -15,8 +15,14 @@ export function define(cmd: Command): Command {
     );
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  const r = await openWorkspace(ctx.dir).profile(String(o["profile"])).importAssets(args[0]!, o["as"] !== undefined ? { as: String(o["as"]) } : {});
+/** The options of `assets import`, as {@link define} declares them. */
+export interface AssetsImportOptions {
+  profile: string;
+  as?: string;
+}
+
+export async function run(ctx: CliContext, o: AssetsImportOptions, args: string[]): Promise<number> {
+  const r = await openWorkspace(ctx.dir).profile(o.profile).importAssets(args[0]!, o.as !== undefined ? { as: o.as } : {});
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;

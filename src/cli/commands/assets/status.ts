@@ -11,8 +11,13 @@ export function define(cmd: Command): Command {
 
 const STYLE = { present: "green", missing: "yellow", wrong: "red" } as const;
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const r = await openWorkspace(ctx.dir).profile(String(o["profile"])).assetsStatus();
+/** The options of `assets status`, as {@link define} declares them. */
+export interface AssetsStatusOptions {
+  profile: string;
+}
+
+export async function run(ctx: CliContext, o: AssetsStatusOptions): Promise<number> {
+  const r = await openWorkspace(ctx.dir).profile(o.profile).assetsStatus();
   if (ctx.json) {
     printJson(ctx, r);
     return r.ok ? 0 : 1;
