@@ -15,12 +15,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { INBOUND_CIPHERS, INBOUND_ECDH_CURVES, INBOUND_SECURE_OPTIONS, SESSION_TIMEOUT_SECONDS } from "../src/server/tls-options.js";
 import { createTestPki } from "../src/testing/index.js";
+import { freePort } from "../src/engines/free-port.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const HANDSHAKE_TARGET = 0.9;
@@ -81,17 +81,6 @@ function which(cmd: string): string | undefined {
     if (dir && existsSync(p)) return p;
   }
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Prefixes a command with `taskset -c CPUS` when pinning is possible. */

@@ -13,6 +13,7 @@ import { createCsr, parseSubject, toPem } from "../src/pki/index.js";
 import { createTestPki, writeTestCertificate, type TestCertificate, type TestPki } from "../src/testing/index.js";
 import { mtlskit, type CliRun } from "./support/cli.js";
 import { requireTool } from "./support/tools.js";
+import { freePort } from "./support/net.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const hasOpenssl = requireTool("openssl");
@@ -171,14 +172,6 @@ describe("mtlskit inspect FILE", () => {
     expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, error: { code: "FILE_NOT_FOUND" } });
   });
 });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 describe("mtlskit inspect https://HOST:PORT against a node:tls server", () => {
   let srv: tls.Server;

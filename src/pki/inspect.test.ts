@@ -7,6 +7,7 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTool } from "../../test/support/tools.js";
+import { freePort } from "../../test/support/net.js";
 import { isMtlsError } from "../errors/index.js";
 import { describeCertificate, inspectFile, inspectUrl, parseHttpsUrl, type CertificateDescription } from "./inspect.js";
 import { privateKeyToPem } from "./keys.js";
@@ -333,14 +334,6 @@ describe("inspectUrl failures: one coded error naming host:port", () => {
     expect(await codeOf(inspectUrl("ftp://127.0.0.1"))).toMatch(/^URL_INVALID: /);
   });
 });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 describe.skipIf(!requireTool("openssl"))("inspectFile on a certificate made by openssl", () => {
   it("spells out authorityInfoAccess, crlDistributionPoints and certificatePolicies", async () => {
