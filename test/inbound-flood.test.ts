@@ -10,24 +10,15 @@
  * File descriptors: each idle socket costs two in this process; the flood is made smaller
  * when `ulimit -n` would not allow it.
  */
-import { execFileSync } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createInboundServer, type InboundServer } from "../src/server/index.js";
 import { call, captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
+import { openFileLimit } from "./support/net.js";
 
 const WANTED = 1500;
 const BATCH = 100;
-
-function openFileLimit(): number {
-  try {
-    const out = execFileSync("sh", ["-c", "ulimit -n"], { encoding: "utf8" }).trim();
-    return out === "unlimited" ? Number.POSITIVE_INFINITY : Number(out);
-  } catch {
-    return 1024;
-  }
-}
 
 let pki: InboundPki;
 let upstream: TestUpstream;
