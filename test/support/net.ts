@@ -1,8 +1,10 @@
 /**
- * Test-only network helpers: a free port (the product's own, `src/engines/free-port.ts`) and
- * the soft limit of open files, which bounds how many sockets a flood test may open.
+ * Test-only network helpers: a free port (the product's own, `src/engines/free-port.ts`), a
+ * server that never answers, and the soft limit of open files, which bounds how many sockets a
+ * flood test may open.
  */
 import { execFileSync } from "node:child_process";
+import * as net from "node:net";
 
 export { freePort } from "../../src/engines/free-port.js";
 
@@ -14,4 +16,18 @@ export function openFileLimit(): number {
   } catch {
     return 1024;
   }
+}
+
+/** A TCP server on 127.0.0.1 that accepts connections and never sends a byte: what a client's timeouts are tested against. */
+export async function startSilentServer(): Promise<{ port: number; close(): void }> {
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((c) => sockets.push(c));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close() {
+      sockets.forEach((c) => c.destroy());
+      server.close();
+    },
+  };
 }

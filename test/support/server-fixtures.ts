@@ -213,6 +213,15 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * mtlskit's inbound server in this process on 127.0.0.1 (a free port) over `pki`'s files,
+ * forwarding to `upstream`, logging into a captured logger, its files not watched; `server`
+ * adds to or replaces those options.
+ */
+export function startInboundServer(pki: InboundPki, upstream: TestUpstream, server: Partial<InboundServerOptions> = {}): Promise<InboundServer> {
+  return createInboundServer({ credentials: pki.files, upstream: upstream.url, listen: { host: "127.0.0.1", port: 0 }, logger: captureLogger(), reload: { watch: false }, ...server });
+}
+
 /** The usual inbound set-up: a fresh PKI, a recording upstream, and mtlskit's inbound server between them in this process. */
 export interface InboundWorld {
   readonly pki: InboundPki;
@@ -223,18 +232,14 @@ export interface InboundWorld {
   close(): Promise<void>;
 }
 
-/**
- * Starts an {@link InboundWorld}: the server on 127.0.0.1 (a free port) over the PKI's files,
- * forwarding to the upstream, logging into a captured logger, its files not watched; `server`
- * adds to or replaces those options.
- */
+/** Starts an {@link InboundWorld}: {@link startInboundServer} over a fresh PKI and upstream, with `server`'s options. */
 export async function startInboundWorld(server: Partial<InboundServerOptions> = {}): Promise<InboundWorld> {
   const pki = await createInboundPki();
   let upstream: TestUpstream | undefined;
   try {
     upstream = await startUpstream();
     const log = captureLogger();
-    const srv = await createInboundServer({ credentials: pki.files, upstream: upstream.url, listen: { host: "127.0.0.1", port: 0 }, logger: log, reload: { watch: false }, ...server });
+    const srv = await startInboundServer(pki, upstream, { logger: log, ...server });
     const up = upstream;
     return {
       pki,
