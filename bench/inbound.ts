@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { INBOUND_CIPHERS, INBOUND_ECDH_CURVES, INBOUND_SECURE_OPTIONS, SESSION_TIMEOUT_SECONDS } from "../src/server/tls-options.js";
 import { createTestPki } from "../src/testing/index.js";
 import { freePort } from "../src/engines/free-port.js";
+import { table } from "./table.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const HANDSHAKE_TARGET = 0.9;
@@ -180,16 +181,6 @@ function parseAb(out: string): Measure {
   const failed = Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Non-2xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const p99 = /^\s*99%\s+(\d+)/m.exec(out)?.[1];
   return { rps, p99Ms: p99 === undefined ? undefined : Number(p99), failed };
-}
-
-function table(rows: ReadonlyArray<readonly string[]>): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  const out: string[] = [];
-  rows.forEach((r, i) => {
-    out.push(`  ${r.map((cell, c) => (c > 0 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("   ")}`.trimEnd());
-    if (i === 0) out.push(`  ${widths.map((w) => "-".repeat(w)).join("   ")}`);
-  });
-  return out;
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a");
