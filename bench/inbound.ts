@@ -15,12 +15,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { INBOUND_CIPHERS, INBOUND_ECDH_CURVES, INBOUND_SECURE_OPTIONS, SESSION_TIMEOUT_SECONDS } from "../src/server/tls-options.js";
 import { createTestPki } from "../src/testing/index.js";
+import { freePort } from "../src/engines/free-port.js";
+import { table } from "./table.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const HANDSHAKE_TARGET = 0.9;
@@ -81,17 +82,6 @@ function which(cmd: string): string | undefined {
     if (dir && existsSync(p)) return p;
   }
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Prefixes a command with `taskset -c CPUS` when pinning is possible. */
@@ -191,16 +181,6 @@ function parseAb(out: string): Measure {
   const failed = Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Non-2xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const p99 = /^\s*99%\s+(\d+)/m.exec(out)?.[1];
   return { rps, p99Ms: p99 === undefined ? undefined : Number(p99), failed };
-}
-
-function table(rows: ReadonlyArray<readonly string[]>): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  const out: string[] = [];
-  rows.forEach((r, i) => {
-    out.push(`  ${r.map((cell, c) => (c > 0 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("   ")}`.trimEnd());
-    if (i === 0) out.push(`  ${widths.map((w) => "-".repeat(w)).join("   ")}`);
-  });
-  return out;
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "n/a");

@@ -19,6 +19,7 @@ import { startDnsStandIn } from "../src/emulator/dns/dns-server.js";
 import { mt } from "../src/policy/index.js";
 import { createTestPki } from "../src/testing/index.js";
 import { median } from "./stats.js";
+import { table } from "./table.js";
 
 /** Requests per measured round. */
 const REQUESTS = Number(process.env["MTLSKIT_BENCH_OUTBOUND_REQUESTS"] ?? 1000);
@@ -63,16 +64,6 @@ export async function measure(dispatcher: Dispatcher, url: string, headers: Reco
   const cpu = process.cpuUsage(cpu0);
   const sorted = latencies.sort((a, b) => a - b);
   return { rps: count / seconds, p50: sorted[Math.floor(count * 0.5)]!, p99: sorted[Math.min(count - 1, Math.floor(count * 0.99))]!, cpuUs: (cpu.user + cpu.system) / count };
-}
-
-export function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  const out: string[] = [];
-  rows.forEach((r, i) => {
-    out.push(`  ${r.map((cell, c) => (c > 0 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("   ")}`.trimEnd());
-    if (i === 0) out.push(`  ${widths.map((w) => "-".repeat(w)).join("   ")}`);
-  });
-  return out;
 }
 
 /** A minimal mTLS HTTPS server in a child process (plain JavaScript, no TypeScript loader). */

@@ -18,7 +18,8 @@ import { startDnsStandIn } from "../src/emulator/dns/dns-server.js";
 import { createCertificate, createTokenKey, OID, toPem } from "../src/pki/index.js";
 import { mt } from "../src/policy/index.js";
 import { createTestPki } from "../src/testing/index.js";
-import { measure, startServer, table } from "./outbound.js";
+import { measure, startServer } from "./outbound.js";
+import { table } from "./table.js";
 import { median } from "./stats.js";
 
 const MODULE = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"].find((m) => existsSync(m));

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundPki, curl, startUpstream, tempDir, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 import { MTLSKIT_BIN, mtlskit } from "./support/cli.js";
 import { requireTool } from "./support/tools.js";
+import { freePort } from "./support/net.js";
 
 let pki: InboundPki;
 let upstream: TestUpstream;
@@ -26,16 +27,6 @@ afterAll(async () => {
   await upstream?.stop();
   for (const d of [pki?.dir, ...dirs]) if (d) await fs.rm(d, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function fileArgs(): string[] {
   return ["--cert", pki.files.certFile, "--key", pki.files.keyFile, "--chain", pki.files.chainFile, "--client-ca", pki.files.caFile, "--upstream", upstream.url];

@@ -6,14 +6,15 @@
  * new certificate is accepted with no change here. Every notification is delivered once, none is
  * refused, and those sent after the rotation carry the new certificate's serial.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort } from "./outbound-fixtures.js";
-import { startEmulator, type Emulator } from "../src/emulator/index.js";
-import { createInboundPki, startUpstream, tempDir, waitFor, type TestUpstream } from "./support/server-fixtures.js";
-import { MTLSKIT_BIN } from "./support/cli.js";
+import { freePort } from "./support/net.js";
+import { startEmulator } from "../src/emulator/index.js";
+import { portalOk } from "./support/emulator-fixtures.js";
+import { createInboundPki, startUpstream, tempDir, type TestUpstream } from "./support/server-fixtures.js";
+import { startMtlskit } from "./support/cli.js";
 import { requireTool } from "./support/tools.js";
 
 const HOST = "notify.customer.test";
@@ -28,13 +29,6 @@ afterAll(async () => {
 });
 
 
-async function portal<T>(emu: Emulator, method: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${emu.portalUrl}${route}`, { method, ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`portal ${method} ${route}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
 /** Serial numbers compared as numbers: engines print them in upper case, some without leading zeros. */
 function serialKey(s: string | string[] | undefined): string {
   return String(Array.isArray(s) ? s[0] : (s ?? ""))
@@ -45,29 +39,11 @@ function serialKey(s: string | string[] | undefined): string {
 
 /** Starts `mtlskit --json serve --engine E` and waits for its document. */
 async function serveEngine(engine: string, args: string[], cwd: string): Promise<{ child: ChildProcess; exited: Promise<number>; stderr: () => string }> {
-  const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", "serve", "--engine", engine, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const r = await startMtlskit(["--json", "serve", "--engine", engine, ...args], { cwd, timeoutMs: 20_000 });
   cleanup.push(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
+    if (r.child.exitCode === null) r.child.kill("SIGKILL");
   });
-  let out = "";
-  let err = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${err}`);
-      try {
-        JSON.parse(out);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    20_000,
-    `serve --engine ${engine} to listen`,
-  );
-  return { child, exited, stderr: () => err };
+  return r;
 }
 
 describe("emulator notifications through serve --engine", () => {
@@ -93,15 +69,15 @@ describe("emulator notifications through serve --engine", () => {
       const runDir = path.join(dir, "run");
       const f = pki.files;
       const serve = await serveEngine(engine, ["--run-dir", runDir, "--listen", `127.0.0.1:${port}`, "--admin", "off", "--cert", f.certFile, "--key", f.keyFile, "--chain", f.chainFile, "--client-ca", f.caFile, "--upstream", app.url], dir);
-      await portal(emulator, "PUT", `/v1/mt/sandbox/customers/${CUSTOMER}`, { issuerHost: `${HOST}:${port}`, serverChain: pki.server.certPem + pki.serverPki.intermediate.certPem, apiKey: API_KEY });
+      await portalOk(emulator, "PUT", `/v1/mt/sandbox/customers/${CUSTOMER}`, { issuerHost: `${HOST}:${port}`, serverChain: pki.server.certPem + pki.serverPki.intermediate.certPem, apiKey: API_KEY });
 
-      const notify = async (count: number): Promise<string[]> => (await portal<{ ids: string[] }>(emulator, "POST", "/v1/mt/sandbox/notifications", { customerId: CUSTOMER, count })).ids;
+      const notify = async (count: number): Promise<string[]> => (await portalOk<{ ids: string[] }>(emulator, "POST", "/v1/mt/sandbox/notifications", { customerId: CUSTOMER, count })).ids;
       const deliveries = () => emulator.notifier.deliveries({ program: "mt", environment: "sandbox" });
 
       const oldSerial = emulator.pki.clientCredential("mt", "sandbox").info.serialNumber;
       const first = await notify(BEFORE);
       await emulator.notifier.idle(30_000);
-      const rotated = await portal<{ serialNumber: string }>(emulator, "POST", "/v1/mt/sandbox/rotate-client-certificate", {});
+      const rotated = await portalOk<{ serialNumber: string }>(emulator, "POST", "/v1/mt/sandbox/rotate-client-certificate", {});
       expect(serialKey(rotated.serialNumber)).not.toBe(serialKey(oldSerial));
       const second = await notify(AFTER);
       await emulator.notifier.idle(30_000);

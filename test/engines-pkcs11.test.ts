@@ -19,7 +19,7 @@ import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "./outbound-fixtures.js";
+import { freePort } from "./support/net.js";
 import { checkTokenKey } from "../src/engines/files.js";
 import { findEngineBinary } from "../src/engines/index.js";
 import { createCertificate, createTokenKey, OID, toPem } from "../src/pki/index.js";

@@ -15,21 +15,12 @@ import { engineFolderFiles, engineModel, readMaterial, superviseEngine, validate
 import { MtlsError } from "../src/errors/index.js";
 import { call, captureLogger, clientAgent, createInboundPki, runTool, startUpstream, tempDir, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 import { requireTool } from "./support/tools.js";
+import { freePort } from "./support/net.js";
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
   for (const f of cleanup.reverse()) await f().catch(() => undefined);
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 const SPOOFED: Record<string, string> = {
   "x-client-cert-subject": "CN=evil",

@@ -15,6 +15,7 @@ import { startEmulator, type Emulator } from "../src/emulator/index.js";
 import { readPkcs12 } from "../src/pki/pkcs12.js";
 import { createTestPki } from "../src/testing/index.js";
 import { MTLSKIT_BIN, cliSession } from "./support/cli.js";
+import { portalBundle, portalCall } from "./support/emulator-fixtures.js";
 import { requireTool } from "./support/tools.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -25,15 +26,8 @@ let home: string;
 const { runs, run, ok, json } = cliSession(() => ({ cwd: tmp, home }));
 const TOOLS = requireTool("openssl") && requireTool("keytool") && requireTool("curl") && requireTool("python3");
 
-async function portal<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${emu.portalUrl}${route}`, { method, ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}) });
-  return { status: res.status, body: (await res.json().catch(() => ({}))) as T };
-}
-async function bundle(program: string, environment: string, customerId: string): Promise<{ directory: string; assets: Record<string, string> }> {
-  const r = await portal<{ directory: string; assets: Record<string, string> }>("GET", `/v1/${program}/${environment}/assets?customerId=${customerId}`);
-  expect(r.status).toBe(200);
-  return r.body;
-}
+const portal = <T>(method: string, route: string, body?: unknown) => portalCall<T>(emu, method, route, body);
+const bundle = (program: string, environment: string, customerId: string) => portalBundle(emu, program, environment, customerId);
 function tool(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }));

@@ -12,7 +12,7 @@ import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "./outbound-fixtures.js";
+import { freePort } from "./support/net.js";
 import { findEngineBinary } from "../src/engines/index.js";
 import { mtlskit } from "./support/cli.js";
 import { createInboundPki, curl, startUpstream, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";

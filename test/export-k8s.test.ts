@@ -6,7 +6,7 @@
  * give a mutual-TLS endpoint that curl reaches with Thales's client certificate and that
  * refuses a caller without one. Bad input exits 2 with a code and writes nothing.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { Deployment } from "kubernetes-models/apps/v1";
@@ -14,8 +14,8 @@ import { Ingress } from "kubernetes-models/networking.k8s.io/v1";
 import { Secret, Service } from "kubernetes-models/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { MTLSKIT_BIN, expectCodedError, mtlskit } from "./support/cli.js";
-import { createInboundPki, curl, startUpstream, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
+import { expectCodedError, mtlskit, startMtlskit } from "./support/cli.js";
+import { createInboundPki, curl, startUpstream, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
 import { requireTool } from "./support/tools.js";
 
 let pki: InboundPki;
@@ -126,24 +126,13 @@ describe("mtlskit export k8s", () => {
     await fs.mkdir(mount);
     for (const [k, v] of Object.entries(secret.data)) await fs.writeFile(path.join(mount, k), Buffer.from(v, "base64"), { mode: 0o400 });
     const args = deployment.spec.template.spec.containers[0]!.args.map((a) => a.replace("/etc/mtlskit/tls", mount).replace(":8443", "127.0.0.1:0").replace("http://payments-app:8080", upstream.url).replace("0.0.0.0:9464", "127.0.0.1:0"));
-    const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", ...args], { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const { child, doc } = await startMtlskit<{ port: number; adminUrl: string }>(["--json", ...args], { cwd: process.cwd(), timeoutMs: 20_000 });
     children.push(child);
-    let stdout = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    let doc: { port: number; adminUrl: string } | undefined;
-    await waitFor(() => {
-      try {
-        doc = JSON.parse(stdout);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 20_000, "the container's serve to listen");
     const client = await pki.writeClient("thales-k8s", pki.client);
-    const ok = await curl(doc!.port, pki, ["--cert", client.cert, "--key", client.key, "-w", "\n%{http_code}"]);
+    const ok = await curl(doc.port, pki, ["--cert", client.cert, "--key", client.key, "-w", "\n%{http_code}"]);
     expect(ok.stdout.split("\n").pop()).toBe("200");
-    expect((await curl(doc!.port, pki, [])).code).not.toBe(0);
-    expect(await (await fetch(`${doc!.adminUrl}/readyz`)).text()).toBe("ready\n");
+    expect((await curl(doc.port, pki, [])).code).not.toBe(0);
+    expect(await (await fetch(`${doc.adminUrl}/readyz`)).text()).toBe("ready\n");
     child.kill("SIGTERM");
   });
 

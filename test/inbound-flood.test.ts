@@ -10,24 +10,15 @@
  * File descriptors: each idle socket costs two in this process; the flood is made smaller
  * when `ulimit -n` would not allow it.
  */
-import { execFileSync } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createInboundServer, type InboundServer } from "../src/server/index.js";
-import { call, captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
+import type { InboundServer } from "../src/server/index.js";
+import { call, captureLogger, clientAgent, createInboundPki, startInboundServer, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
+import { openFileLimit } from "./support/net.js";
 
 const WANTED = 1500;
 const BATCH = 100;
-
-function openFileLimit(): number {
-  try {
-    const out = execFileSync("sh", ["-c", "ulimit -n"], { encoding: "utf8" }).trim();
-    return out === "unlimited" ? Number.POSITIVE_INFINITY : Number(out);
-  } catch {
-    return 1024;
-  }
-}
 
 let pki: InboundPki;
 let upstream: TestUpstream;
@@ -58,12 +49,8 @@ function openSilent(port: number): Promise<net.Socket> {
 describe("a flood of silent connections", () => {
   it("leaves room for a good client's handshake, and logs one counted summary", async () => {
     const log: CapturedLogger = captureLogger();
-    const srv = await createInboundServer({
-      credentials: pki.files,
-      upstream: upstream.url,
-      listen: { host: "127.0.0.1", port: 0 },
+    const srv = await startInboundServer(pki, upstream, {
       logger: log,
-      reload: { watch: false },
       // Long timeouts: the flood stays until the caps close it.
       limits: { maxConnections: 64, handshakeTimeoutMs: 60_000, firstByteTimeoutMs: 60_000, headersTimeoutMs: 60_000 },
       dropSummaryIntervalMs: 200,
@@ -95,15 +82,7 @@ describe("a flood of silent connections", () => {
 
   it("closes a connection that sends no byte within firstByteTimeoutMs, long before the handshake timeout", async () => {
     const log: CapturedLogger = captureLogger();
-    const srv = await createInboundServer({
-      credentials: pki.files,
-      upstream: upstream.url,
-      listen: { host: "127.0.0.1", port: 0 },
-      logger: log,
-      reload: { watch: false },
-      limits: { handshakeTimeoutMs: 60_000, firstByteTimeoutMs: 300 },
-      dropSummaryIntervalMs: 100,
-    });
+    const srv = await startInboundServer(pki, upstream, { logger: log, limits: { handshakeTimeoutMs: 60_000, firstByteTimeoutMs: 300 }, dropSummaryIntervalMs: 100 });
     servers.push(srv);
     const silent = await Promise.all(Array.from({ length: 5 }, () => openSilent(srv.address.port)));
     await Promise.all(silent.map((s) => new Promise<void>((r) => (s.destroyed ? r() : s.once("close", () => r())))));

@@ -5,13 +5,13 @@
  * idle keep-alive connections, slow TLS handshakes, and the connection limit (503, which Thales
  * retries).
  */
-import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createInboundServer, type InboundServer } from "../src/server/index.js";
-import { captureLogger, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
+import type { InboundServer } from "../src/server/index.js";
+import { startInboundWorld, waitFor, type CapturedLogger, type InboundPki, type InboundWorld, type TestUpstream } from "./support/server-fixtures.js";
 
+let world: InboundWorld | undefined;
 let pki: InboundPki;
 let upstream: TestUpstream;
 let srv: InboundServer;
@@ -19,25 +19,16 @@ let log: CapturedLogger;
 const sockets: net.Socket[] = [];
 
 beforeAll(async () => {
-  pki = await createInboundPki();
-  upstream = await startUpstream();
-  log = captureLogger();
-  srv = await createInboundServer({
-    credentials: pki.files,
-    upstream: upstream.url,
-    listen: { host: "127.0.0.1", port: 0 },
-    logger: log,
-    reload: { watch: false },
+  world = await startInboundWorld({
     limits: { maxHeaderBytes: 4096, maxBodyBytes: 1000, headersTimeoutMs: 400, requestTimeoutMs: 600, idleTimeoutMs: 300, handshakeTimeoutMs: 400, maxConnections: 3 },
   });
+  ({ pki, upstream, srv, log } = world);
 });
 afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
 });
 afterAll(async () => {
-  await srv?.close({ graceMs: 100 });
-  await upstream?.stop();
-  if (pki) await fs.rm(pki.dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 /** A TLS connection as Thales; `data` collects what the server sent, `closed` resolves on close. */

@@ -5,12 +5,12 @@
  * client CA (never pin the leaf), a profile without its server certificate or Client CA, a bad
  * listen address.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundPki, curl, startUpstream, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
-import { MTLSKIT_BIN, mtlskit } from "./support/cli.js";
+import { mtlskit, startMtlskit } from "./support/cli.js";
 import { requireTool } from "./support/tools.js";
 
 let pki: InboundPki;
@@ -36,28 +36,9 @@ interface Running {
 
 /** Starts `mtlskit --json serve ...` and waits for its JSON document. */
 async function serve(args: string[], cwd?: string): Promise<Running> {
-  const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", ...args], { cwd: cwd ?? pki.dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
-  let doc: Running["doc"] | undefined;
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`mtlskit serve exited ${child.exitCode}: ${err}`);
-      try {
-        doc = JSON.parse(out);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    20_000,
-    "mtlskit serve to listen",
-  );
-  return { child, doc: doc!, stderr: () => err, exited };
+  const r = await startMtlskit<Running["doc"]>(["--json", ...args], { cwd: cwd ?? pki.dir, timeoutMs: 20_000 });
+  children.push(r.child);
+  return r;
 }
 
 describe.skipIf(!requireTool("curl"))("mtlskit serve", () => {

@@ -5,14 +5,14 @@
  * SIGKILL is replaced, SIGTERM stops them all with exit 0; bad values and a broken certificate
  * set give coded errors.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
-import * as net from "node:net";
 import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mergeWorkerMetrics } from "../src/server/workers.js";
-import { MTLSKIT_BIN, expectCodedError, mtlskit } from "./support/cli.js";
+import { expectCodedError, mtlskit, startMtlskit } from "./support/cli.js";
 import { createInboundPki, runTool, startUpstream, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
+import { freePort } from "./support/net.js";
 
 let pki: InboundPki;
 let upstream: TestUpstream;
@@ -35,42 +35,10 @@ interface Running {
   exited: Promise<number>;
 }
 
-/** A port free now (bound, then released): for the admin listener, which must be the primary's alone. */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
 async function serve(args: string[], adminPort = 0): Promise<Running> {
-  const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", "serve", "--cert", pki.files.certFile, "--key", pki.files.keyFile, "--chain", pki.files.chainFile, "--client-ca", pki.files.caFile, "--listen", "127.0.0.1:0", "--admin", `127.0.0.1:${adminPort}`, "--upstream", upstream.url, ...args], {
-    cwd: pki.dir,
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
-  let doc: Running["doc"] | undefined;
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`mtlskit serve exited ${child.exitCode}: ${err}`);
-      try {
-        doc = JSON.parse(out);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    30_000,
-    "mtlskit serve --workers to listen",
-  );
-  return { child, doc: doc!, stderr: () => err, exited };
+  const r = await startMtlskit<Running["doc"]>(["--json", "serve", "--cert", pki.files.certFile, "--key", pki.files.keyFile, "--chain", pki.files.chainFile, "--client-ca", pki.files.caFile, "--listen", "127.0.0.1:0", "--admin", `127.0.0.1:${adminPort}`, "--upstream", upstream.url, ...args], { cwd: pki.dir });
+  children.push(r.child);
+  return r;
 }
 
 /** One TLS connection with the Thales client certificate, one request: the status line. */

@@ -13,6 +13,7 @@ import { createCsr, parseSubject, toPem } from "../src/pki/index.js";
 import { createTestPki, writeTestCertificate, type TestCertificate, type TestPki } from "../src/testing/index.js";
 import { mtlskit, type CliRun } from "./support/cli.js";
 import { requireTool } from "./support/tools.js";
+import { freePort, startSilentServer } from "./support/net.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const hasOpenssl = requireTool("openssl");
@@ -172,14 +173,6 @@ describe("mtlskit inspect FILE", () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
 describe("mtlskit inspect https://HOST:PORT against a node:tls server", () => {
   let srv: tls.Server;
   let port = 0;
@@ -247,16 +240,13 @@ describe("mtlskit inspect URL failures", () => {
   });
 
   it("a silent server: CONNECT_TIMEOUT after --timeout, exit 1", async () => {
-    const sockets: net.Socket[] = [];
-    const silent = net.createServer((c) => sockets.push(c));
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const port = (silent.address() as net.AddressInfo).port;
+    const silent = await startSilentServer();
+    const { port } = silent;
     try {
       const r = await mtlskit(["inspect", `https://127.0.0.1:${port}`, "--timeout", "300"]);
       expectOneLineError(r, 1, "CONNECT_TIMEOUT");
       expect(r.stderr).toContain(`127.0.0.1:${port}: the TLS handshake did not finish within 300 ms`);
     } finally {
-      sockets.forEach((c) => c.destroy());
       silent.close();
     }
   });

@@ -8,8 +8,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../src/emulator/index.js";
-import { createTestPki } from "../src/testing/index.js";
 import { cliSession } from "./support/cli.js";
+import { portalBundle, portalCall, registerD1Customer } from "./support/emulator-fixtures.js";
 
 const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";
 let emu: Emulator;
@@ -17,16 +17,9 @@ let tmp: string;
 let home: string;
 const { runs, run, ok, json } = cliSession(() => ({ cwd: tmp, home }));
 
-async function portal<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${emu.portalUrl}${route}`, { method, ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}) });
-  return { status: res.status, body: (await res.json().catch(() => ({}))) as T };
-}
+const portal = <T>(method: string, route: string, body?: unknown) => portalCall<T>(emu, method, route, body);
 
-async function bundle(program: string, environment: string, customerId: string): Promise<{ directory: string; assets: Record<string, string> }> {
-  const r = await portal<{ directory: string; assets: Record<string, string> }>("GET", `/v1/${program}/${environment}/assets?customerId=${customerId}`);
-  expect(r.status).toBe(200);
-  return r.body;
-}
+const bundle = (program: string, environment: string, customerId: string) => portalBundle(emu, program, environment, customerId);
 
 interface Report {
   ok: boolean;
@@ -71,9 +64,7 @@ describe("outbound commands against the emulator", () => {
     expect(exported.stdout).toContain(key.kid);
 
     // Registered with the emulator (as Thales's onboarding would).
-    const pki = await createTestPki({ rootCn: "Customer Root" });
-    const server = await pki.issue({ usage: "server", dns: ["notify.example.test"], ip: [] });
-    const reg = await portal("PUT", "/v1/d1/preprod/customers/123456", { issuerHost: "notify.example.test", serverChain: server.chainPem + pki.root.certPem, oauthPublicKey: key.publicKeyPem, kid: key.kid });
+    const reg = await registerD1Customer(emu, key);
     expect(reg.status, JSON.stringify(reg.body)).toBeLessThan(300);
 
     const check = await run(["check", "--profile", "d1-pp"]);

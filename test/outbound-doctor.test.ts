@@ -9,7 +9,8 @@ import { doctorSteps, runDoctor, type DoctorReport, type DoctorStepEvent, type D
 import { openProfile } from "../src/store/index.js";
 import { createTestPki, type TestCertificate } from "../src/testing/index.js";
 import { requireTool } from "./support/tools.js";
-import { freePort, startOpensslServer, startPlainServer, startWorld, worldWorkspace, type World } from "./outbound-fixtures.js";
+import { startOpensslServer, startPlainServer, startWorld, worldWorkspace, type World } from "./outbound-fixtures.js";
+import { freePort } from "./support/net.js";
 
 /** Test certificates live for hours: judge them with no renewal window. */
 const opts = { renewalWindow: { days: 0 }, timeoutMs: 3000 };

@@ -8,7 +8,8 @@ import { ReloadableCredentials } from "../src/credentials/index.js";
 import { isMtlsError, type ErrorCode } from "../src/errors/index.js";
 import { createTestPki } from "../src/testing/index.js";
 import { requireTool } from "./support/tools.js";
-import { freePort, startOpensslServer, startPlainServer, startWorld, type World } from "./outbound-fixtures.js";
+import { startOpensslServer, startPlainServer, startWorld, type World } from "./outbound-fixtures.js";
+import { freePort } from "./support/net.js";
 
 async function codeOf(p: Promise<unknown>): Promise<ErrorCode | string> {
   try {

@@ -17,6 +17,7 @@ import { startDnsStandIn, type DnsStandIn } from "../src/emulator/dns/dns-server
 import { emulatorHost } from "../src/emulator/hosts.js";
 import { d1, getEnvironment, mt, type EnvironmentPolicy, type ProgramPolicy } from "../src/policy/index.js";
 import { createTestPki, type TestCertificate, type TestPki } from "../src/testing/index.js";
+import { freePort } from "./support/net.js";
 
 export const CUSTOMER_ID = "123456";
 export const MT_CN = "MT-123456-SBX";
@@ -219,19 +220,6 @@ export async function startPlainServer(options: {
 /** Reads an undici body as JSON. */
 export async function json<T = Record<string, unknown>>(body: { text(): Promise<string> }): Promise<T> {
   return JSON.parse(await body.text()) as T;
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released). */
-export async function freePort(address = "127.0.0.1"): Promise<number> {
-  const net = await import("node:net");
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, address, () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** `openssl s_server` with the given certificate and extra arguments, once it accepts connections. */

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../src/emulator/index.js";
 import { createTestPki } from "../src/testing/index.js";
 import { cliSession, expectCodedError, mtlskit, MTLSKIT_BIN } from "./support/cli.js";
+import { portalBundle, portalCall, registerD1Customer } from "./support/emulator-fixtures.js";
 import { haveSoftHsm, softHsm, type SoftHsm } from "./support/softhsm.js";
 
 const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";
@@ -34,16 +35,9 @@ const tokenFlags = (): string[] => ["--pin-file", hsm.pinFile, "--pkcs11-module"
 const wrongEnv = (): Record<string, string> => ({ MTLSKIT_HOME: home, MTLSKIT_PKCS11_PIN: "000000", MTLSKIT_PKCS11_MODULE: path.join(tmp, "no-such-module.so") });
 const { runs, run, ok, json } = cliSession(() => ({ cwd: tmp, home }));
 
-async function portal<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${emu.portalUrl}${route}`, { method, ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}) });
-  return { status: res.status, body: (await res.json().catch(() => ({}))) as T };
-}
+const portal = <T>(method: string, route: string, body?: unknown) => portalCall<T>(emu, method, route, body);
 
-async function bundle(program: string, environment: string, customerId: string): Promise<{ directory: string; assets: Record<string, string> }> {
-  const r = await portal<{ directory: string; assets: Record<string, string> }>("GET", `/v1/${program}/${environment}/assets?customerId=${customerId}`);
-  expect(r.status).toBe(200);
-  return r.body;
-}
+const bundle = (program: string, environment: string, customerId: string) => portalBundle(emu, program, environment, customerId);
 
 /** Every file of the workspace (path, mode, content), hashed: what a refused command must not change. */
 async function treeHash(dir: string): Promise<string> {
@@ -99,9 +93,7 @@ describe.skipIf(!haveSoftHsm())("profiles with keys in a token, against the emul
     const exported = await run(["--json", "assets", "export", "--profile", "d1-pp", "--out", path.join(tmp, "to-thales")]);
     expect(exported.stdout).toContain("D1_OAUTH_PUBLIC_KEY");
     expect(await fs.readFile(path.join(tmp, "to-thales", "D1_OAUTH_PUBLIC_KEY.pem"), "utf8")).toBe(key.publicKeyPem);
-    const pki = await createTestPki({ rootCn: "Customer Root" });
-    const server = await pki.issue({ usage: "server", dns: ["notify.example.test"], ip: [] });
-    const reg = await portal("PUT", "/v1/d1/preprod/customers/123456", { issuerHost: "notify.example.test", serverChain: server.chainPem + pki.root.certPem, oauthPublicKey: key.publicKeyPem, kid: key.kid });
+    const reg = await registerD1Customer(emu, key);
     expect(reg.status, JSON.stringify(reg.body)).toBeLessThan(300);
 
     const check = await run(["check", "--profile", "d1-pp"]);

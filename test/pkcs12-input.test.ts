@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCertificates, readPrivateKeyFile, keysMatch } from "../src/pki/index.js";
 import { createTestPki, type TestCertificate, type TestPki } from "../src/testing/index.js";
-import { MTLSKIT_BIN, cliSession, type CliRun } from "./support/cli.js";
+import { cliSession, startMtlskit, type CliRun } from "./support/cli.js";
 import { runTool, waitFor } from "./support/server-fixtures.js";
 import { makeThalesSide, signCsr, type ThalesSide } from "./support/store-fixtures.js";
 import { requireTool } from "./support/tools.js";
@@ -145,32 +145,14 @@ describe.skipIf(!TOOLS)("PKCS#12 given to server-cert set, serve and cert instal
     let upPort = "";
     upstream.stdout!.setEncoding("utf8").on("data", (d: string) => (upPort += d));
     await waitFor(() => /\d+\n/.test(upPort), 10_000, "the upstream to listen");
-    const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", "serve", "--cert", "ossl.p12", "--passphrase-file", "pw.txt", "--client-ca", "thales-client-ca.pem", "--listen", "127.0.0.1:0", "--admin", "off", "--upstream", `http://127.0.0.1:${upPort.trim()}`], { cwd: tmp, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const { child, doc } = await startMtlskit<{ port: number; server: { subject: string } }>(["--json", "serve", "--cert", "ossl.p12", "--passphrase-file", "pw.txt", "--client-ca", "thales-client-ca.pem", "--listen", "127.0.0.1:0", "--admin", "off", "--upstream", `http://127.0.0.1:${upPort.trim()}`], { cwd: tmp, timeoutMs: 20_000 });
     children.push(child);
-    let out = "";
-    let err = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-    let doc: { port: number; server: { subject: string } } | undefined;
-    await waitFor(
-      () => {
-        if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${err}`);
-        try {
-          doc = JSON.parse(out) as typeof doc;
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      20_000,
-      "mtlskit serve to listen",
-    );
-    expect(doc!.server.subject).toBe(`CN=${HOST}`);
+    expect(doc.server.subject).toBe(`CN=${HOST}`);
     const client = await thales.issue({ subject: "/C=FR/O=Thales DIS/CN=thales-notifier-1", usage: "client" });
     await fs.writeFile(path.join(tmp, "thales.crt"), client.chainPem);
     await fs.writeFile(path.join(tmp, "thales.key"), client.keyPem, { mode: 0o600 });
     // curl verifies the chain the server sends from the .p12: leaf and intermediate, in order.
-    const res = await runTool("curl", ["-sS", "-m", "10", "--cacert", path.join(tmp, "server-root.pem"), "--cert", path.join(tmp, "thales.crt"), "--key", path.join(tmp, "thales.key"), "--resolve", `${HOST}:${doc!.port}:127.0.0.1`, "-w", "\n%{http_code}", `https://${HOST}:${doc!.port}/hello`]);
+    const res = await runTool("curl", ["-sS", "-m", "10", "--cacert", path.join(tmp, "server-root.pem"), "--cert", path.join(tmp, "thales.crt"), "--key", path.join(tmp, "thales.key"), "--resolve", `${HOST}:${doc.port}:127.0.0.1`, "-w", "\n%{http_code}", `https://${HOST}:${doc.port}/hello`]);
     expect(res.stdout.trim().split("\n").pop(), res.stdout + res.stderr).toBe("200");
     expect(res.stdout).toContain("thales-notifier-1");
     child.kill("SIGTERM");

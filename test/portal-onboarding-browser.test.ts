@@ -8,7 +8,7 @@
  * from the page, delivered by the emulator's notifier through `serve` to the application, and
  * seen as "delivered" in the page's live deliveries table.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,8 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMerchantPki, type MerchantPki } from "../src/cli/demo/merchant-pki.js";
 import { startDashboard } from "../src/cli/dashboard/server.js";
 import { startEmulator, type Emulator } from "../src/emulator/index.js";
-import { cliSession, MTLSKIT_BIN } from "./support/cli.js";
-import { runTool, startUpstream, waitFor, type TestUpstream } from "./support/server-fixtures.js";
+import { cliSession, startMtlskit } from "./support/cli.js";
+import { runTool, startUpstream, type TestUpstream } from "./support/server-fixtures.js";
 import { chromiumPath, requireTool } from "./support/tools.js";
 
 const OUTPUT = path.resolve(process.env.MTLSKIT_TEST_OUTPUT ?? "test-output", "screenshots");
@@ -38,31 +38,9 @@ const { runs, ok, json, run } = cliSession(() => ({ cwd: tmp, home }));
 
 /** `mtlskit --json serve ...` in the background; resolves with its JSON document once it listens. */
 async function serve(profile: string): Promise<{ port: number; adminUrl: string }> {
-  const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", "serve", "--profile", profile, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", app.url], {
-    cwd: tmp,
-    env: { ...process.env, NO_COLOR: "1", MTLSKIT_HOME: home },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const { child, doc } = await startMtlskit<{ port: number; adminUrl: string }>(["--json", "serve", "--profile", profile, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", app.url], { cwd: tmp, env: { MTLSKIT_HOME: home } });
   children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  let doc: { port: number; adminUrl: string } | undefined;
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`mtlskit serve exited ${child.exitCode}: ${err}`);
-      try {
-        doc = JSON.parse(out) as { port: number; adminUrl: string };
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    30_000,
-    "mtlskit serve to listen",
-  );
-  return doc!;
+  return doc;
 }
 
 /** Fills a form field with a file's content, as a user pasting it. */

@@ -3,12 +3,12 @@
  * (issue 10): the flood limits of the node engine from the command line. The real binary on
  * loopback, silent TCP sockets, and the admin listener's /metrics to see what the server did.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundPki, startUpstream, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
-import { MTLSKIT_BIN, mtlskit } from "./support/cli.js";
+import { mtlskit, startMtlskit } from "./support/cli.js";
 
 let pki: InboundPki;
 let upstream: TestUpstream;
@@ -29,27 +29,9 @@ afterAll(async () => {
 const base = (): string[] => ["serve", "--cert", pki.files.certFile, "--key", pki.files.keyFile, "--chain", pki.files.chainFile, "--client-ca", pki.files.caFile, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", upstream.url];
 
 async function serve(extra: string[]): Promise<{ port: number; adminUrl: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [MTLSKIT_BIN, "--json", ...base(), ...extra], { cwd: pki.dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const { child, doc } = await startMtlskit<{ port: number; adminUrl: string }>(["--json", ...base(), ...extra], { cwd: pki.dir });
   children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  let doc: { port: number; adminUrl: string } | undefined;
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`mtlskit serve exited ${child.exitCode}: ${err}`);
-      try {
-        doc = JSON.parse(out);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    30_000,
-    "mtlskit serve to listen",
-  );
-  return { ...doc!, child };
+  return { ...doc, child };
 }
 
 /** A TCP connection that never sends a byte; resolves once connected. */

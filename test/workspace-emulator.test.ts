@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestPki } from "../src/testing/index.js";
 import { cliSession, type CliRun } from "./support/cli.js";
+import { portalBundle, portalCall } from "./support/emulator-fixtures.js";
 
 const EMULATOR = fileURLToPath(new URL("../src/emulator/emulator.ts", import.meta.url));
 const SUBJECT = "/C=FR/ST=Paris/L=Paris/O=Example SA/OU=Payments";
@@ -35,13 +36,7 @@ function refused(r: CliRun, code: string): string {
   return r.stderr;
 }
 
-async function portal<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${emu.portalUrl}${route}`, {
-    method,
-    ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
+const portal = <T>(method: string, route: string, body?: unknown) => portalCall<T>(emu, method, route, body);
 
 function env(program: string, environment: string): Emulator["environments"][number] {
   const e = emu.environments.find((x) => x.program === program && x.environment === environment);
@@ -49,12 +44,7 @@ function env(program: string, environment: string): Emulator["environments"][num
   return e;
 }
 
-/** The bundle folder of an environment for a customer, fetched from the portal. */
-async function bundle(program: string, environment: string, customerId: string): Promise<{ directory: string; assets: Record<string, string>; files: Record<string, string> }> {
-  const r = await portal<{ directory: string; assets: Record<string, string>; files: Record<string, string> }>("GET", `/v1/${program}/${environment}/assets?customerId=${customerId}`);
-  expect(r.status).toBe(200);
-  return r.body;
-}
+const bundle = (program: string, environment: string, customerId: string) => portalBundle(emu, program, environment, customerId);
 
 /** Paths of a profile's files, as `profile show --json` lists them. */
 async function files(profile: string): Promise<Record<string, string>> {

@@ -1,34 +1,25 @@
 import { promises as fs } from "node:fs";
-import net from "node:net";
 import { performance } from "node:perf_hooks";
-import tls, { type DetailedPeerCertificate, type SecureContext, type TLSSocket } from "node:tls";
+import tls, { type SecureContext } from "node:tls";
 import { request } from "undici";
 import { ReloadableCredentials, type CredentialSet } from "../credentials/index.js";
-import { ERROR_CODES, MtlsError, type ErrorCode } from "../errors/index.js";
+import { MtlsError, type ErrorCode } from "../errors/index.js";
 import { DEFAULT_RENEWAL_WINDOW, dayCount, needsRenewal, type Pkcs11Options, type RenewalWindow } from "../pki/index.js";
 import { assertCertificateEnvironment, openProfile, withTokenAccess, type Profile } from "../store/index.js";
-import { clientCertRefusal, receivedAlert, toMtlsError, watchHandshakeStage } from "./client-errors.js";
+import { clientCertRefusal, receivedAlert, toMtlsError } from "./client-errors.js";
 import { newCorrelationId } from "./correlation-id.js";
+import { diagnose, type Diagnosis } from "./doctor-diagnosis.js";
+import { firstResponse, handshake, oldestVersionProbe, tcpConnect, type HandshakeOutcome } from "./doctor-probes.js";
 import { TtlResolver, type ResolvedAddress } from "./dns-resolver.js";
 import { OAuthClient } from "./oauth-client.js";
 import { loadOAuthKey, profileCredentialFiles, profileEndpoints, createProfileDispatcher, type ProfileEndpoints } from "./profile-client.js";
-import { chainFromPeer, checkTrustRule, describeTrustRule, type ChainLink } from "./server-trust.js";
+import { checkTrustRule, describeTrustRule, type ChainLink } from "./server-trust.js";
 import { DEFAULT_CIPHERS, thalesTlsOptions } from "./tls-options.js";
+
+export { diagnose, DIAGNOSIS_NAMES, type Diagnosis } from "./doctor-diagnosis.js";
 
 /** The steps of the doctor, in order. */
 export type DoctorStepId = "config" | "certificate" | "dns" | "tcp" | "tls" | "client-certificate" | "http" | "token";
-
-/** A named diagnosis: what is wrong, in words a payments engineer uses, and the fix. */
-export interface Diagnosis {
-  /** The error code (docs/errors.md). */
-  readonly code: ErrorCode;
-  /** Short name: "server chain not trusted", "TLS version too low", ... */
-  readonly name: string;
-  /** What was found. */
-  readonly message: string;
-  /** What to do. */
-  readonly fix: string;
-}
 
 /** One step of the doctor. */
 export interface DoctorStep {
@@ -91,48 +82,6 @@ export interface DoctorStepEvent {
   readonly ms?: number;
 }
 
-/** The short names of the diagnoses. */
-export const DIAGNOSIS_NAMES: Partial<Record<ErrorCode, string>> = {
-  PROFILE_INCOMPLETE: "profile incomplete",
-  KEY_MISMATCH: "key does not match certificate",
-  CHAIN_INVALID: "client certificate chain broken",
-  CERTIFICATE_NOT_CURRENT: "client certificate expired or not yet valid",
-  CERTIFICATE_RENEWAL_DUE: "client certificate due for renewal",
-  ENVIRONMENT_MISMATCH: "client certificate of another environment",
-  LEAF_AS_CA: "a leaf pinned as server trust",
-  DNS_NOT_FOUND: "DNS failure: host not found",
-  DNS_FAILED: "DNS failure: resolver not answering",
-  TCP_CONNECTION_REFUSED: "connection refused",
-  TCP_CONNECT_TIMEOUT: "connection timed out",
-  TCP_CONNECTION_RESET: "connection reset",
-  TLS_PROTOCOL_VERSION: "TLS version too low",
-  TLS_NOT_TLS: "not TLS on that port",
-  TLS_HANDSHAKE_FAILED: "TLS handshake failed",
-  TLS_SERVER_NOT_TRUSTED: "server chain not trusted",
-  TLS_SERVER_WRONG_CA: "server chain has the wrong CA",
-  TLS_HOSTNAME_MISMATCH: "host name mismatch",
-  TLS_CLIENT_CERT_NOT_ENDORSED: "client certificate refused: not endorsed",
-  TLS_CLIENT_CERT_UNKNOWN_CA: "client certificate refused: wrong CA",
-  TLS_CLIENT_CERT_EXPIRED: "client certificate refused: expired",
-  TLS_CLIENT_CERT_WRONG_ENVIRONMENT: "client certificate refused: wrong environment",
-  TLS_CLIENT_CERT_REFUSED: "client certificate refused",
-  HTTP_BASE_PATH_NOT_FOUND: "base path not found",
-  HTTP_SERVER_ERROR: "server error",
-  HTTP_HEADERS_TIMEOUT: "no HTTP answer",
-  HTTP_CONNECTION_CLOSED: "connection closed",
-  OAUTH_KEY_MISSING: "no OAuth key",
-  OAUTH_KEY_INVALID: "OAuth key unusable",
-  OAUTH_UNKNOWN_KID: "token refused: unknown kid",
-  OAUTH_CLOCK_SKEW: "token refused: clock skew",
-  OAUTH_TOKEN_REFUSED: "token refused",
-  OAUTH_TOKEN_RESPONSE_INVALID: "token response invalid",
-};
-
-/** The diagnosis of a coded error. */
-export function diagnose(e: MtlsError, fix?: string): Diagnosis {
-  return { code: e.code, name: DIAGNOSIS_NAMES[e.code] ?? ERROR_CODES[e.code].meaning, message: e.message, fix: fix ?? e.hint };
-}
-
 function asMtlsError(e: unknown, target: string, profile: Profile): MtlsError {
   return toMtlsError(e, { target, program: profile.program }) ?? new MtlsError("INTERNAL", String((e as Error)?.message ?? e), { cause: e });
 }
@@ -149,104 +98,6 @@ async function exists(file: string): Promise<boolean> {
 
 function linkText(l: ChainLink): string {
   return l.subject || `CN=${l.subjectCn ?? "?"}`;
-}
-
-interface HandshakeOutcome {
-  socket?: TLSSocket;
-  error?: Error & { code?: string };
-  chain: ChainLink[];
-  peer?: DetailedPeerCertificate;
-  protocol?: string;
-  cipher?: { name: string; standardName: string; version: string };
-  authorized: boolean;
-  authorizationError?: string;
-  /** An error of the established session (a refusal alert), seen before anyone read. */
-  lateError?: Error & { code?: string };
-}
-
-function handshake(address: string, port: number, servername: string, secureContext: SecureContext, timeoutMs: number, extra: tls.ConnectionOptions = {}): Promise<HandshakeOutcome> {
-  return new Promise((resolve) => {
-    const s = tls.connect({ host: address, port, servername, secureContext, rejectUnauthorized: false, checkServerIdentity: () => undefined, ALPNProtocols: ["http/1.1"], ...extra });
-    watchHandshakeStage(s);
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve({ error: Object.assign(new Error(`no TLS session within ${timeoutMs} ms`), { code: "ERR_TLS_HANDSHAKE_TIMEOUT" }), chain: [], authorized: false });
-    }, timeoutMs);
-    const peerChain = (): { chain: ChainLink[]; peer?: DetailedPeerCertificate } => {
-      try {
-        const peer = s.getPeerCertificate(true);
-        return peer && Object.keys(peer).length > 0 ? { chain: chainFromPeer(peer), peer } : { chain: [] };
-      } catch {
-        return { chain: [] };
-      }
-    };
-    const onError = (e: Error & { code?: string }) => {
-      clearTimeout(timer);
-      const { chain, peer } = peerChain();
-      s.destroy();
-      resolve({ error: e, chain, ...(peer ? { peer } : {}), authorized: false });
-    };
-    s.once("error", onError);
-    s.once("secureConnect", () => {
-      clearTimeout(timer);
-      s.removeListener("error", onError);
-      // A TLS 1.3 server refuses a client certificate with an alert right after the handshake,
-      // possibly before the request is written: keep it for firstResponse().
-      s.on("error", (e: Error & { code?: string }) => {
-        outcome.lateError ??= e;
-      });
-      const { chain, peer } = peerChain();
-      const authError = s.authorizationError as unknown as Error | string | null | undefined;
-      const outcome: HandshakeOutcome = {
-        socket: s,
-        chain,
-        ...(peer ? { peer } : {}),
-        protocol: s.getProtocol() ?? "unknown",
-        cipher: s.getCipher(),
-        authorized: s.authorized,
-        ...(authError ? { authorizationError: typeof authError === "string" ? authError : authError.message } : {}),
-      };
-      resolve(outcome);
-    });
-  });
-}
-
-/** Sends one HTTP/1.1 request on an established TLS socket and reads the status line. */
-function firstResponse(hs: HandshakeOutcome, host: string, path: string, timeoutMs: number): Promise<{ status?: number; error?: Error & { code?: string } }> {
-  const socket = hs.socket!;
-  if (hs.lateError) {
-    socket.destroy();
-    return Promise.resolve({ error: hs.lateError });
-  }
-  return new Promise((resolve) => {
-    let text = "";
-    const done = (r: { status?: number; error?: Error & { code?: string } }) => {
-      clearTimeout(timer);
-      socket.removeAllListeners("data");
-      socket.destroy();
-      resolve(r);
-    };
-    const timer = setTimeout(() => done({ error: Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: "UND_ERR_HEADERS_TIMEOUT" }) }), timeoutMs);
-    socket.on("data", (d: Buffer) => {
-      text += d.toString("latin1");
-      const line = /^HTTP\/1\.[01] (\d{3})/.exec(text);
-      if (line) done({ status: Number(line[1]) });
-      else if (text.includes("\r\n")) done({ error: Object.assign(new Error("the server answered something that is not HTTP"), { code: "ERR_INVALID_HTTP_RESPONSE" }) });
-    });
-    socket.once("error", (e: Error & { code?: string }) => done({ error: e }));
-    const closed = () => done({ error: hs.lateError ?? Object.assign(new Error("the server closed the connection without answering"), { code: "UND_ERR_SOCKET" }) });
-    socket.once("end", closed);
-    socket.once("close", closed);
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAccept: */*\r\nx-correlation-id: ${newCorrelationId()}\r\nConnection: close\r\n\r\n`);
-  });
-}
-
-/** The highest TLS version below 1.2 the server speaks, for the message (a probe that sends no data). */
-async function oldestVersionProbe(address: string, port: number, servername: string, timeoutMs: number): Promise<string | undefined> {
-  const ctx = tls.createSecureContext({ minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" });
-  const r = await handshake(address, port, servername, ctx, timeoutMs, { minVersion: "TLSv1", maxVersion: "TLSv1.1" });
-  r.socket?.destroy();
-  return r.protocol;
 }
 
 function refusalOf(e: Error & { code?: string }, profile: Profile, set: CredentialSet | undefined, target: string): MtlsError | undefined {
@@ -372,25 +223,6 @@ async function dnsStep(s: DoctorState): Promise<StepResult> {
     summary: `${endpoints.hostname} -> ${s.addresses.map((a) => `${a.address} (TTL ${a.ttlSeconds} s)`).join(", ")}`,
     details: { host: endpoints.hostname, servers: profile.dnsServers.length ? profile.dnsServers : "system", addresses: s.addresses },
   };
-}
-
-function tcpConnect(address: string, port: number, timeoutMs: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const socket = net.connect({ host: address, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(Object.assign(new Error(`no TCP connection within ${timeoutMs} ms`), { code: "UND_ERR_CONNECT_TIMEOUT" }));
-    }, timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve();
-    });
-    socket.once("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
 }
 
 async function tcpStep(s: DoctorState): Promise<StepResult> {

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTool } from "../../test/support/tools.js";
 import { d1, getEnvironment, mt } from "../policy/index.js";
 import { createTestPki, type TestCertificate, type TestPki } from "../testing/index.js";
-import { startApiServer, type ApiServer, type HandshakeLogEntry } from "./api-server.js";
+import { startTestApiServer } from "../../test/support/emulator-fixtures.js";
+import type { ApiServer, HandshakeLogEntry } from "./api-server.js";
 import { emulatorHost } from "./hosts.js";
 
 const HAS_CURL = requireTool("curl");
@@ -127,7 +128,6 @@ describe("API endpoint, D1 preprod", () => {
   beforeAll(async () => {
     pki = await createTestPki({ intermediateCn: "Thales Business PKI CA (test)" });
     otherPki = await createTestPki({ rootCn: "Other Root", intermediateCn: "Other CA" });
-    const server = await pki.issue({ cn: host, usage: "server", dns: [host] });
     const k1 = generateKeyPairSync("ec", { namedCurve: "P-256" });
     const k2 = generateKeyPairSync("ec", { namedCurve: "P-256" });
     oauthPrivate = k1.privateKey;
@@ -136,14 +136,7 @@ describe("API endpoint, D1 preprod", () => {
       [`${GW}/kid-1`, k1.publicKey],
       [`${GW2}/kid-2`, k2.publicKey],
     ]);
-    api = await startApiServer({
-      program: d1,
-      environment: env,
-      credential: { chainPem: server.chainPem, keyPem: server.keyPem },
-      clientTrust: { kind: "ca", caPem: pki.caBundlePem },
-      oauthKey: (gatewayId, kid) => keys.get(`${gatewayId}/${kid}`),
-      onHandshake: (e) => log.push(e),
-    });
+    api = await startTestApiServer(pki, d1, env, log, { clientTrust: { kind: "ca", caPem: pki.caBundlePem }, oauthKey: (gatewayId, kid) => keys.get(`${gatewayId}/${kid}`) });
     client = await pki.issue({ subject: `/C=FR/ST=IDF/L=Paris/O=Example/OU=Payments/CN=TLSMA-ECDSA\\/${GW}\\/D1.PPR` });
     client2 = await pki.issue({ cn: `TLSMA-ECDSA/${GW2}/D1.PPR` });
     agent = agentFor(client, pki.root.certPem);
@@ -559,14 +552,7 @@ describe("API endpoint, MT sandbox", () => {
 
   beforeAll(async () => {
     pki = await createTestPki({ intermediateCn: "DigiCert SHA2 High Assurance Server CA" });
-    const server = await pki.issue({ cn: host, usage: "server", dns: [host] });
-    api = await startApiServer({
-      program: mt,
-      environment: env,
-      credential: { chainPem: server.chainPem, keyPem: server.keyPem },
-      clientTrust: { kind: "pinned", certificatesPem: [] },
-      onHandshake: (e) => log.push(e),
-    });
+    api = await startTestApiServer(pki, mt, env, log, { clientTrust: { kind: "pinned", certificatesPem: [] } });
     selfSigned = await pki.selfSigned({ cn: "mt-customer-123456-sandbox" });
     dir = await fs.mkdtemp(path.join(tmpdir(), "mtlskit-api-mt-"));
     await fs.writeFile(path.join(dir, "client.crt"), selfSigned.certPem);

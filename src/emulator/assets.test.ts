@@ -8,7 +8,7 @@ import { createCsr, decodePkiObjects, generateKey, isSignedBy, parseSubject, typ
 import { createTestPki, type TestPki } from "../testing/index.js";
 import { ASSET_FORMAT, assetBundleDirName, buildAssetBundle, writeAssetBundle, type AssetSources } from "./assets.js";
 import { loadOrCreateEmulatorPki, type EmulatorPki } from "./emulator-pki.js";
-import { EmulatorState } from "./state.js";
+import { EmulatorState, issuedD1Record } from "./state.js";
 
 let dir: string;
 let pki: EmulatorPki;
@@ -130,20 +130,7 @@ describe("D1 asset bundle", () => {
 
     const { privateKey } = await generateKey("ecdsa-p256");
     const signed = pki.signD1Csr("preprod", createCsr({ subject: parseSubject("/C=FR/ST=P/L=P/O=E/OU=U/CN=TLSMA-ECDSA\\/654321\\/D1.PPR"), privateKey }), "654321");
-    const info = signed.info;
-    await state.recordIssued({
-      program: "d1",
-      environment: "preprod",
-      customerId: "654321",
-      serialNumber: info.serialNumber,
-      fingerprint: info.sha256Fingerprint.replace(/:/g, "").toLowerCase(),
-      subject: info.subjectText,
-      notBefore: info.notBefore.toISOString(),
-      notAfter: info.notAfter.toISOString(),
-      issuedAt: new Date().toISOString(),
-      certificatePem: signed.certificatePem,
-      chainPem: signed.chainPem,
-    });
+    await state.recordIssued(issuedD1Record(signed));
     const server = await testPki.issue({ usage: "server", dns: ["gw.example.test"] });
     const oauth = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }).toString();
     await state.putCustomer("d1", "preprod", "654321", { issuerHost: "gw.example.test", serverChainPem: server.chainPem, oauthPublicKeyPem: oauth, kid: "kid-1" });

@@ -3,9 +3,9 @@ import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { d1, getEnvironment } from "../policy/index.js";
 import { createTestPki, type TestCertificate, type TestPki } from "../testing/index.js";
-import { startApiServer, type ApiServer, type HandshakeLogEntry } from "./api-server.js";
+import { startTestApiServer } from "../../test/support/emulator-fixtures.js";
+import type { ApiServer, HandshakeLogEntry } from "./api-server.js";
 import { ALERT, hkdfExpandLabel, TLS13_SUITES, tls13AlertRecord } from "./handshake-gate.js";
-import { emulatorHost } from "./hosts.js";
 
 /** The TLS 1.3 cipher suites of RFC 8446 that OpenSSL (and so Node) negotiates by default. */
 const SUITES = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"] as const;
@@ -97,7 +97,6 @@ function connect(port: number, ca: string, suite: string, client?: TestCertifica
 
 describe("the gate refuses in TLS 1.3 with each cipher suite, seen by a real Node client", () => {
   const env = getEnvironment(d1, "preprod");
-  const host = emulatorHost(env);
   const log: HandshakeLogEntry[] = [];
   let pki: TestPki;
   let otherPki: TestPki;
@@ -109,14 +108,7 @@ describe("the gate refuses in TLS 1.3 with each cipher suite, seen by a real Nod
   beforeAll(async () => {
     pki = await createTestPki({ intermediateCn: "Thales Business PKI CA (test)" });
     otherPki = await createTestPki({ rootCn: "Other Root", intermediateCn: "Other CA" });
-    const server = await pki.issue({ cn: host, usage: "server", dns: [host] });
-    api = await startApiServer({
-      program: d1,
-      environment: env,
-      credential: { chainPem: server.chainPem, keyPem: server.keyPem },
-      clientTrust: { kind: "ca", caPem: pki.caBundlePem },
-      onHandshake: (e) => log.push(e),
-    });
+    api = await startTestApiServer(pki, d1, env, log, { clientTrust: { kind: "ca", caPem: pki.caBundlePem } });
     good = await pki.issue({ cn: "TLSMA-ECDSA/gw1/D1.PPR" });
     foreign = await otherPki.issue({ cn: "TLSMA-ECDSA/gw1/D1.PPR" });
     otherEnv = await pki.issue({ cn: "TLSMA-ECDSA/gw1/D1.PRD" });

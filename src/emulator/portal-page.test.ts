@@ -6,32 +6,18 @@ import * as path from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { unzipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { portalTestEnvironments } from "../../test/support/emulator-fixtures.js";
 import { chromiumPath, requireTool } from "../../test/support/tools.js";
 import { createCsr, generateKey, parseSubject, toPem } from "../pki/index.js";
-import { d1, mt } from "../policy/index.js";
 import { escapeHtml, html, isLoopbackAddress, isLoopbackHostHeader } from "../web/index.js";
 import { loadOrCreateEmulatorPki } from "./emulator-pki.js";
-import { emulatorHost } from "./hosts.js";
 import { startPortal, type Portal, type PortalEnvironment } from "./portal.js";
 import { EmulatorState } from "./state.js";
 
 /** Where screenshots go: `$MTLSKIT_TEST_OUTPUT` or `test-output/` at the repository root. */
 const OUTPUT = path.resolve(process.env.MTLSKIT_TEST_OUTPUT ?? "test-output", "screenshots");
 
-const environments: PortalEnvironment[] = [d1, mt].flatMap((p) =>
-  p.environments.map((e, i) => {
-    const host = emulatorHost(e);
-    const port = 40_100 + i + (p.id === "mt" ? 10 : 0);
-    return {
-      program: p.id,
-      environment: e.id,
-      host,
-      address: `127.0.0.1:${port}`,
-      apiUrl: p.id === "mt" ? `https://${host}:${port}${new URL(e.baseUrl!).pathname}` : `https://${host}:${port}`,
-      ...(p.id === "d1" ? { authzUrl: `https://${host}:${port}/authz/v1` } : {}),
-    };
-  }),
-);
+const environments: PortalEnvironment[] = portalTestEnvironments();
 
 let dir: string;
 let portal: Portal;

@@ -5,33 +5,19 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { portalTestEnvironments } from "../../test/support/emulator-fixtures.js";
 import { requireTool } from "../../test/support/tools.js";
 import { MtlsError } from "../errors/index.js";
 import { createCsr, generateKey, parseCertificate, parseCsr, parsePem, parseSubject, privateKeyToPem, toPem } from "../pki/index.js";
 import { createTestPki, type TestPki } from "../testing/index.js";
 import { loadOrCreateEmulatorPki, type EmulatorPki } from "./emulator-pki.js";
-import { emulatorHost } from "./hosts.js";
 import { startPortal, type Portal, type PortalEnvironment, type PortalOptions } from "./portal.js";
 import { EmulatorState } from "./state.js";
-import { d1, mt } from "../policy/index.js";
 
 const D1_SUBJECT = "/C=FR/ST=Ile-de-France/L=Paris/O=Example Gateway/OU=Payments";
 const HOUR = 3_600_000;
 
-const environments: PortalEnvironment[] = [d1, mt].flatMap((p) =>
-  p.environments.map((e, i) => {
-    const host = emulatorHost(e);
-    const port = 40_100 + i + (p.id === "mt" ? 10 : 0);
-    return {
-      program: p.id,
-      environment: e.id,
-      host,
-      address: `127.0.0.1:${port}`,
-      apiUrl: p.id === "mt" ? `https://${host}:${port}${new URL(e.baseUrl!).pathname}` : `https://${host}:${port}`,
-      ...(p.id === "d1" ? { authzUrl: `https://${host}:${port}/authz/v1` } : {}),
-    };
-  }),
-);
+const environments: PortalEnvironment[] = portalTestEnvironments();
 
 interface Answer {
   status: number;

@@ -17,6 +17,7 @@ import { z } from "zod";
 import { MtlsError } from "../errors/index.js";
 import { fingerprint, writeFileAtomic } from "../pki/index.js";
 import { assertCustomerId, COMMON_NAME_MAX_LENGTH, getEnvironment, mt, type ProgramId } from "../policy/index.js";
+import type { SignedD1Certificate } from "./emulator-pki.js";
 
 /** Version tag of `state.json`. */
 export const STATE_FORMAT = "mtlskit-emulator-state/1";
@@ -112,6 +113,24 @@ export type CustomerRecord = z.infer<typeof customerSchema>;
 export type Endorsement = z.infer<typeof endorsementSchema>;
 /** A D1 client certificate the Business PKI signed. */
 export type IssuedCertificate = z.infer<typeof issuedSchema>;
+/** The record of a certificate the Business PKI signed from a D1 CSR, as {@link EmulatorState.recordIssued} keeps it. */
+export function issuedD1Record(signed: SignedD1Certificate, issuedAt: Date = new Date()): IssuedCertificate {
+  const { info } = signed;
+  return {
+    program: "d1",
+    environment: signed.environment,
+    customerId: signed.gatewayId,
+    serialNumber: info.serialNumber,
+    fingerprint: fingerprint(info.der, "hex"),
+    subject: info.subjectText,
+    notBefore: info.notBefore.toISOString(),
+    notAfter: info.notAfter.toISOString(),
+    issuedAt: issuedAt.toISOString(),
+    certificatePem: signed.certificatePem,
+    chainPem: signed.chainPem,
+  };
+}
+
 /** The whole content of `state.json`. */
 export type EmulatorStateData = z.infer<typeof stateSchema>;
 

@@ -14,6 +14,7 @@ import type { InboundLogger } from "../server/logger.js";
 import { startReloadTriggers, type ReloadTrigger, type ReloadTriggers } from "../server/reloader.js";
 import { isPkcs11Uri, type Pkcs11Options } from "../pki/index.js";
 import { engineEnv, engineFolderFiles, engineTokenKey, haproxyTokenRefusal, mainConfigFile, readMaterial, writeEngineFolder } from "./files.js";
+import { freePort } from "./free-port.js";
 import { engineModel, type EngineModel, type EngineName } from "./model.js";
 
 /** The Debian package of each engine, named in `ENGINE_NOT_FOUND`. */
@@ -79,17 +80,6 @@ export interface SupervisedEngine {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Graceful stop (SIGQUIT nginx / SIGUSR1 haproxy, then TERM after graceMs). */
   stop(graceMs?: number): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 function tcpAnswers(host: string, port: number): Promise<boolean> {

@@ -1,3 +1,4 @@
+// Over 500 lines on purpose: the one table of error codes (docs/architecture.md), one entry per code with its meaning and hint.
 /**
  * The one table of error codes. Every `MtlsError` carries one of these codes; `docs/errors.md`
  * is generated from this table (`npm run docs`) and a test keeps the two in step.

@@ -7,7 +7,7 @@ import { readPrivateKeyFile } from "./read-objects.js";
 import { isPkcs11Uri } from "./pkcs11/uri.js";
 import { createTokenKey, openTokenKey, type Pkcs11Options, type TokenKeyInfo } from "./pkcs11/token.js";
 import { isSigner, type Signer } from "./signer.js";
-import { getAttribute, parseSubject, type Rdn } from "./subject.js";
+import { formatSubject, getAttribute, parseSubject, type Rdn } from "./subject.js";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 
@@ -175,4 +175,58 @@ export function publicOf(privateKey: KeyObject | Signer): KeyObject {
 export function releaseKey(key: ResolvedKey): void {
   const k = key.privateKey as { close?: () => void };
   if (isSigner(key.privateKey) && typeof k.close === "function") k.close();
+}
+
+/** What {@link makeClientObject} was asked for. */
+export interface ClientObjectRequest {
+  readonly key: KeySource;
+  readonly out: string;
+  readonly force: boolean;
+  readonly hash: HashName;
+  /** Subject attributes besides the CN (openssl -subj syntax). */
+  readonly subject: string | undefined;
+  /** What the CN is derived from or checked against (see {@link requiredCommonName}). */
+  readonly cn: { customerId?: string; cn?: string };
+}
+
+/** What {@link makeClientObject} made: the DER `sign` returned, with the key, CN and subject it was made with. */
+export interface ClientObject {
+  readonly der: Uint8Array;
+  readonly key: ResolvedKey;
+  readonly commonName: string;
+  readonly subject: Rdn[];
+}
+
+/**
+ * The steps `csr create` and `cert self-signed` share: the CN and subject checked for the
+ * requested key type and the output paths checked before any key is generated (a bad subject
+ * or path fails at once and leaves nothing behind), then the key resolved, the subject built
+ * with the CN the program requires, and `sign` called with them (a token key released after).
+ * The caller parses the DER, then writes it with {@link writeKeyThenOutput}.
+ */
+export async function makeClientObject(program: ProgramPolicy, environment: EnvironmentPolicy, r: ClientObjectRequest, sign: (subject: Rdn[], key: ResolvedKey) => Uint8Array): Promise<ClientObject> {
+  if ("keyType" in r.key) buildClientSubject(program, r.subject, requiredCommonName(program, environment, { ...r.cn, keyType: r.key.keyType }));
+  await checkOutputs(r.key, r.out, r.force);
+  const key = await resolveClientKey(program, r.key, r.hash, r.force);
+  const commonName = requiredCommonName(program, environment, { ...r.cn, keyType: key.keyType });
+  const subject = buildClientSubject(program, r.subject, commonName);
+  let der: Uint8Array;
+  try {
+    der = sign(subject, key);
+  } finally {
+    releaseKey(key);
+  }
+  return { der, key, commonName, subject };
+}
+
+/** The part of a `csr create` or `cert self-signed` result that says which key, CN and subject it was made with. */
+export function madeWith(made: ClientObject): { keyFile: string | undefined; keyUri?: string; keyInToken?: string; commonName: string; subject: string; keyType: KeyType } {
+  const { key } = made;
+  return {
+    keyFile: key.generatedTo,
+    ...(key.token ? { keyUri: key.token.uri, keyInToken: key.token.summary } : {}),
+    commonName: made.commonName,
+    subject: formatSubject(made.subject),
+    keyType: key.keyType,
+  };
 }

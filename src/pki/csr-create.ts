@@ -1,8 +1,7 @@
 import { MtlsError } from "../errors/index.js";
 import { getEnvironment, getProgram, type HashName, type KeyType } from "../policy/index.js";
-import { buildClientSubject, checkOutputs, requiredCommonName, releaseKey, resolveClientKey, writeKeyThenOutput, type KeySource } from "./client-identity.js";
+import { madeWith, makeClientObject, writeKeyThenOutput, type KeySource } from "./client-identity.js";
 import { toPem } from "./pem.js";
-import { formatSubject } from "./subject.js";
 import { createCsr } from "./x509-build.js";
 import { parseCsr } from "./x509-parse.js";
 
@@ -66,33 +65,16 @@ export async function createClientCsr(options: CreateClientCsrOptions): Promise<
   const environment = getEnvironment(program, options.environment);
   const hash = options.hash ?? program.clientCertificate.defaultHash;
   const force = !!options.force;
-  // Everything that can be checked before a key is generated is checked first, so that a bad
-  // subject or output path fails at once and leaves nothing behind.
-  if ("keyType" in options.key) {
-    const cn = requiredCommonName(program, environment, { customerId: options.gatewayId, keyType: options.key.keyType, ...(options.cn !== undefined ? { cn: options.cn } : {}) });
-    buildClientSubject(program, options.subject, cn);
-  }
-  await checkOutputs(options.key, options.out, force);
-  const key = await resolveClientKey(program, options.key, hash, force);
-  const commonName = requiredCommonName(program, environment, { customerId: options.gatewayId, keyType: key.keyType, ...(options.cn !== undefined ? { cn: options.cn } : {}) });
-  const subject = buildClientSubject(program, options.subject, commonName);
-  let der: Uint8Array;
-  try {
-    der = createCsr({ subject, privateKey: key.privateKey, hash });
-  } finally {
-    releaseKey(key);
-  }
+  const made = await makeClientObject(program, environment, { key: options.key, out: options.out, force, hash, subject: options.subject, cn: { customerId: options.gatewayId, ...(options.cn !== undefined ? { cn: options.cn } : {}) } }, (subject, key) =>
+    createCsr({ subject, privateKey: key.privateKey, hash }),
+  );
+  const { der, key } = made;
   const info = parseCsr(der);
   await writeKeyThenOutput(key, options.out, toPem("CERTIFICATE REQUEST", der), force);
-  const keyFile = key.generatedTo;
-  const keyPath = "keyFile" in options.key ? options.key.keyFile : (key.token?.uri ?? keyFile);
+  const keyPath = "keyFile" in options.key ? options.key.keyFile : (key.token?.uri ?? key.generatedTo);
   return {
     csrFile: options.out,
-    keyFile,
-    ...(key.token ? { keyUri: key.token.uri, keyInToken: key.token.summary } : {}),
-    commonName,
-    subject: formatSubject(subject),
-    keyType: key.keyType,
+    ...madeWith(made),
     spkiPin: info.spkiPin,
     nextSteps: [
       `Send ${options.out} to your Thales representative for the D1 ${environment.label} environment (merchantGatewayId ${options.gatewayId}); Thales Business PKI signs it and returns a certificate valid 5 years.`,

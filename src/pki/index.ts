@@ -21,6 +21,7 @@ export * from "./self-signed-create.js";
 export type { KeySource } from "./client-identity.js";
 export * from "./renewal.js";
 export * from "./inspect.js";
+export * from "./inspect-url.js";
 export * from "./signer.js";
 export * from "./pkcs11/uri.js";
 export * from "./pkcs11/token.js";

@@ -7,8 +7,10 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTool } from "../../test/support/tools.js";
+import { freePort, startSilentServer } from "../../test/support/net.js";
 import { isMtlsError } from "../errors/index.js";
-import { describeCertificate, inspectFile, inspectUrl, parseHttpsUrl, type CertificateDescription } from "./inspect.js";
+import { describeCertificate, inspectFile, type CertificateDescription } from "./inspect.js";
+import { inspectUrl, parseHttpsUrl } from "./inspect-url.js";
 import { privateKeyToPem } from "./keys.js";
 import { OID } from "./oids.js";
 import { toPem } from "./pem.js";
@@ -286,16 +288,13 @@ describe("inspectUrl failures: one coded error naming host:port", () => {
   });
 
   it("a server that accepts and never answers: timeout", async () => {
-    const sockets: net.Socket[] = [];
-    const silent = net.createServer((c) => sockets.push(c));
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const port = (silent.address() as net.AddressInfo).port;
+    const silent = await startSilentServer();
+    const { port } = silent;
     try {
       const started = Date.now();
       expect(await codeOf(inspectUrl(`https://127.0.0.1:${port}`, { timeoutMs: 300 }))).toBe(`CONNECT_TIMEOUT: 127.0.0.1:${port}: the TLS handshake did not finish within 300 ms`);
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {
-      sockets.forEach((c) => c.destroy());
       silent.close();
     }
   });
@@ -333,14 +332,6 @@ describe("inspectUrl failures: one coded error naming host:port", () => {
     expect(await codeOf(inspectUrl("ftp://127.0.0.1"))).toMatch(/^URL_INVALID: /);
   });
 });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 describe.skipIf(!requireTool("openssl"))("inspectFile on a certificate made by openssl", () => {
   it("spells out authorityInfoAccess, crlDistributionPoints and certificatePolicies", async () => {

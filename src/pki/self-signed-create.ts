@@ -1,9 +1,8 @@
 import { MtlsError } from "../errors/index.js";
 import { getEnvironment, getProgram, keyFamily, MT_MAX_VALIDITY_DAYS, type HashName, type KeyType } from "../policy/index.js";
-import { buildClientSubject, checkOutputs, publicOf, requiredCommonName, releaseKey, resolveClientKey, writeKeyThenOutput, type KeySource } from "./client-identity.js";
+import { madeWith, makeClientObject, publicOf, writeKeyThenOutput, type KeySource } from "./client-identity.js";
 import { OID } from "./oids.js";
 import { toPem } from "./pem.js";
-import { formatSubject } from "./subject.js";
 import { createCertificate } from "./x509-build.js";
 import { parseCertificate } from "./x509-parse.js";
 
@@ -70,17 +69,9 @@ export async function createSelfSignedClientCertificate(options: CreateSelfSigne
   }
   const hash = options.hash ?? program.clientCertificate.defaultHash;
   const force = !!options.force;
-  if ("keyType" in options.key) {
-    buildClientSubject(program, options.subject, requiredCommonName(program, environment, { keyType: options.key.keyType, cn: options.cn }));
-  }
-  await checkOutputs(options.key, options.out, force);
-  const key = await resolveClientKey(program, options.key, hash, force);
-  const commonName = requiredCommonName(program, environment, { keyType: key.keyType, cn: options.cn });
-  const subject = buildClientSubject(program, options.subject, commonName);
-  const now = Math.floor(Date.now() / 1000) * 1000;
-  let der: Uint8Array;
-  try {
-    der = createCertificate({
+  const made = await makeClientObject(program, environment, { key: options.key, out: options.out, force, hash, subject: options.subject, cn: { cn: options.cn } }, (subject, key) => {
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    return createCertificate({
       subject,
       publicKey: publicOf(key.privateKey),
       signingKey: key.privateKey,
@@ -93,18 +84,12 @@ export async function createSelfSignedClientCertificate(options: CreateSelfSigne
         extKeyUsage: [OID.clientAuth],
       },
     });
-  } finally {
-    releaseKey(key);
-  }
-  const info = parseCertificate(der);
-  await writeKeyThenOutput(key, options.out, toPem("CERTIFICATE", der), force);
+  });
+  const info = parseCertificate(made.der);
+  await writeKeyThenOutput(made.key, options.out, toPem("CERTIFICATE", made.der), force);
   return {
     certificateFile: options.out,
-    keyFile: key.generatedTo,
-    ...(key.token ? { keyUri: key.token.uri, keyInToken: key.token.summary } : {}),
-    commonName,
-    subject: formatSubject(subject),
-    keyType: key.keyType,
+    ...madeWith(made),
     notBefore: info.notBefore.toISOString(),
     notAfter: info.notAfter.toISOString(),
     sha256Fingerprint: info.sha256Fingerprint,

@@ -1,3 +1,4 @@
+// Over 500 lines for now: importing an asset bundle or file is one plan-then-apply transaction (read, validate every asset, write the profile); splitting reading from validating is left to the store's owners.
 import { promises as fs, constants as fsc } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";

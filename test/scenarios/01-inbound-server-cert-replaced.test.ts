@@ -6,18 +6,18 @@
  * application exactly once, and every new connection made after a reload gets the new
  * certificate.
  */
-import { promises as fs } from "node:fs";
 import type { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInboundServer, type InboundServer } from "../../src/server/index.js";
-import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type InboundPki, type TestUpstream } from "../support/server-fixtures.js";
+import type { InboundServer } from "../../src/server/index.js";
+import { clientAgent, startInboundWorld, waitFor, type InboundPki, type InboundWorld, type TestUpstream } from "../support/server-fixtures.js";
 import type { TestCertificate } from "../../src/testing/index.js";
-import { deliveryCounts, expect2xx, Recovery, replaceFile, report, startLoad, inboundRequest } from "./harness.js";
+import { deliveredOnce, expect2xx, inboundRequest, Recovery, replaceFile, reportLoad, startLoad } from "./harness.js";
 
 const HOST = "notify.customer.test";
 /** Upper bound; the stream stops 100 requests after the second certificate is first seen. */
 const MAX_REQUESTS = 3000;
 
+let world: InboundWorld | undefined;
 let pki: InboundPki;
 let upstream: TestUpstream;
 let srv: InboundServer;
@@ -26,17 +26,14 @@ let keepAlive: Agent;
 const changes = new Map<number, number>();
 
 beforeAll(async () => {
-  pki = await createInboundPki();
-  upstream = await startUpstream();
-  srv = await createInboundServer({ credentials: pki.files, upstream: upstream.url, listen: { host: "127.0.0.1", port: 0 }, logger: captureLogger(), reload: { debounceMs: 50 } });
+  world = await startInboundWorld({ reload: { debounceMs: 50 } });
+  ({ pki, upstream, srv } = world);
   srv.credentials.onChange((set) => changes.set(set.version, Date.now()));
   keepAlive = clientAgent(pki, pki.client);
 });
 afterAll(async () => {
   await keepAlive?.close();
-  await srv?.close({ graceMs: 100 });
-  await upstream?.stop();
-  if (pki) await fs.rm(pki.dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 /** Installs a server certificate the way a deployment tool does: key, then certificate, each written atomically. */
@@ -104,20 +101,9 @@ describe("scenario 1: inbound server certificate replaced during load", () => {
     // started just before a change may get the newer one: the server takes up the connection later.)
     const order = [pki.server, ...renewed].map((c) => c.info.sha256Fingerprint);
     const stale = fresh.filter((r) => order.indexOf(r.answer!.serverFingerprint!) < order.indexOf(inForce(r.start)!));
-    const sentOk = result.records.filter((r) => r.outcome === "ok").map((r) => id(r.i));
-    const delivered = deliveryCounts(sentOk, upstream.received.map((r) => r.headers["x-correlation-id"] as string | undefined));
+    const delivered = deliveredOnce(result, id, upstream.received);
 
-    await report({
-      scenario: "01-inbound-server-cert-replaced",
-      sent: result.sent,
-      failed: result.failed,
-      lost: result.lost + delivered.lost,
-      duplicated: delivered.duplicated,
-      recoverMs: recovery.ms,
-      durationMs: result.durationMs,
-      firstFailures: result.firstFailures,
-      notes: { reloads: versions.length, secondRecoverMs: secondSeenMs, freshConnections: fresh.length, staleCertificateAfterReload: stale.length },
-    });
+    await reportLoad("01-inbound-server-cert-replaced", result, recovery, { reloads: versions.length, secondRecoverMs: secondSeenMs, freshConnections: fresh.length, staleCertificateAfterReload: stale.length }, delivered);
 
     expect(result.firstFailures).toEqual([]);
     expect(result.sent).toBeLessThan(MAX_REQUESTS);

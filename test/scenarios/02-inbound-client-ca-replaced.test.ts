@@ -10,11 +10,10 @@
  * Also: a keep-alive connection a client of the old CA opened before the change gets no more
  * requests through after it (src/server/README.md, "Reload without downtime").
  */
-import { promises as fs } from "node:fs";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInboundServer, type InboundServer } from "../../src/server/index.js";
-import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../support/server-fixtures.js";
+import type { InboundServer } from "../../src/server/index.js";
+import { clientAgent, startInboundWorld, waitFor, type CapturedLogger, type InboundPki, type InboundWorld } from "../support/server-fixtures.js";
 import { createTestPki, type TestCertificate, type TestPki } from "../../src/testing/index.js";
 import { Recovery, replaceFile, report, startLoad, tlsRequest, type TlsAnswer } from "./harness.js";
 
@@ -22,29 +21,25 @@ const HOST = "notify.customer.test";
 /** Upper bound; the stream stops 240 requests after the new trust is in force. */
 const MAX_REQUESTS = 3000;
 
+let world: InboundWorld | undefined;
 let pki: InboundPki;
 let newCa: TestPki;
 let newClient: TestCertificate;
-let upstream: TestUpstream;
 let srv: InboundServer;
 let log: CapturedLogger;
 let swappedAt = Number.POSITIVE_INFINITY;
 
 beforeAll(async () => {
-  pki = await createInboundPki();
   newCa = await createTestPki({ rootCn: "Thales Test Root CA G2", intermediateCn: "Thales Client CA G2" });
   newClient = await newCa.issue({ subject: "/C=FR/O=Thales DIS/CN=thales-notifier-g2", usage: "client" });
-  upstream = await startUpstream();
-  log = captureLogger();
-  srv = await createInboundServer({ credentials: pki.files, upstream: upstream.url, listen: { host: "127.0.0.1", port: 0 }, logger: log, reload: { debounceMs: 50 } });
+  world = await startInboundWorld({ reload: { debounceMs: 50 } });
+  ({ pki, srv, log } = world);
   srv.credentials.onChange((set, previous) => {
     if (set.caPem !== previous.caPem) swappedAt = Date.now();
   });
 });
 afterAll(async () => {
-  await srv?.close({ graceMs: 100 });
-  await upstream?.stop();
-  if (pki) await fs.rm(pki.dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 type Kind = "old-resume" | "old-full" | "new";

@@ -8,9 +8,8 @@
  * done, so that the new certificate is seen however fast the first 600 went.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "../support/server-fixtures.js";
-import { deliveryCounts, Recovery, report } from "./harness.js";
-import { startNotificationWorld, type NotificationWorld } from "./notification-world.js";
+import { report } from "./harness.js";
+import { burstOutcome, burstUnderWay, startNotificationWorld, type NotificationWorld } from "./notification-world.js";
 
 /** Queued before the rotation, and after it. */
 const COUNT = 600;
@@ -29,25 +28,15 @@ afterAll(async () => {
 describe("scenario 3: the emulator rotates its client certificate during a burst of notifications", () => {
   it("delivers every notification once, refusing none, with the new certificate after the rotation", async () => {
     const oldSerial = world.emulator.pki.clientCredential("mt", "sandbox").info.serialNumber;
-    const started = Date.now();
-    const sent = await world.notify(COUNT);
-    await waitFor(() => world.arrivals.length >= 150, 30_000, "the burst to be under way");
-    const recovery = new Recovery();
-    recovery.fault();
+    const burst = await burstUnderWay(world, COUNT, 150);
+    const { sent, recovery } = burst;
     const newSerial = await world.rotate();
     const rotatedAt = Date.now();
     const arrivalsAtRotation = world.arrivals.length;
     const pendingAtRotation = world.deliveries().filter((d) => d.state === "pending").length;
     // More after the rotation, so that the new certificate is seen however fast the burst went.
     sent.push(...(await world.notify(AFTER)));
-    await world.emulator.notifier.idle(60_000);
-    const durationMs = Date.now() - started;
-
-    const deliveries = world.deliveries();
-    const notDelivered = deliveries.filter((d) => d.state !== "delivered");
-    const attempts = deliveries.flatMap((d) => d.attempts);
-    const badAttempts = attempts.filter((a) => a.status === undefined || a.status < 200 || a.status >= 300);
-    const counts = deliveryCounts(sent, world.arrivals.map((a) => a.correlationId));
+    const { durationMs, deliveries, notDelivered, attempts, failedAttempts: badAttempts, counts } = await burstOutcome(world, burst);
     const firstNew = world.arrivals.find((a) => a.clientSerial === newSerial);
     if (firstNew) recovery.observe(firstNew.at);
     // Sent (attempt started) after the rotation answer came back, yet with the old certificate.

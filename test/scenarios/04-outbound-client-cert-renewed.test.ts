@@ -14,9 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openThalesDispatcher, createOAuthKey, type ThalesDispatcher } from "../../src/client/index.js";
 import { startEmulator, type Emulator } from "../../src/emulator/index.js";
 import { activateCertificate, addProfile, createProfileCsr, createProfileSelfSigned, importAssets, installCertificate, renewProfile } from "../../src/store/index.js";
+import { portalBundle, portalOk } from "../support/emulator-fixtures.js";
 import { tempDir } from "../support/server-fixtures.js";
 import { createTestPki } from "../../src/testing/index.js";
-import { Recovery, report, startLoad, stopAfterRecovery } from "./harness.js";
+import { Recovery, reportLoad, startLoad, stopAfterRecovery } from "./harness.js";
 
 /** Upper bound; the stream stops 100 requests after the new certificate is first seen. */
 const MAX_REQUESTS = 2000;
@@ -36,15 +37,10 @@ afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function portal<T>(method: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${emu.portalUrl}${route}`, { method, ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`portal ${method} ${route}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
+const portal = <T>(method: string, route: string, body?: unknown) => portalOk<T>(emu, method, route, body);
 
 const hex = (fp: string) => fp.replace(/:/g, "").toLowerCase();
-const bundle = (program: string, env: string, customerId: string) => portal<{ directory: string; assets: Record<string, string> }>("GET", `/v1/${program}/${env}/assets?customerId=${customerId}`);
+const bundle = (program: string, env: string, customerId: string) => portalBundle(emu, program, env, customerId);
 
 /** MT sandbox profile, onboarded: self-signed certificate endorsed, assets imported. */
 async function onboardMt(): Promise<string> {
@@ -131,17 +127,7 @@ describe("scenario 4: outbound client certificate renewed during load", () => {
 
       const firstNew = result.records.find((r) => r.answer?.fingerprint === expected);
       const oldAfterNew = firstNew ? result.records.filter((r) => r.start > firstNew.end && r.answer?.fingerprint !== expected) : [];
-      await report({
-        scenario: `04-outbound-client-cert-renewed (${program})`,
-        sent: result.sent,
-        failed: result.failed,
-        lost: result.lost,
-        duplicated: 0,
-        recoverMs: recovery.ms,
-        durationMs: result.durationMs,
-        firstFailures: result.firstFailures,
-        notes: { swaps: d.stats.swaps, retries: d.stats.retries, withOld: result.records.filter((r) => r.answer?.fingerprint === oldFingerprint).length, withNew: result.records.filter((r) => r.answer?.fingerprint === expected).length, oldAfterNew: oldAfterNew.length },
-      });
+      await reportLoad(`04-outbound-client-cert-renewed (${program})`, result, recovery, { swaps: d.stats.swaps, retries: d.stats.retries, withOld: result.records.filter((r) => r.answer?.fingerprint === oldFingerprint).length, withNew: result.records.filter((r) => r.answer?.fingerprint === expected).length, oldAfterNew: oldAfterNew.length });
 
       expect(result.firstFailures).toEqual([]);
       expect(result.sent).toBeLessThan(MAX_REQUESTS);

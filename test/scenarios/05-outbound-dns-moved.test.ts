@@ -13,7 +13,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, type ApiServer, type HandshakeLogEntry } from "../../src/emulator/api-server.js";
 import { startWorld, type World } from "../outbound-fixtures.js";
-import { Recovery, report, sleep, startLoad } from "./harness.js";
+import { Recovery, reportLoad, sleep, startLoad } from "./harness.js";
 
 const TTL_S = 1;
 /** After the TTL, time for requests already resolved to go out. Not a speed target: a bound. */
@@ -97,16 +97,7 @@ describe("scenario 5: the Thales host moves to another address in DNS (TTL 1 s)"
     const stale = afterDeadline.filter((r) => sentTo.get(r.answer?.id ?? "") !== "127.0.0.2");
     const oldHandshakesAfterDeadline = world.handshakes.filter((h) => Date.parse(h.at) > deadline);
 
-    await report({
-      scenario: "05-outbound-dns-moved",
-      sent: result.sent,
-      failed: result.failed,
-      lost: result.lost,
-      duplicated: 0,
-      recoverMs: recovery.ms,
-      durationMs: result.durationMs,
-      firstFailures: result.firstFailures,
-      notes: {
+    await reportLoad("05-outbound-dns-moved", result, recovery, {
         ttlSeconds: TTL_S,
         toOld: records.filter((r) => sentTo.get(r.answer?.id ?? "") === "127.0.0.1").length,
         toNew: records.filter((r) => sentTo.get(r.answer?.id ?? "") === "127.0.0.2").length,
@@ -115,8 +106,7 @@ describe("scenario 5: the Thales host moves to another address in DNS (TTL 1 s)"
         connectionsToNew: movedHandshakes.length,
         dnsLookups: dispatcher.stats.dnsLookups,
         retries: dispatcher.stats.retries,
-      },
-    });
+      });
 
     expect(result.firstFailures).toEqual([]);
     expect(result.failed + result.lost).toBe(0);

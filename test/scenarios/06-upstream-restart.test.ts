@@ -9,8 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../support/server-fixtures.js";
-import { deliveryCounts, Recovery, report, sleep } from "./harness.js";
-import { startNotificationWorld, type NotificationWorld } from "./notification-world.js";
+import { report, sleep } from "./harness.js";
+import { burstOutcome, burstUnderWay, startNotificationWorld, type NotificationWorld } from "./notification-world.js";
 
 const COUNT = 500;
 const DOWNTIME_MS = 500;
@@ -26,25 +26,15 @@ afterAll(async () => {
 
 describe("scenario 6: the upstream application restarts during a burst of notifications", () => {
   it("delivers every notification at least once", async () => {
-    const started = Date.now();
-    const sent = await world.notify(COUNT);
-    await waitFor(() => world.arrivals.length >= 120, 30_000, "the burst to be under way");
-    const recovery = new Recovery();
-    recovery.fault();
+    const burst = await burstUnderWay(world, COUNT, 120);
+    const { sent, recovery } = burst;
     await world.app.stop();
     const receivedBeforeRestart = world.arrivals.length;
     await sleep(DOWNTIME_MS);
     await world.app.start();
     await waitFor(() => world.arrivals.length > receivedBeforeRestart, 30_000, "a notification after the restart");
     recovery.observe(world.arrivals[receivedBeforeRestart]!.at);
-    await world.emulator.notifier.idle(60_000);
-    const durationMs = Date.now() - started;
-
-    const deliveries = world.deliveries();
-    const notDelivered = deliveries.filter((d) => d.state !== "delivered");
-    const attempts = deliveries.flatMap((d) => d.attempts);
-    const counts = deliveryCounts(sent, world.arrivals.map((a) => a.correlationId));
-    const retried = attempts.filter((a) => a.status === undefined || a.status < 200 || a.status >= 300);
+    const { durationMs, notDelivered, attempts, counts, failedAttempts: retried, firstFailures } = await burstOutcome(world, burst);
 
     await report({
       scenario: "06-upstream-restart",
@@ -54,7 +44,7 @@ describe("scenario 6: the upstream application restarts during a burst of notifi
       duplicated: counts.duplicated,
       recoverMs: recovery.ms,
       durationMs,
-      firstFailures: notDelivered.slice(0, 5).map((d) => `${d.id}: ${d.state} after ${d.attempts.length} attempts (${d.attempts.at(-1)?.error ?? d.attempts.at(-1)?.status ?? "?"})`),
+      firstFailures,
       notes: {
         downtimeMs: DOWNTIME_MS,
         receivedBeforeRestart,

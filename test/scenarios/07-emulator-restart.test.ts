@@ -9,8 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../support/server-fixtures.js";
-import { deliveryCounts, Recovery, report } from "./harness.js";
-import { startNotificationWorld, type NotificationWorld } from "./notification-world.js";
+import { report } from "./harness.js";
+import { burstOutcome, burstUnderWay, startNotificationWorld, type NotificationWorld } from "./notification-world.js";
 
 const COUNT = 500;
 /** Attempts the notifier has in flight at most (src/emulator/notifier.ts). */
@@ -27,11 +27,8 @@ afterAll(async () => {
 
 describe("scenario 7: the emulator restarts with notifications pending", () => {
   it("delivers every notification after the restart", async () => {
-    const started = Date.now();
-    const sent = await world.notify(COUNT);
-    await waitFor(() => world.arrivals.length >= 120, 30_000, "the burst to be under way");
-    const recovery = new Recovery();
-    recovery.fault();
+    const burst = await burstUnderWay(world, COUNT, 120);
+    const { sent, recovery } = burst;
     await world.emulator.close();
     const stoppedAt = Date.now();
     const pendingAtStop = world.deliveries().filter((d) => d.state === "pending").length;
@@ -41,14 +38,7 @@ describe("scenario 7: the emulator restarts with notifications pending", () => {
     // Arrivals during the stop are attempts of the old emulator still on their way.
     await waitFor(() => world.arrivals.some((a) => a.at > stoppedAt), 30_000, "a notification after the restart");
     recovery.observe(world.arrivals.find((a) => a.at > stoppedAt)!.at);
-    await world.emulator.notifier.idle(60_000);
-    const durationMs = Date.now() - started;
-
-    const deliveries = world.deliveries();
-    const notDelivered = deliveries.filter((d) => d.state !== "delivered");
-    const attempts = deliveries.flatMap((d) => d.attempts);
-    const counts = deliveryCounts(sent, world.arrivals.map((a) => a.correlationId));
-    const failedAttempts = attempts.filter((a) => a.status === undefined || a.status < 200 || a.status >= 300);
+    const { durationMs, deliveries, notDelivered, attempts, counts, failedAttempts, firstFailures } = await burstOutcome(world, burst);
 
     await report({
       scenario: "07-emulator-restart",
@@ -58,7 +48,7 @@ describe("scenario 7: the emulator restarts with notifications pending", () => {
       duplicated: counts.duplicated,
       recoverMs: recovery.ms,
       durationMs,
-      firstFailures: notDelivered.slice(0, 5).map((d) => `${d.id}: ${d.state} after ${d.attempts.length} attempts (${d.attempts.at(-1)?.error ?? d.attempts.at(-1)?.status ?? "?"})`),
+      firstFailures,
       notes: {
         pendingAtStop,
         receivedBeforeRestart,

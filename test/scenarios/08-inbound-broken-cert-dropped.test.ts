@@ -8,13 +8,14 @@
 import { promises as fs } from "node:fs";
 import type { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInboundServer, type InboundServer } from "../../src/server/index.js";
-import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../support/server-fixtures.js";
-import { deliveryCounts, expect2xx, Recovery, replaceFile, report, startLoad, inboundRequest } from "./harness.js";
+import type { InboundServer } from "../../src/server/index.js";
+import { clientAgent, startInboundWorld, waitFor, type CapturedLogger, type InboundPki, type InboundWorld, type TestUpstream } from "../support/server-fixtures.js";
+import { deliveredOnce, expect2xx, inboundRequest, Recovery, replaceFile, reportLoad, startLoad } from "./harness.js";
 
 const HOST = "notify.customer.test";
 const REQUESTS = 400;
 
+let world: InboundWorld | undefined;
 let pki: InboundPki;
 let upstream: TestUpstream;
 let srv: InboundServer;
@@ -22,17 +23,13 @@ let log: CapturedLogger;
 let keepAlive: Agent;
 
 beforeAll(async () => {
-  pki = await createInboundPki();
-  upstream = await startUpstream();
-  log = captureLogger();
-  srv = await createInboundServer({ credentials: pki.files, upstream: upstream.url, listen: { host: "127.0.0.1", port: 0 }, logger: log, reload: { debounceMs: 50 } });
+  world = await startInboundWorld({ reload: { debounceMs: 50 } });
+  ({ pki, upstream, srv, log } = world);
   keepAlive = clientAgent(pki, pki.client);
 });
 afterAll(async () => {
   await keepAlive?.close();
-  await srv?.close({ graceMs: 100 });
-  await upstream?.stop();
-  if (pki) await fs.rm(pki.dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 interface Answer {
@@ -73,21 +70,10 @@ describe("scenario 8: a broken certificate file dropped in the watched folder", 
       seen[what] = log.lines.filter((l) => l.event === "reload_failed").at(-1)?.code as string | undefined;
     }
     const result = await load.done;
-    const sentOk = result.records.filter((r) => r.outcome === "ok").map((r) => id(r.i));
-    const delivered = deliveryCounts(sentOk, upstream.received.map((r) => r.headers["x-correlation-id"] as string | undefined));
+    const delivered = deliveredOnce(result, id, upstream.received);
     const fresh = result.records.filter((r) => r.answer?.serverFingerprint !== undefined);
 
-    await report({
-      scenario: "08-inbound-broken-cert-dropped",
-      sent: result.sent,
-      failed: result.failed,
-      lost: result.lost + delivered.lost,
-      duplicated: delivered.duplicated,
-      recoverMs: recovery.ms,
-      durationMs: result.durationMs,
-      firstFailures: result.firstFailures,
-      notes: { refusedReloads: failedReloads(), codes: seen, freshConnections: fresh.length, changedReloads: srv.metrics.reloads.get({ result: "changed", trigger: "watch" }) },
-    });
+    await reportLoad("08-inbound-broken-cert-dropped", result, recovery, { refusedReloads: failedReloads(), codes: seen, freshConnections: fresh.length, changedReloads: srv.metrics.reloads.get({ result: "changed", trigger: "watch" }) }, delivered);
 
     expect(result.firstFailures).toEqual([]);
     expect(result.sent).toBe(REQUESTS);

@@ -11,15 +11,14 @@
  * File descriptors: each idle connection costs two in this process (both ends); the flood is
  * opened in batches, and made smaller when `ulimit -n` would not allow it.
  */
-import { execFileSync } from "node:child_process";
-import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInboundServer, type InboundServer } from "../../src/server/index.js";
-import { captureLogger, clientAgent, createInboundPki, startUpstream, waitFor, type CapturedLogger, type InboundPki, type TestUpstream } from "../support/server-fixtures.js";
-import { expect2xx, Recovery, report, startLoad, inboundRequest } from "./harness.js";
+import type { InboundServer } from "../../src/server/index.js";
+import { clientAgent, startInboundWorld, waitFor, type CapturedLogger, type InboundPki, type InboundWorld } from "../support/server-fixtures.js";
+import { openFileLimit } from "../support/net.js";
+import { expect2xx, inboundRequest, Recovery, reportLoad, startLoad } from "./harness.js";
 
 const HOST = "notify.customer.test";
 const WANTED = 1000;
@@ -28,44 +27,23 @@ const TLS_IDLE = 50;
 const BATCH = 100;
 const TIMEOUT_MS = 2000;
 
-/** The soft limit of open files of this process (children inherit it). */
-function openFileLimit(): number {
-  try {
-    const out = execFileSync("sh", ["-c", "ulimit -n"], { encoding: "utf8" }).trim();
-    return out === "unlimited" ? Number.POSITIVE_INFINITY : Number(out);
-  } catch {
-    return 1024;
-  }
-}
-
+let world: InboundWorld | undefined;
 let pki: InboundPki;
-let upstream: TestUpstream;
 let srv: InboundServer;
 let log: CapturedLogger;
 let keepAlive: Agent;
 const idle: net.Socket[] = [];
 
 beforeAll(async () => {
-  pki = await createInboundPki();
-  upstream = await startUpstream();
-  log = captureLogger();
-  srv = await createInboundServer({
-    credentials: pki.files,
-    upstream: upstream.url,
-    listen: { host: "127.0.0.1", port: 0 },
-    logger: log,
-    reload: { watch: false },
-    // The default connection limits: the flood must not crowd out the stream.
-    limits: { handshakeTimeoutMs: TIMEOUT_MS, headersTimeoutMs: TIMEOUT_MS },
-  });
+  // The default connection limits: the flood must not crowd out the stream.
+  world = await startInboundWorld({ limits: { handshakeTimeoutMs: TIMEOUT_MS, headersTimeoutMs: TIMEOUT_MS } });
+  ({ pki, srv, log } = world);
   keepAlive = clientAgent(pki, pki.client);
 });
 afterAll(async () => {
   for (const s of idle) s.destroy();
   await keepAlive?.close();
-  await srv?.close({ graceMs: 100 });
-  await upstream?.stop();
-  if (pki) await fs.rm(pki.dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 interface Answer {
@@ -123,16 +101,7 @@ describe("scenario 9: 1,000 connections that open and send nothing", () => {
     const timedOut = srv.metrics.handshakes.get({ result: "handshake_timeout" });
     const headerTimeouts = srv.metrics.limits.get({ limit: "header_timeout" });
 
-    await report({
-      scenario: "09-inbound-idle-connections",
-      sent: result.sent,
-      failed: result.failed,
-      lost: result.lost,
-      duplicated: 0,
-      recoverMs: recovery.ms,
-      durationMs: result.durationMs,
-      firstFailures: result.firstFailures,
-      notes: {
+    await reportLoad("09-inbound-idle-connections", result, recovery, {
         idleConnections: count,
         openFileLimit: limit,
         openingMs: allOpenAt - floodAt,
@@ -143,8 +112,7 @@ describe("scenario 9: 1,000 connections that open and send nothing", () => {
         dropped: srv.metrics.limits.get({ limit: "max_connections" }),
         answered400: srv.metrics.requests.get({ status: "400" }),
         floodOver,
-      },
-    });
+      });
 
     expect(result.firstFailures).toEqual([]);
     expect(result.failed + result.lost).toBe(0);

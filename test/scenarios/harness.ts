@@ -371,6 +371,20 @@ export async function report(result: ScenarioResult): Promise<void> {
   await fs.appendFile(file, `${JSON.stringify(line)}\n`);
 }
 
+/**
+ * Reports a load ({@link report}): its counts and first failures, plus the losses and
+ * duplicates counted at the application (`delivered`) when the scenario counts them.
+ */
+export function reportLoad(scenario: string, result: LoadResult<unknown>, recovery: Recovery, notes: Record<string, unknown>, delivered: { lost: number; duplicated: number } = { lost: 0, duplicated: 0 }): Promise<void> {
+  return report({ scenario, sent: result.sent, failed: result.failed, lost: result.lost + delivered.lost, duplicated: delivered.duplicated, recoverMs: recovery.ms, durationMs: result.durationMs, firstFailures: result.firstFailures, notes });
+}
+
+/** The answered requests of a load (request `i` carried the correlation id `id(i)`) against what the application received. */
+export function deliveredOnce(result: LoadResult<unknown>, id: (i: number) => string, received: ReadonlyArray<{ headers: Record<string, string | string[] | undefined> }>): ReturnType<typeof deliveryCounts> {
+  const sentOk = result.records.filter((r) => r.outcome === "ok").map((r) => id(r.i));
+  return deliveryCounts(sentOk, received.map((r) => r.headers["x-correlation-id"] as string | undefined));
+}
+
 /** Where {@link inboundRequest} sends: the inbound server, its trust, a Thales-side client. */
 export interface InboundTarget {
   url: string;

@@ -11,7 +11,9 @@ import * as path from "node:path";
 import { startEmulator, type Delivery, type Emulator, type StartEmulatorOptions } from "../../src/emulator/index.js";
 import { mt } from "../../src/policy/index.js";
 import { createInboundServer, type InboundServer } from "../../src/server/index.js";
-import { captureLogger, createInboundPki, startUpstream, tempDir, type InboundPki, type TestUpstream, type UpstreamResponder } from "../support/server-fixtures.js";
+import { portalOk } from "../support/emulator-fixtures.js";
+import { captureLogger, createInboundPki, startUpstream, tempDir, waitFor, type InboundPki, type TestUpstream, type UpstreamResponder } from "../support/server-fixtures.js";
+import { deliveryCounts, Recovery } from "./harness.js";
 
 export const HOST = "notify.customer.test";
 export const CUSTOMER = "654321";
@@ -53,13 +55,6 @@ export interface NotificationWorldOptions {
   emulator?: Pick<StartEmulatorOptions, "notifierBackoff" | "notifierTimeoutMs">;
 }
 
-async function portal<T>(emu: Emulator, method: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${emu.portalUrl}${route}`, { method, ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`portal ${method} ${route}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
 export async function startNotificationWorld(options: NotificationWorldOptions = {}): Promise<NotificationWorld> {
   const dir = await tempDir("mtlskit-scenario-");
   const emulatorOptions: StartEmulatorOptions = {
@@ -85,7 +80,7 @@ export async function startNotificationWorld(options: NotificationWorldOptions =
   const endpoint = await createInboundServer({ credentials: pki.files, upstream: app.url, listen: { host: "127.0.0.1", port: 0 }, logger: captureLogger(), reload: { watch: false }, profile: "mt-sbx", program: mt });
 
   const register = async (emu: Emulator) => {
-    await portal(emu, "PUT", `/v1/mt/sandbox/customers/${CUSTOMER}`, { issuerHost: `${HOST}:${endpoint.address.port}`, serverChain: pki.server.certPem + pki.serverPki.intermediate.certPem, apiKey: API_KEY });
+    await portalOk(emu, "PUT", `/v1/mt/sandbox/customers/${CUSTOMER}`, { issuerHost: `${HOST}:${endpoint.address.port}`, serverChain: pki.server.certPem + pki.serverPki.intermediate.certPem, apiKey: API_KEY });
   };
   await register(emulator);
 
@@ -104,14 +99,14 @@ export async function startNotificationWorld(options: NotificationWorldOptions =
     async notify(count) {
       const ids: string[] = [];
       for (let left = count; left > 0; left -= 100) {
-        const r = await portal<{ ids: string[] }>(emulator, "POST", "/v1/mt/sandbox/notifications", { customerId: CUSTOMER, count: Math.min(100, left) });
+        const r = await portalOk<{ ids: string[] }>(emulator, "POST", "/v1/mt/sandbox/notifications", { customerId: CUSTOMER, count: Math.min(100, left) });
         ids.push(...r.ids);
       }
       const byId = new Map(emulator.notifier.deliveries().map((d) => [d.id, d.correlationId]));
       return ids.map((id) => byId.get(id)!);
     },
     async rotate() {
-      const r = await portal<{ serialNumber: string }>(emulator, "POST", "/v1/mt/sandbox/rotate-client-certificate", {});
+      const r = await portalOk<{ serialNumber: string }>(emulator, "POST", "/v1/mt/sandbox/rotate-client-certificate", {});
       return r.serialNumber;
     },
     deliveries: () => emulator.notifier.deliveries({ program: "mt", environment: "sandbox" }),
@@ -136,4 +131,56 @@ export async function startNotificationWorld(options: NotificationWorldOptions =
     },
   };
   return world;
+}
+
+/** A burst of notifications under way, the moment the scenario's fault hits. */
+export interface Burst {
+  /** When the first notification was queued. */
+  readonly started: number;
+  /** Correlation ids queued (push more to have them counted). */
+  readonly sent: string[];
+  /** Its fault is now. */
+  readonly recovery: Recovery;
+}
+
+/** Queues `count` notifications, waits until `underWay` of them reached the application, then starts the recovery clock. */
+export async function burstUnderWay(world: NotificationWorld, count: number, underWay: number): Promise<Burst> {
+  const started = Date.now();
+  const sent = await world.notify(count);
+  await waitFor(() => world.arrivals.length >= underWay, 30_000, "the burst to be under way");
+  const recovery = new Recovery();
+  recovery.fault();
+  return { started, sent, recovery };
+}
+
+/** What a burst came to, once the notifier is idle. */
+export interface BurstOutcome {
+  durationMs: number;
+  deliveries: Delivery[];
+  notDelivered: Delivery[];
+  attempts: Array<Delivery["attempts"][number]>;
+  /** Attempts with no answer or an answer other than 2xx. */
+  failedAttempts: Array<Delivery["attempts"][number]>;
+  /** Sent against what reached the application. */
+  counts: ReturnType<typeof deliveryCounts>;
+  /** The first five deliveries that did not succeed, one line each (for the report). */
+  firstFailures: string[];
+}
+
+/** Waits for the notifier to be idle, then counts the burst's deliveries, attempts and arrivals. */
+export async function burstOutcome(world: NotificationWorld, burst: Burst): Promise<BurstOutcome> {
+  await world.emulator.notifier.idle(60_000);
+  const durationMs = Date.now() - burst.started;
+  const deliveries = world.deliveries();
+  const notDelivered = deliveries.filter((d) => d.state !== "delivered");
+  const attempts = deliveries.flatMap((d) => d.attempts);
+  return {
+    durationMs,
+    deliveries,
+    notDelivered,
+    attempts,
+    failedAttempts: attempts.filter((a) => a.status === undefined || a.status < 200 || a.status >= 300),
+    counts: deliveryCounts(burst.sent, world.arrivals.map((a) => a.correlationId)),
+    firstFailures: notDelivered.slice(0, 5).map((d) => `${d.id}: ${d.state} after ${d.attempts.length} attempts (${d.attempts.at(-1)?.error ?? d.attempts.at(-1)?.status ?? "?"})`),
+  };
 }

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
@@ -36,6 +36,55 @@ export function mtlskit(args: string[], options: { cwd?: string; env?: NodeJS.Pr
       resolve({ code: code ?? -1, stdout, stderr });
     });
     child.stdin.end(options.input ?? "");
+  });
+}
+
+/** A `mtlskit` run left in the background (`serve`, `emulate`), once it printed its JSON document. */
+export interface BackgroundRun<T> {
+  readonly child: ChildProcess;
+  /** The one JSON document it printed once listening (`--json`). */
+  readonly doc: T;
+  /** What it wrote to stderr so far. */
+  stderr(): string;
+  /** Resolves with its exit code (-1 when a signal ended it). */
+  readonly exited: Promise<number>;
+}
+
+/**
+ * Starts the real `mtlskit` with `args` (`--json` among them) and resolves once its stdout holds
+ * one whole JSON document. Rejects, and kills it, when it exits first or prints none within
+ * `timeoutMs`. Stopping it is the caller's.
+ */
+export function startMtlskit<T>(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<BackgroundRun<T>> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const child = spawn(process.execPath, [MTLSKIT_BIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+  const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
+  return new Promise((resolve, reject) => {
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      if (child.exitCode === null) child.kill("SIGKILL");
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new Error(`mtlskit ${args.join(" ")} printed no JSON document within ${timeoutMs} ms: ${err}`)), timeoutMs);
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      try {
+        const doc = JSON.parse(out) as T;
+        clearTimeout(timer);
+        resolve({ child, doc, stderr: () => err, exited });
+      } catch {
+        // not whole yet
+      }
+    });
+    child.once("error", fail);
+    child.once("exit", (code) => fail(new Error(`mtlskit ${args.join(" ")} exited ${code} before printing its document: ${err}`)));
   });
 }
 

@@ -2,7 +2,7 @@
  * Test-only helpers for the inbound server's tests (`src/server/*.test.ts`,
  * `test/inbound-*.test.ts`): a throwaway PKI laid out as a profile's files, a recording
  * upstream, real peers (curl, openssl) run without blocking the event loop, and a logger that
- * keeps its lines. Not exported by the library.
+ * keeps its lines, and the three together (`startInboundWorld`). Not exported by the library.
  */
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { Agent, request } from "undici";
 import { createTestPki, type TestCertificate, type TestPki } from "../../src/testing/index.js";
 import type { KeyType } from "../../src/policy/index.js";
-import type { InboundLogger } from "../../src/server/logger.js";
+import { createInboundServer, type InboundLogger, type InboundServer, type InboundServerOptions } from "../../src/server/index.js";
 
 /** The files and certificates of one inbound test setup. */
 export interface InboundPki {
@@ -211,4 +211,50 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * mtlskit's inbound server in this process on 127.0.0.1 (a free port) over `pki`'s files,
+ * forwarding to `upstream`, logging into a captured logger, its files not watched; `server`
+ * adds to or replaces those options.
+ */
+export function startInboundServer(pki: InboundPki, upstream: TestUpstream, server: Partial<InboundServerOptions> = {}): Promise<InboundServer> {
+  return createInboundServer({ credentials: pki.files, upstream: upstream.url, listen: { host: "127.0.0.1", port: 0 }, logger: captureLogger(), reload: { watch: false }, ...server });
+}
+
+/** The usual inbound set-up: a fresh PKI, a recording upstream, and mtlskit's inbound server between them in this process. */
+export interface InboundWorld {
+  readonly pki: InboundPki;
+  readonly upstream: TestUpstream;
+  readonly srv: InboundServer;
+  readonly log: CapturedLogger;
+  /** Closes the server (100 ms grace), stops the upstream and removes the PKI's folder. */
+  close(): Promise<void>;
+}
+
+/** Starts an {@link InboundWorld}: {@link startInboundServer} over a fresh PKI and upstream, with `server`'s options. */
+export async function startInboundWorld(server: Partial<InboundServerOptions> = {}): Promise<InboundWorld> {
+  const pki = await createInboundPki();
+  let upstream: TestUpstream | undefined;
+  try {
+    upstream = await startUpstream();
+    const log = captureLogger();
+    const srv = await startInboundServer(pki, upstream, { logger: log, ...server });
+    const up = upstream;
+    return {
+      pki,
+      upstream: up,
+      srv,
+      log,
+      async close() {
+        await srv.close({ graceMs: 100 });
+        await up.stop();
+        await fs.rm(pki.dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await upstream?.stop();
+    await fs.rm(pki.dir, { recursive: true, force: true });
+    throw e;
+  }
 }
