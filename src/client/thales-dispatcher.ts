@@ -10,6 +10,7 @@ import { correlationIdInterceptor, correlationIdPattern } from "./correlation-id
 import { ttlDnsInterceptor } from "./dns-interceptor.js";
 import { TtlResolver, type TtlResolverOptions } from "./dns-resolver.js";
 import { OAuthClient, oauthInterceptor, type OAuthClientOptions } from "./oauth-client.js";
+import { plainHeaders, PoolBridge, type LegacyHandler } from "./pool-bridge.js";
 import { retryInterceptor, type RetryOptions } from "./retry.js";
 import { thalesTlsOptions } from "./tls-options.js";
 
@@ -89,14 +90,18 @@ export interface ThalesDispatcherStats {
   credentialVersion: number;
 }
 
-/** Forwards each request to the pool in force, replaced at each certificate swap. */
+/**
+ * Forwards each request to the pool in force, replaced at each certificate swap. The layers'
+ * handlers go to the pool through a {@link PoolBridge}: undici's own converter would parse
+ * every response's headers for them, which nothing reads on the usual path.
+ */
 class Router extends Dispatcher {
   constructor(public agent: Agent) {
     super();
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return this.agent.dispatch(opts, handler);
+    return this.agent.dispatch(opts, handler.onRequestStart ? (new PoolBridge(handler) as unknown as Dispatcher.DispatchHandler) : handler);
   }
 }
 
@@ -126,16 +131,6 @@ class TlsErrorMemory {
   }
 }
 
-/** The callbacks of a handler in undici's older style (`request`, `fetch` and `stream` use them). */
-interface LegacyHandler {
-  onConnect?(abort: (reason?: Error) => void, context?: unknown): void;
-  onUpgrade?(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void;
-  onHeaders?(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage?: string): boolean;
-  onData?(chunk: Buffer): boolean;
-  onComplete?(trailers: Buffer[] | string[] | null): void;
-  onError?(err: Error): void;
-}
-
 function toRawHeaders(headers: IncomingHttpHeaders): Buffer[] {
   const raw: Buffer[] = [];
   for (const [k, v] of Object.entries(headers)) {
@@ -156,7 +151,9 @@ class OutermostHandler implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly handler: Dispatcher.DispatchHandler,
-    private readonly target: string,
+    /** The request's origin; its `host:port` is worked out only for an error message. */
+    private readonly origin: string | URL | undefined,
+    private readonly targetOf: (origin: string | URL | undefined) => string,
     private readonly program: ProgramPolicy,
     private readonly memory: TlsErrorMemory,
   ) {
@@ -170,11 +167,11 @@ class OutermostHandler implements Dispatcher.DispatchHandler {
 
   onRequestUpgrade(c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
     if (this.legacy) this.legacy.onUpgrade?.(statusCode, (c.rawHeaders as Buffer[] | null | undefined) ?? toRawHeaders(headers), socket);
-    else this.handler.onRequestUpgrade?.(c, statusCode, headers, socket);
+    else this.handler.onRequestUpgrade?.(c, statusCode, plainHeaders(headers), socket);
   }
 
   onResponseStart(c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    if (!this.legacy) return this.handler.onResponseStart?.(c, statusCode, headers, statusMessage);
+    if (!this.legacy) return this.handler.onResponseStart?.(c, statusCode, plainHeaders(headers), statusMessage);
     const raw = Array.isArray(c.rawHeaders) && c.rawHeaders.length > 0 ? (c.rawHeaders as Buffer[]) : toRawHeaders(headers);
     if (this.legacy.onHeaders?.(statusCode, raw, () => c.resume(), statusMessage) === false) c.pause();
   }
@@ -190,7 +187,7 @@ class OutermostHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(c: Dispatcher.DispatchController, err: Error): void {
-    const mapped = toMtlsError(this.memory.explain(err), { target: this.target, program: this.program }) ?? err;
+    const mapped = toMtlsError(this.memory.explain(err), { target: this.targetOf(this.origin), program: this.program }) ?? err;
     if (!this.legacy) return this.handler.onResponseError?.(c, mapped);
     if (!this.legacy.onError) throw mapped;
     this.legacy.onError(mapped);
@@ -235,10 +232,22 @@ function targetParser(): (origin: string | URL | undefined) => string {
   };
 }
 
+/**
+ * The layers over `bottom`, innermost first, as `Dispatcher.compose` puts them but without
+ * its per-request wrapping: `compose` hands each layer a handler converted to the newer
+ * callback style, and every handler of these layers already is (the outermost layer takes
+ * the caller's handler in either style). Also no `Proxy` lookup of `dispatch` per request.
+ */
+function chain(bottom: Dispatcher, layers: Dispatcher.DispatcherComposeInterceptor[]): Dispatcher["dispatch"] {
+  let dispatch: Dispatcher["dispatch"] = (opts, handler) => bottom.dispatch(opts, handler);
+  for (const layer of layers) dispatch = layer(dispatch);
+  return dispatch;
+}
+
 function errorInterceptor(program: ProgramPolicy, memory: TlsErrorMemory, targetOf: (o: string | URL | undefined) => string): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) =>
     function mtlsErrors(opts, handler) {
-      return dispatch(opts, new OutermostHandler(handler, targetOf(opts.origin), program, memory));
+      return dispatch(opts, new OutermostHandler(handler, opts.origin, targetOf, program, memory));
     };
 }
 
@@ -262,8 +271,8 @@ export class ThalesDispatcher extends Dispatcher {
   /** Requests through every layer but the OAuth one (what the OAuth client itself uses). */
   readonly base: Dispatcher;
   private readonly router: Router;
-  /** Every layer but the outermost one. */
-  private readonly inner: Dispatcher;
+  /** Every layer but the outermost one (composed by hand: see {@link chain}). */
+  private readonly inner: Dispatcher["dispatch"];
   private readonly targetOf = targetParser();
   private readonly retiring = new Set<Agent>();
   private readonly tlsErrors = new TlsErrorMemory();
@@ -304,10 +313,10 @@ export class ThalesDispatcher extends Dispatcher {
     if (options.oauth) {
       const { apiOrigin, ...oauthOptions } = options.oauth;
       this.oauth = new OAuthClient({ ...oauthOptions, dispatcher: this.base, program: options.program });
-      this.inner = this.router.compose([...below, oauthInterceptor(this.oauth, { origin: apiOrigin }), correlation]);
+      this.inner = chain(this.router, [...below, oauthInterceptor(this.oauth, { origin: apiOrigin }), correlation]);
     } else {
       this.oauth = undefined;
-      this.inner = this.router.compose([...below, correlation]);
+      this.inner = chain(this.router, [...below, correlation]);
     }
 
     this.unsubscribe = this.credentials.onChange((set) => this.swap(set));
@@ -323,7 +332,7 @@ export class ThalesDispatcher extends Dispatcher {
     if (this.closed) return refuseClosed(handler);
     // The outermost layer is applied here, not by `compose`, so that it gets the caller's
     // handler as it is (see OutermostHandler).
-    return this.inner.dispatch(opts, new OutermostHandler(handler, this.targetOf(opts.origin), this.program, this.tlsErrors));
+    return this.inner(opts, new OutermostHandler(handler, opts.origin, this.targetOf, this.program, this.tlsErrors));
   }
 
   /** Reads the credential files again; a valid new set is swapped in for new requests. After close(): `ALREADY_CLOSED`. */
