@@ -5,7 +5,7 @@
  * store at start-up, before any of mtlskit runs).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { median, msSince } from "./stats.js";
 
@@ -17,6 +17,20 @@ export interface ColdStartResult {
   readonly opensslMs: number | undefined;
   /** `node -e 0`: the floor no node CLI goes under in this environment. */
   readonly nodeFloorMs: number;
+}
+
+/**
+ * Copies the built CLI (bin/ and dist/cli/) of the project at `root` into `into`, so that other
+ * builds replacing dist/ meanwhile do not disturb the timing. The bundle leaves npm dependencies
+ * external (scripts/build.mjs), as an installed package does: `into/node_modules` is a link to
+ * the project's. Returns `into`.
+ */
+export function snapshotCli(root: string, into: string): string {
+  cpSync(path.join(root, "bin"), path.join(into, "bin"), { recursive: true });
+  cpSync(path.join(root, "dist", "cli"), path.join(into, "dist", "cli"), { recursive: true });
+  writeFileSync(path.join(into, "package.json"), JSON.stringify({ type: "module" }));
+  symlinkSync(path.join(root, "node_modules"), path.join(into, "node_modules"), "dir");
+  return into;
 }
 
 function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {

@@ -4,15 +4,15 @@
  * (b) lint throughput vs parse throughput over 1,000 certificates, target 5,000 certs/s; parse +
  *     lint end to end, target 10,000 certs/s (issue 11).
  * Expects dist/ built (`npm run bench` builds first); times a copy of bin/ and dist/cli/ in a
- * temporary folder, removed at the end.
+ * temporary folder (its node_modules a link to the project's), removed at the end.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestPki } from "../src/testing/index.js";
-import { coldStart, pkijsOnInspectPath, type ColdStartResult } from "./cold-start.js";
+import { coldStart, pkijsOnInspectPath, snapshotCli, type ColdStartResult } from "./cold-start.js";
 import { lintThroughput, printLintThroughput } from "./lint-throughput.js";
 import { printTable } from "./stats.js";
 
@@ -38,10 +38,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "mtlskit-bench-"));
   try {
     // (a) cold start, on a snapshot of the built CLI: other builds may replace dist/ meanwhile.
-    const cli = path.join(dir, "cli");
-    cpSync(path.join(ROOT, "bin"), path.join(cli, "bin"), { recursive: true });
-    cpSync(path.join(ROOT, "dist", "cli"), path.join(cli, "dist", "cli"), { recursive: true });
-    writeFileSync(path.join(cli, "package.json"), JSON.stringify({ type: "module" }));
+    const cli = snapshotCli(ROOT, path.join(dir, "cli"));
     const pki = await createTestPki();
     const leaf = await pki.issue({ cn: "bench.example.test", usage: "server", dns: ["bench.example.test"] });
     const certFile = path.join(dir, "server.crt");

@@ -70,6 +70,7 @@ describe("a flood of silent connections", () => {
     });
     servers.push(srv);
     const n = Math.min(WANTED, Math.floor((openFileLimit() - 200) / 2));
+    const started = Date.now();
     for (let i = 0; i < n; i += BATCH) await Promise.all(Array.from({ length: Math.min(BATCH, n - i) }, () => openSilent(srv.address.port)));
     const agent = clientAgent(pki, pki.client);
     try {
@@ -85,7 +86,9 @@ describe("a flood of silent connections", () => {
     const evicted = summed();
     // 64 served x 8 = 512 TCP; 448 pending at most, 256 per address: the rest of the flood was closed, oldest first.
     expect(evicted).toBeGreaterThanOrEqual(n - 256 - 1);
-    expect(summaries.length).toBeLessThan(20);
+    // At most one summary per 200 ms interval (however long a loaded machine takes), far fewer than the sockets.
+    expect(summaries.length).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 200) + 1);
+    expect(summaries.length).toBeLessThan(evicted / 10);
     expect(log.lines.filter((l) => l.event === "handshake_refused")).toHaveLength(0);
     expect(srv.metrics.limits.get({ limit: "pending_evicted" })).toBe(evicted);
   });

@@ -1,7 +1,9 @@
 /**
  * The package as a user gets it: `npm pack` (the built dist/, without running the build again),
- * installed from the tarball into a temporary project with `npm install --offline` (every
- * dependency comes from the npm cache that `npm ci` filled), then type-checked by tsc in strict
+ * installed from the tarball into a temporary project with `npm install --prefer-offline` (the
+ * tarballs come from the npm cache that `npm ci` filled; `npm ci` fetches no registry metadata,
+ * which resolving the tarball's dependency ranges needs, so that may come from the registry),
+ * then type-checked by tsc in strict
  * mode with `moduleResolution: nodenext` and run: a consumer of `mtlskit`, `mtlskit/testing` and
  * `mtlskit/emulator`. publint checks the package's exports map. Needs `npm run build` first
  * (`npm test` does it).
@@ -19,10 +21,10 @@ const repo = resolve(import.meta.dirname, "..");
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
 const consumer = `
-import { MtlsError, decodePkiObjects, lintItems, createThalesDispatcher, type LintResult } from "mtlskit";
+import { MtlsError, decodePkiObjects, lintItems, createThalesDispatcher, openWorkspace, type LintResult, type ProfileHandle, type Workspace, type WorkspaceStatus } from "mtlskit";
 import { createTestPki, type TestCertificate } from "mtlskit/testing";
 import { startEmulator, type Emulator, type StartEmulatorOptions } from "mtlskit/emulator";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -39,11 +41,25 @@ try {
 }
 const make: typeof createThalesDispatcher = createThalesDispatcher;
 
+const wsRoot = await mkdtemp(join(tmpdir(), "consumer-ws-"));
+const ws: Workspace = openWorkspace(join(wsRoot, "ws"));
+await ws.addProfile("d1-pp", { program: "d1", environment: "preprod", customerId: "123456", subject: "/C=FR/ST=Paris/L=Paris/O=Example/OU=Payments" });
+const d1pp: ProfileHandle = ws.profile("d1-pp");
+const csr = await d1pp.createCsr();
+const status: WorkspaceStatus = await ws.status();
+let unknown = "";
+try {
+  await ws.profile("nope").open();
+} catch (e) {
+  if (e instanceof MtlsError) unknown = e.code;
+}
+await rm(wsRoot, { recursive: true, force: true });
+
 const options: StartEmulatorOptions = { dir: await mkdtemp(join(tmpdir(), "consumer-emu-")), host: "127.0.0.1" };
 const emu: Emulator = await startEmulator(options);
 const portal = emu.portalUrl;
 await emu.close();
-console.log(JSON.stringify({ findings: result.findings.length, coded, portal: typeof portal, make: typeof make }));
+console.log(JSON.stringify({ findings: result.findings.length, coded, portal: typeof portal, make: typeof make, csr: csr.commonName, profiles: status.profiles.map((p) => p.name), unknown }));
 `;
 
 let dir = "";
@@ -74,7 +90,7 @@ describe.sequential("the packed package in a consumer project", () => {
       }),
     );
     await writeFile(join(dir, "consumer.ts"), consumer);
-    await run(npm, ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", `./${tarball}`], { cwd: dir, timeout: 240_000 });
+    await run(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", `./${tarball}`], { cwd: dir, timeout: 240_000 });
   }, 300_000);
 
   afterAll(async () => {
@@ -96,11 +112,14 @@ describe.sequential("the packed package in a consumer project", () => {
       throw new Error(`tsc failed in the consumer project:\n${e.stdout ?? String(e)}`);
     });
     const { stdout } = await run(process.execPath, ["out/consumer.js"], { cwd: dir, timeout: 60_000 });
-    const out = JSON.parse(stdout) as { findings: number; coded: string; portal: string; make: string };
+    const out = JSON.parse(stdout) as { findings: number; coded: string; portal: string; make: string; csr: string; profiles: string[]; unknown: string };
     expect(out.portal).toBe("string");
     expect(out.coded).toMatch(/^[A-Z0-9_]+$/);
     expect(out.make).toBe("function");
     expect(out.findings).toBeGreaterThanOrEqual(0);
+    expect(out.csr).toBe("TLSMA-ECDSA/123456/D1.PPR");
+    expect(out.profiles).toEqual(["d1-pp"]);
+    expect(out.unknown).toBe("PROFILE_NOT_FOUND");
   }, 120_000);
 
   it("passes publint", async () => {

@@ -1,12 +1,19 @@
-import type { Command } from "commander";
+import type { Command, OptionValues } from "commander";
 import type { CliContext } from "./context.js";
 
 /** What each command file exports. */
 export interface CommandModule {
   /** Adds arguments, options, description and help example to the command. */
   define(cmd: Command): Command;
-  /** Does the work through the library and renders; returns the exit code. */
-  run(ctx: CliContext, options: Record<string, unknown>, args: string[]): Promise<number>;
+  /**
+   * Does the work through the library and renders; returns the exit code. `options` are the
+   * command's own options as commander hands them over: each command declares them, next to
+   * its `define`, as an interface (`CsrCreateOptions`...) of what `define` gives: a string per
+   * option with a value, `string[]` for a repeatable one, `boolean` for a flag; required where
+   * `define` makes it required or gives a default. The command checks and converts the values
+   * where it uses them (`positiveInt`, `hashOption`, `parseDurationMs`...), with its own messages.
+   */
+  run(ctx: CliContext, options: OptionValues, args: string[]): Promise<number>;
 }
 
 /**

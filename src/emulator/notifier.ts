@@ -42,18 +42,23 @@
  * finished deliveries; at most {@link MAX_PENDING} may be pending and one `enqueue` makes 1 to
  * {@link MAX_ENQUEUE_COUNT}.
  *
+ * Modules: `notifier-state.ts` (the state file, the records, the log's size),
+ * `notifier-schedule.ts` (backoff, what an attempt makes of a delivery, the loop of attempts),
+ * `notifier-transport.ts` (the agents and one attempt on the wire), `notifier-pinning.ts` (the
+ * checks of a registration: ISSUER_HOST, API key, trust anchors and pins). This file holds the
+ * public types and the control surface: `enqueue`, `deliveries`, `idle`, `close`.
+ *
  * @module
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import type { LookupFunction } from "node:net";
 import * as path from "node:path";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
-import { Agent, request } from "undici";
-import { z } from "zod";
 import { MtlsError } from "../errors/index.js";
-import { decodePkiObjects, fingerprint, formatFingerprint, writeFileAtomic, type CertificateInfo } from "../pki/index.js";
-import { assertCustomerId, getEnvironment, getProgram, parseHostPort, parseRetryAfter, type ProgramId } from "../policy/index.js";
+import { assertCustomerId, getEnvironment, getProgram, type ProgramId } from "../policy/index.js";
+import { checkApiKey, checkIssuerHost } from "./notifier-pinning.js";
+import { checkOptions, DeliveryLoop, resolveBackoff } from "./notifier-schedule.js";
+import { loadState, newRecord, pendingCount, StateWriter, trimLog, type DeliveryRecord } from "./notifier-state.js";
+import { NotifierTransport } from "./notifier-transport.js";
 
 /** Where and how the customer receives notifications, as registered at the portal. */
 export interface NotificationTarget {
@@ -154,58 +159,6 @@ export const MAX_ENQUEUE_COUNT = 1000;
 export const MAX_PENDING = 10_000;
 /** Most finished deliveries kept in the log (the oldest go first). */
 export const MAX_DELIVERY_LOG = 10_000;
-/** Attempts in flight at once. */
-const MAX_IN_FLIGHT = 16;
-/** Agents kept per client credential (one per registered chain). */
-const MAX_AGENTS_PER_CREDENTIAL = 64;
-/** Longest error text kept in the log. */
-const MAX_ERROR_LENGTH = 500;
-/** Most bytes of a customer's answer read (and thrown away). */
-const MAX_ANSWER_BYTES = 64 * 1024;
-const STATE_FORMAT = "mtlskit-notifier/1";
-
-const attemptSchema = z.object({
-  at: z.string(),
-  status: z.number().int().optional(),
-  error: z.string().optional(),
-  durationMs: z.number(),
-});
-const recordSchema = z.object({
-  id: z.string().min(1),
-  program: z.enum(["d1", "mt"]),
-  environment: z.string().min(1),
-  customerId: z.string().min(1),
-  method: z.literal("POST"),
-  url: z.string(),
-  correlationId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  state: z.enum(["pending", "delivered", "failed"]),
-  attempts: z.array(attemptSchema),
-  createdAt: z.string(),
-  deliveredAt: z.string().optional(),
-  nextAttemptAt: z.string().optional(),
-  path: z.string().startsWith("/"),
-  body: z.record(z.string(), z.unknown()),
-});
-const stateSchema = z.object({ format: z.literal(STATE_FORMAT), deliveries: z.array(recordSchema) });
-
-/** A delivery with what is needed to send it again after a restart. */
-type DeliveryRecord = z.infer<typeof recordSchema>;
-
-/** A problem with the customer's registration: retrying will not help. */
-class ConfigurationError extends Error {}
-
-/** What the customer registered, ready for the TLS options. */
-interface PinnedTrust {
-  /** Identifies the registration (for the agent map). */
-  readonly key: string;
-  readonly caPem: string[];
-  /** SHA-256 (hex) of the registered end-entity certificates; empty = pinned at the CA. */
-  readonly leafFingerprints: ReadonlySet<string>;
-}
-
-interface CredentialAgents {
-  readonly agents: Map<string, Agent>;
-}
 
 /**
  * Starts the notifier: loads `stateFile` (a missing file is an empty state) and resumes the
@@ -214,251 +167,34 @@ interface CredentialAgents {
  */
 export async function startNotifier(options: NotifierOptions): Promise<Notifier> {
   const now = options.now ?? Date.now;
-  const backoff = {
-    initialMs: options.backoff?.initialMs ?? 200,
-    factor: options.backoff?.factor ?? 2,
-    maxMs: options.backoff?.maxMs ?? 30_000,
-    jitter: options.backoff?.jitter ?? 0.2,
-    maxAttempts: options.backoff?.maxAttempts ?? 8,
-  };
+  const backoff = resolveBackoff(options.backoff);
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   checkOptions(backoff, requestTimeoutMs);
   const stateFile = path.resolve(options.stateFile);
   await fs.mkdir(path.dirname(stateFile), { recursive: true });
   const records: DeliveryRecord[] = await loadState(stateFile);
-
-  const inFlight = new Map<string, Promise<void>>();
-  const closeController = new AbortController();
-  let closed = false;
-  let timer: NodeJS.Timeout | undefined;
+  const state = new StateWriter(stateFile, records);
+  const transport = new NotifierTransport({ clientCredential: options.clientCredential, target: options.target, lookup: options.lookup, requestTimeoutMs, now });
   const idleWaiters = new Set<() => void>();
-
-  // --- persistence: one write at a time; changes made meanwhile are written right after.
-  let writing: Promise<void> | undefined;
-  let dirty = false;
-  let writeError: unknown;
-  function persist(): Promise<void> {
-    dirty = true;
-    writing ??= (async () => {
-      try {
-        while (dirty) {
-          dirty = false;
-          const doc = { format: STATE_FORMAT, deliveries: records };
-          try {
-            await writeFileAtomic(stateFile, JSON.stringify(doc) + "\n", { overwrite: true, mode: 0o600 });
-            writeError = undefined;
-          } catch (e) {
-            writeError = e; // kept for close(); the next change tries again
-          }
-        }
-      } finally {
-        writing = undefined;
-      }
-    })();
-    return writing;
-  }
-  async function flush(): Promise<void> {
-    while (writing) await writing;
-  }
-
-  // --- connections: agents per client-credential version, then per registered chain.
-  const credentialAgents = new Map<string, CredentialAgents>();
-  const credentialOfEnv = new Map<string, string>();
-  const closing = new Set<Promise<void>>();
-  const trustCache = new Map<string, PinnedTrust>();
-
-  function retireAgent(agent: Agent): void {
-    const p = agent.close().catch(() => undefined);
-    closing.add(p);
-    void p.finally(() => closing.delete(p));
-  }
-
-  function agentFor(envKey: string, credential: ClientCredential, trust: PinnedTrust): Agent {
-    const presented = presentedChain(credential);
-    const credKey = cacheKey(`${credential.keyPem}\0${presented}`);
-    const previous = credentialOfEnv.get(envKey);
-    if (previous !== credKey) {
-      credentialOfEnv.set(envKey, credKey);
-      if (previous !== undefined && ![...credentialOfEnv.values()].includes(previous)) {
-        const old = credentialAgents.get(previous);
-        credentialAgents.delete(previous);
-        old?.agents.forEach(retireAgent);
-      }
-    }
-    let entry = credentialAgents.get(credKey);
-    if (!entry) {
-      entry = { agents: new Map() };
-      credentialAgents.set(credKey, entry);
-    }
-    let agent = entry.agents.get(trust.key);
-    if (agent) {
-      entry.agents.delete(trust.key); // re-inserted below: the map stays in least-recently-used order
-    } else {
-      if (entry.agents.size >= MAX_AGENTS_PER_CREDENTIAL) {
-        const [oldestKey, oldest] = entry.agents.entries().next().value as [string, Agent];
-        entry.agents.delete(oldestKey);
-        retireAgent(oldest);
-      }
-      agent = new Agent({
-        connect: {
-          cert: presented,
-          key: credential.keyPem,
-          ca: trust.caPem,
-          allowPartialTrustChain: true,
-          rejectUnauthorized: true,
-          minVersion: "TLSv1.2",
-          checkServerIdentity: (host: string, peer: PeerCertificate) => checkServerIdentity(host, peer) ?? checkPin(host, peer, trust),
-          maxCachedSessions: 0,
-          timeout: requestTimeoutMs,
-          ...(options.lookup ? { lookup: options.lookup } : {}),
-        },
-        keepAliveTimeout: 4_000,
-        headersTimeout: requestTimeoutMs,
-        bodyTimeout: requestTimeoutMs,
-      });
-    }
-    entry.agents.set(trust.key, agent);
-    return agent;
-  }
-
-  function trustOf(serverChainPem: string): PinnedTrust {
-    const key = cacheKey(serverChainPem);
-    let trust = trustCache.get(key);
-    if (!trust) {
-      trust = pinnedTrust(key, serverChainPem);
-      if (trustCache.size >= 256) trustCache.clear();
-      trustCache.set(key, trust);
-    }
-    return trust;
-  }
-
-  // --- delivery
-  async function attempt(rec: DeliveryRecord): Promise<void> {
-    const startedAt = now();
-    const t0 = performance.now();
-    let status: number | undefined;
-    let error: string | undefined;
-    let retry = true;
-    let retryAfterMs: number | undefined;
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    try {
-      const target = options.target(rec.program, rec.environment, rec.customerId);
-      if (!target) throw new ConfigurationError(`customer '${rec.customerId}' is no longer registered for ${rec.program} ${rec.environment}`);
-      const host = checkIssuerHost(target.issuerHost, ConfigurationError);
-      const trust = trustOf(target.serverChainPem);
-      const headers: Record<string, string> = { "content-type": "application/json", "x-correlation-id": rec.correlationId };
-      if (rec.program === "mt") headers.authorization = `APIKEY ${checkApiKey(target.apiKey, ConfigurationError)}`;
-      const agent = agentFor(`${rec.program}/${rec.environment}`, options.clientCredential(rec.program, rec.environment), trust);
-      rec.url = `https://${host}${rec.path}`;
-      const res = await request(rec.url, {
-        dispatcher: agent,
-        method: "POST",
-        headers,
-        body: JSON.stringify(rec.body),
-        signal: AbortSignal.any([closeController.signal, timeout]),
-      });
-      status = res.statusCode;
-      await res.body.dump({ limit: MAX_ANSWER_BYTES }).catch(() => undefined);
-      if (status === 429 || status === 503) retryAfterMs = parseRetryAfter(res.headers["retry-after"], now());
-      else retry = false;
-    } catch (e) {
-      if (e instanceof ConfigurationError) {
-        retry = false;
-        error = `not sent: ${e.message}`;
-      } else if (closeController.signal.aborted) {
-        error = "abandoned: the notifier closed during the attempt";
-      } else if (timeout.aborted) {
-        error = `timeout: no answer within ${requestTimeoutMs} ms`;
-      } else {
-        error = describeError(e);
-      }
-    }
-    const a: DeliveryAttempt = { at: new Date(startedAt).toISOString(), durationMs: Math.round(performance.now() - t0) };
-    if (status !== undefined) a.status = status;
-    if (error !== undefined) a.error = error.length > MAX_ERROR_LENGTH ? `${error.slice(0, MAX_ERROR_LENGTH - 1)}…` : error;
-    rec.attempts.push(a);
-    const t = now();
-    if (status !== undefined && status >= 200 && status < 300) {
-      rec.state = "delivered";
-      rec.deliveredAt = new Date(t).toISOString();
-      delete rec.nextAttemptAt;
-    } else if (!retry) {
-      rec.state = "failed";
-      delete rec.nextAttemptAt;
-    } else if (closed) {
-      rec.nextAttemptAt = new Date(t).toISOString(); // resumed at the next start
-    } else if (rec.attempts.length >= backoff.maxAttempts) {
-      rec.state = "failed";
-      delete rec.nextAttemptAt;
-    } else {
-      const delay = retryAfterMs !== undefined ? Math.min(retryAfterMs, backoff.maxMs) : backoffDelay(backoff, rec.attempts.length);
-      rec.nextAttemptAt = new Date(t + delay).toISOString();
-    }
-  }
-
-  function start(rec: DeliveryRecord): void {
-    const p = attempt(rec)
-      .catch(() => undefined) // attempt() records its own failures; this is only a safety net
-      .finally(() => {
-        inFlight.delete(rec.id);
-        trimLog();
-        void persist();
-        pump();
-        wakeIdle();
-      });
-    inFlight.set(rec.id, p);
-  }
-
-  function pump(): void {
-    if (closed) return;
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    const t = now();
-    let next = Infinity;
-    for (const rec of records) {
-      if (rec.state !== "pending" || inFlight.has(rec.id)) continue;
-      const due = Date.parse(rec.nextAttemptAt ?? rec.createdAt);
-      if (!(due > t)) {
-        if (inFlight.size < MAX_IN_FLIGHT) start(rec);
-        // else: started when an attempt in flight ends (pump runs again then)
-      } else {
-        next = Math.min(next, due);
-      }
-    }
-    if (next !== Infinity) {
-      timer = setTimeout(pump, Math.min(Math.max(0, next - t), 2_147_483_647));
-      timer.unref();
-    }
-  }
-
-  function pendingCount(): number {
-    let n = 0;
-    for (const r of records) if (r.state === "pending") n++;
-    return n;
-  }
-
-  function wakeIdle(): void {
+  const wakeIdle = (): void => {
     for (const w of [...idleWaiters]) w();
-  }
-
-  /** Keeps the newest MAX_DELIVERY_LOG finished deliveries; pending ones are never dropped. */
-  function trimLog(): void {
-    let excess = records.length - pendingCount() - MAX_DELIVERY_LOG;
-    if (excess <= 0) return;
-    for (let i = 0; i < records.length && excess > 0; ) {
-      const r = records[i]!;
-      if (r.state !== "pending" && !inFlight.has(r.id)) {
-        records.splice(i, 1);
-        excess--;
-      } else {
-        i++;
-      }
-    }
-  }
+  };
+  const loop: DeliveryLoop = new DeliveryLoop({
+    records,
+    now,
+    backoff,
+    send: (rec, closeSignal) => transport.send(rec, closeSignal),
+    settled: () => {
+      trimLog(records, (id) => loop.busy(id), MAX_DELIVERY_LOG);
+      void state.persist();
+      loop.pump();
+      wakeIdle();
+    },
+  });
 
   const notifier: Notifier = {
     enqueue(program, environment, customerId, count) {
-      if (closed) throw new MtlsError("USAGE", "the notifier is closed");
+      if (loop.closed) throw new MtlsError("USAGE", "the notifier is closed");
       if (!Number.isInteger(count) || count < 1 || count > MAX_ENQUEUE_COUNT) {
         throw new MtlsError("USAGE", `the number of notifications must be a whole number from 1 to ${MAX_ENQUEUE_COUNT}, not ${String(count)}`, {
           hint: `Ask for 1 to ${MAX_ENQUEUE_COUNT} notifications at a time.`,
@@ -476,7 +212,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
       }
       const host = checkIssuerHost(target.issuerHost, undefined);
       if (policy.id === "mt") checkApiKey(target.apiKey, undefined);
-      const pending = pendingCount();
+      const pending = pendingCount(records);
       if (pending + count > MAX_PENDING) {
         throw new MtlsError("USAGE", `${pending} notifications are pending; at most ${MAX_PENDING} may be`, {
           hint: "Wait for the pending notifications to be delivered or to fail (see the delivery log).",
@@ -485,29 +221,13 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
       const ids: string[] = [];
       const createdAt = new Date(now()).toISOString();
       for (let i = 0; i < count; i++) {
-        const id = `ntf-${randomUUID()}`;
-        const { path: urlPath, body } = notification(policy.id, customerId, id, createdAt);
-        const rec: DeliveryRecord = {
-          id,
-          program: policy.id,
-          environment: env.id,
-          customerId,
-          method: "POST",
-          url: `https://${host}${urlPath}`,
-          correlationId: randomUUID(),
-          state: "pending",
-          attempts: [],
-          createdAt,
-          nextAttemptAt: createdAt,
-          path: urlPath,
-          body,
-        };
+        const rec = newRecord(policy.id, env.id, customerId, host, createdAt);
         records.push(rec);
-        ids.push(id);
+        ids.push(rec.id);
       }
-      trimLog();
-      void persist();
-      pump();
+      trimLog(records, (id) => loop.busy(id), MAX_DELIVERY_LOG);
+      void state.persist();
+      loop.pump();
       return ids;
     },
 
@@ -521,15 +241,15 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
       await new Promise<void>((resolve, reject) => {
         const timeout = setTimeout(() => {
           done(
-            new MtlsError("TLS_CONNECT_FAILED", `${pendingCount()} notification(s) still pending after ${timeoutMs} ms`, {
+            new MtlsError("TLS_CONNECT_FAILED", `${pendingCount(records)} notification(s) still pending after ${timeoutMs} ms`, {
               hint: "Check that the customer's endpoint is up, uses the registered server certificate and trusts the Thales Client CA; the delivery log shows every attempt.",
             }),
           );
         }, timeoutMs);
         const check = (): void => {
-          const pending = pendingCount();
+          const pending = pendingCount(records);
           if (pending === 0) done(undefined);
-          else if (closed) done(new MtlsError("TLS_CONNECT_FAILED", `the notifier closed with ${pending} notification(s) pending`));
+          else if (loop.closed) done(new MtlsError("TLS_CONNECT_FAILED", `the notifier closed with ${pending} notification(s) pending`));
         };
         const done = (err: Error | undefined): void => {
           idleWaiters.delete(check);
@@ -540,51 +260,31 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
         idleWaiters.add(check);
         check();
       });
-      await flush();
+      await state.flush();
     },
 
     async close() {
-      if (closed) {
-        await flush();
+      if (loop.closed) {
+        await state.flush();
         return;
       }
-      closed = true;
-      if (timer) clearTimeout(timer);
-      closeController.abort();
-      await Promise.all(inFlight.values());
+      await loop.close();
       wakeIdle();
-      for (const entry of credentialAgents.values()) entry.agents.forEach(retireAgent);
-      credentialAgents.clear();
-      await Promise.all(closing);
-      await persist();
-      await flush();
-      if (writeError !== undefined) {
-        if (writeError instanceof MtlsError) throw writeError;
-        throw new MtlsError("WRITE_FAILED", `${stateFile}: the notifier state could not be written`, { subject: stateFile, cause: writeError });
+      await transport.close();
+      await state.persist();
+      await state.flush();
+      if (state.error !== undefined) {
+        if (state.error instanceof MtlsError) throw state.error;
+        throw new MtlsError("WRITE_FAILED", `${stateFile}: the notifier state could not be written`, { subject: stateFile, cause: state.error });
       }
     },
   };
 
-  pump();
+  loop.pump();
   return notifier;
 }
 
-/** The path and body of one notification (bodies are the emulator's own: not documented). */
-function notification(program: ProgramId, customerId: string, id: string, createdAt: string): { path: string; body: Record<string, unknown> } {
-  if (program === "d1") {
-    const merchantId = `merchant-${randomBytes(6).toString("hex")}`;
-    const tokenId = `token-${randomBytes(12).toString("hex")}`;
-    return {
-      path: `/merchant-gateways/${encodeURIComponent(customerId)}/merchants/${merchantId}/tokens/${tokenId}/notify-update`,
-      body: { notificationId: id, merchantGatewayId: customerId, merchantId, tokenId, eventType: "TOKEN_UPDATED", timestamp: createdAt },
-    };
-  }
-  return {
-    path: "/tsh-cof/notify-merchant-update",
-    body: { notificationId: id, customerId, merchantId: `merchant-${randomBytes(6).toString("hex")}`, eventType: "MERCHANT_UPDATED", timestamp: createdAt },
-  };
-}
-
+/** A delivery as the log shows it: a copy, without what only a resend needs. */
 function toDelivery(r: DeliveryRecord): Delivery {
   const d: Delivery = {
     id: r.id,
@@ -601,133 +301,4 @@ function toDelivery(r: DeliveryRecord): Delivery {
   if (r.deliveredAt !== undefined) d.deliveredAt = r.deliveredAt;
   if (r.nextAttemptAt !== undefined && r.state === "pending") d.nextAttemptAt = r.nextAttemptAt;
   return d;
-}
-
-async function loadState(file: string): Promise<DeliveryRecord[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return [];
-    throw new MtlsError("FILE_UNREADABLE", `${file}: the notifier state cannot be read (${code ?? String(e)})`, { subject: file, cause: e });
-  }
-  let parsed: z.infer<typeof stateSchema>;
-  try {
-    parsed = stateSchema.parse(JSON.parse(text));
-  } catch (e) {
-    throw new MtlsError("FILE_UNREADABLE", `${file}: is not a notifier state file (${STATE_FORMAT})`, {
-      subject: file,
-      cause: e,
-      hint: "Move the file aside to start with an empty delivery log (pending notifications in it would be lost).",
-    });
-  }
-  const seen = new Set<string>();
-  return parsed.deliveries.filter((r) => !seen.has(r.id) && seen.add(r.id));
-}
-
-function checkOptions(b: { initialMs: number; factor: number; maxMs: number; jitter: number; maxAttempts: number }, requestTimeoutMs: number): void {
-  const bad = (what: string): never => {
-    throw new MtlsError("USAGE", `notifier option ${what}`);
-  };
-  if (!Number.isFinite(b.initialMs) || b.initialMs < 0) bad(`backoff.initialMs must be a number of ms >= 0, not ${b.initialMs}`);
-  if (!Number.isFinite(b.factor) || b.factor < 1) bad(`backoff.factor must be >= 1, not ${b.factor}`);
-  if (!Number.isFinite(b.maxMs) || b.maxMs < b.initialMs) bad(`backoff.maxMs must be >= backoff.initialMs, not ${b.maxMs}`);
-  if (!Number.isFinite(b.jitter) || b.jitter < 0 || b.jitter > 1) bad(`backoff.jitter must be from 0 to 1, not ${b.jitter}`);
-  if (!Number.isInteger(b.maxAttempts) || b.maxAttempts < 1 || b.maxAttempts > 100) bad(`backoff.maxAttempts must be a whole number from 1 to 100, not ${b.maxAttempts}`);
-  if (!Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0) bad(`requestTimeoutMs must be a number of ms > 0, not ${requestTimeoutMs}`);
-}
-
-/** Delay before the attempt that follows attempt number `attempts` (1-based), with jitter. */
-function backoffDelay(b: { initialMs: number; factor: number; maxMs: number; jitter: number }, attempts: number): number {
-  const base = Math.min(b.maxMs, b.initialMs * Math.pow(b.factor, Math.max(0, attempts - 1)));
-  const jittered = base * (1 + b.jitter * (2 * Math.random() - 1));
-  return Math.round(Math.min(b.maxMs, Math.max(0, jittered)));
-}
-
-/**
- * Checks ISSUER_HOST with policy's one rule (`parseHostPort`: a DNS name with an optional port,
- * never an IP address) and returns it normalised (lower case, no trailing dot, no `:443`).
- * Throws `ErrorClass` when given (attempt time), else an `MtlsError` `USAGE`.
- */
-function checkIssuerHost(issuerHost: string, ErrorClass: (new (message: string) => Error) | undefined): string {
-  const r = parseHostPort(issuerHost);
-  if (!r.ok) {
-    const message = `ISSUER_HOST ${r.message}`;
-    throw ErrorClass ? new ErrorClass(message) : new MtlsError("USAGE", message, { hint: "Register ISSUER_HOST as a DNS name with an optional port, e.g. notify.example.com:8443." });
-  }
-  return r.port === undefined || r.port === 443 ? r.host : `${r.host}:${r.port}`;
-}
-
-function checkApiKey(apiKey: string | undefined, ErrorClass: (new (message: string) => Error) | undefined): string {
-  let why: string | undefined;
-  if (apiKey === undefined || apiKey === "") why = "no API key is registered: MT notifications carry 'authorization: APIKEY <key>'";
-  else if (!/^[\x21-\x7e]{1,1024}$/.test(apiKey)) why = "the registered API key has characters that cannot go in a header";
-  if (why === undefined) return apiKey!;
-  throw ErrorClass ? new ErrorClass(why) : new MtlsError("USAGE", why, { hint: "Register the customer's API key (apiKey) first." });
-}
-
-/** Parses the registered server chain into CA list and leaf pins. */
-function pinnedTrust(key: string, serverChainPem: string): PinnedTrust {
-  let certs: CertificateInfo[];
-  try {
-    certs = decodePkiObjects(Buffer.from(serverChainPem, "utf8"), "registered server chain").filter((i): i is CertificateInfo & { source: string; index: number } => i.kind === "certificate");
-  } catch (e) {
-    throw new ConfigurationError(`the registered server chain cannot be read: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  if (certs.length === 0) throw new ConfigurationError("the registered server chain holds no certificate");
-  const leaves = certs.filter((c) => !c.basicConstraints?.ca);
-  return {
-    key,
-    caPem: certs.map((c) => c.x509.toString()),
-    leafFingerprints: new Set(leaves.map((c) => fingerprint(c.der, "hex"))),
-  };
-}
-
-/** The pin check, after the chain and host name checks passed. */
-function checkPin(host: string, peer: PeerCertificate, trust: PinnedTrust): Error | undefined {
-  if (trust.leafFingerprints.size === 0) return undefined; // pinned at the CA: the chain check did it
-  const fp = fingerprint(peer.raw, "hex");
-  if (trust.leafFingerprints.has(fp)) return undefined;
-  const err = new Error(
-    `pinning: the server certificate of ${host} (subject ${peer.subject?.CN ?? "?"}, SHA-256 ${formatFingerprint(fp, "colon-hex")}) is not one the customer registered`,
-  ) as Error & { code: string };
-  err.code = "ERR_SERVER_CERT_NOT_PINNED";
-  return err;
-}
-
-/** What the emulator presents: the chain, starting with the leaf. */
-function presentedChain(c: ClientCredential): string {
-  const leaf = c.certPem.trim();
-  const chain = c.chainPem.trim();
-  if (chain === "") return `${leaf}\n`;
-  if (chain.startsWith(leaf)) return `${chain}\n`;
-  return `${leaf}\n${chain}\n`;
-}
-
-/** A short key for a cache of agents or trust, from the PEM texts it is made of (not a fingerprint). */
-function cacheKey(data: string): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-/** One line for the log: the error code (of the error or its causes) and message. */
-function describeError(e: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = e;
-  for (let depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
-    if (cur instanceof AggregateError && cur.errors.length > 0) {
-      const inner = cur.errors.map((x) => describeOne(x)).join("; ");
-      parts.push(inner);
-      break;
-    }
-    parts.push(describeOne(cur));
-    cur = cur instanceof Error ? cur.cause : undefined;
-  }
-  return [...new Set(parts.filter((p) => p !== ""))].join(" <- ") || "unknown error";
-}
-
-function describeOne(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const code = (e as { code?: unknown }).code;
-  return typeof code === "string" && code !== "" && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
 }

@@ -24,12 +24,18 @@ export interface AssetsStatusResult {
   ok: boolean;
 }
 
+/** Options of {@link assetsStatus}. */
+export interface AssetsStatusOptions {
+  /** The time the certificates are judged at. Default now. */
+  now?: Date;
+}
+
 /**
  * `mtlskit assets status --profile NAME`: each asset from Thales and for Thales, present,
  * missing or wrong. The stored files are checked again as at import (a CA may have expired
  * since).
  */
-export async function assetsStatus(dir: string, name: string, options: { now?: Date } = {}): Promise<AssetsStatusResult> {
+export async function assetsStatus(dir: string, name: string, options: AssetsStatusOptions = {}): Promise<AssetsStatusResult> {
   const now = options.now ?? new Date();
   const profile = await openProfile(dir, name);
   const p = profile.paths;

@@ -24,22 +24,39 @@ export interface ProfileFile {
 
 /** What {@link showProfile} returns. Never any key material: paths and states only. */
 export interface ProfileReport {
+  /** The profile's name in `mtlskit.yaml`. */
   name: string;
+  /** Its entry in `mtlskit.yaml`. */
   config: ProfileConfig;
+  /** Its folder, `<workspace>/<program>-<env>-<id>`. */
   folder: string;
+  /** Where calls to Thales go: the imported TSH_INBOUND_HOST / D1_API_HOST, else the program's host. */
   apiHost: string;
+  /** D1: the token endpoint (D1_AUTHZ_URL). */
   authzUrl: string | undefined;
+  /** Resolvers of outbound connections (empty: the system's). */
   dnsServers: readonly string[];
+  /** ISSUER_HOST: the host Thales calls on this side. */
   issuerHost: string | undefined;
+  /** Every file the profile may have, present or not. */
   files: ProfileFile[];
+  /** As `status` reports it. */
   status: ProfileStatus;
+}
+
+/** Options of {@link showProfile}. */
+export interface ShowProfileOptions {
+  /** The time the certificates are judged at. Default now. */
+  now?: Date;
+  /** Where keys in a token are reached (`--pkcs11-module`, `--pin-file`). Default: the environment and the profile. */
+  pkcs11?: Pkcs11Options;
 }
 
 /**
  * `mtlskit profile show NAME`: the profile's configuration, the files it has and where, and its
  * status (certificates with days left, problems, what is missing).
  */
-export async function showProfile(dir: string, name: string, options: { now?: Date; pkcs11?: Pkcs11Options } = {}): Promise<ProfileReport> {
+export async function showProfile(dir: string, name: string, options: ShowProfileOptions = {}): Promise<ProfileReport> {
   const profile = withTokenAccess(await openProfile(dir, name), options.pkcs11);
   const inToken = tokenKeyUris(profile);
   const p = profile.paths;

@@ -326,6 +326,18 @@ export async function inspectProfile(profile: Profile, now = new Date(), options
  */
 export type StatusRequirement = "started" | "outbound" | "all" | "none";
 
+/** Options of {@link workspaceStatus}. */
+export interface WorkspaceStatusOptions {
+  /** The time the certificates are judged at. Default now. */
+  now?: Date;
+  /** Only this profile (`PROFILE_NOT_FOUND` when the workspace has no such profile). Default every profile. */
+  profile?: string;
+  /** What each profile must have ready. Default `started`. */
+  require?: StatusRequirement;
+  /** Where keys in a token are reached (`--pkcs11-module`, `--pin-file`). Default: the environment and the profile. */
+  pkcs11?: Pkcs11Options;
+}
+
 /**
  * `mtlskit status`: every profile of the workspace, each certificate with its days left, what
  * is wrong and what is missing. `ok` is false (the CLI exits 1) when anything is expired, due
@@ -340,7 +352,7 @@ export type StatusRequirement = "started" | "outbound" | "all" | "none";
  * const s = await workspaceStatus(".mtlskit");
  * if (!s.ok) process.exitCode = 1;
  */
-export async function workspaceStatus(dir: string, options: { now?: Date; profile?: string; require?: StatusRequirement; pkcs11?: Pkcs11Options } = {}): Promise<WorkspaceStatus> {
+export async function workspaceStatus(dir: string, options: WorkspaceStatusOptions = {}): Promise<WorkspaceStatus> {
   const now = options.now ?? new Date();
   await requireWorkspace(dir);
   await waitForUnlock(dir);

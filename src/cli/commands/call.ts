@@ -3,7 +3,7 @@ import { callProfile } from "../../client/index.js";
 import { MtlsError } from "../../errors/index.js";
 import { readInputFile } from "../../pki/index.js";
 import { paint, positiveInt, printJson, type CliContext } from "../context.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "./key-source.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -38,13 +38,23 @@ function parseHeaders(list: string[]): Record<string, string> {
   return out;
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  const name = String(o["profile"] ?? "");
+/** The options of `call`, as {@link define} declares them. */
+export interface CallOptions extends TokenOptions {
+  profile: string;
+  request?: string;
+  data?: string;
+  header: string[];
+  include?: boolean;
+  timeout?: string;
+}
+
+export async function run(ctx: CliContext, o: CallOptions, args: string[]): Promise<number> {
+  const name = o.profile;
   if (!name) throw new MtlsError("USAGE", "--profile is required");
-  const headers = parseHeaders((o["header"] as string[] | undefined) ?? []);
+  const headers = parseHeaders(o.header);
   let body: string | Buffer | undefined;
-  if (o["data"] !== undefined) {
-    const data = String(o["data"]);
+  if (o.data !== undefined) {
+    const data = o.data;
     body = data.startsWith("@") ? await readInputFile(data.slice(1)) : data;
     const hasType = Object.keys(headers).some((k) => k.toLowerCase() === "content-type");
     if (!hasType) {
@@ -58,10 +68,10 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
   }
   const r = await callProfile(ctx.dir, name, {
     path: args[0] ?? "",
-    ...(o["request"] !== undefined ? { method: String(o["request"]) } : {}),
+    ...(o.request !== undefined ? { method: o.request } : {}),
     ...(body !== undefined ? { body } : {}),
     headers,
-    ...(o["timeout"] !== undefined ? { timeoutMs: positiveInt("--timeout", String(o["timeout"])) } : {}),
+    ...(o.timeout !== undefined ? { timeoutMs: positiveInt("--timeout", o.timeout) } : {}),
     pkcs11: pkcs11OptionsFrom(o),
   });
   const ok = r.status < 400;
@@ -78,7 +88,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
     printJson(ctx, { ok, url: r.url, method: r.method, status: r.status, headers: r.headers, body: parsed, correlationId: r.correlationId, authenticated: r.authenticated, ms: r.ms });
     return ok ? 0 : 1;
   }
-  if (o["include"] === true) {
+  if (o.include === true) {
     ctx.stdout.write(`HTTP/1.1 ${r.status}\r\n`);
     for (const [k, v] of Object.entries(r.headers)) for (const one of Array.isArray(v) ? v : [v]) ctx.stdout.write(`${k}: ${one ?? ""}\r\n`);
     ctx.stdout.write("\r\n");

@@ -3,7 +3,7 @@ import { checkProfile, type DoctorReport } from "../../client/index.js";
 import { MtlsError } from "../../errors/index.js";
 import { parseRenewalWindow } from "../../pki/index.js";
 import { paint, positiveInt, printJson, say, type CliContext } from "../context.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "./key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -43,13 +43,21 @@ export function renderReport(ctx: CliContext, r: DoctorReport): void {
   say(ctx, r.ok ? paint(ctx, "green", `all green (${r.ms.toFixed(0)} ms)`) : paint(ctx, "red", `${failed} step(s) failed (exit 1)`), true);
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const name = String(o["profile"] ?? "");
+/** The options of `check`, as {@link define} declares them. */
+export interface CheckOptions extends TokenOptions {
+  profile: string;
+  within?: string;
+  timeout?: string;
+  path?: string;
+}
+
+export async function run(ctx: CliContext, o: CheckOptions): Promise<number> {
+  const name = o.profile;
   if (!name) throw new MtlsError("USAGE", "--profile is required");
   const report = await checkProfile(ctx.dir, name, {
-    ...(o["within"] !== undefined ? { renewalWindow: parseRenewalWindow(String(o["within"])) } : {}),
-    ...(o["timeout"] !== undefined ? { timeoutMs: positiveInt("--timeout", String(o["timeout"])) } : {}),
-    ...(o["path"] !== undefined ? { path: String(o["path"]) } : {}),
+    ...(o.within !== undefined ? { renewalWindow: parseRenewalWindow(o.within) } : {}),
+    ...(o.timeout !== undefined ? { timeoutMs: positiveInt("--timeout", o.timeout) } : {}),
+    ...(o.path !== undefined ? { path: o.path } : {}),
     pkcs11: pkcs11OptionsFrom(o),
   });
   if (ctx.json) printJson(ctx, report);

@@ -159,7 +159,7 @@ export function fishScript(entries: CompletionEntry[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-export async function run(ctx: CliContext, _o: Record<string, unknown>, args: string[]): Promise<number> {
+export async function run(ctx: CliContext, _o: object, args: string[]): Promise<number> {
   const shell = args[0] ?? "";
   const make = { bash: bashScript, zsh: zshScript, fish: fishScript }[shell];
   if (!make) throw new MtlsError("USAGE", `completion: the shell must be bash, zsh or fish, not '${shell}'`);

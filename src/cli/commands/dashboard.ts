@@ -14,19 +14,27 @@ export function define(cmd: Command): Command {
     .addHelpText("after", "\nPrints a one-time URL with a random token; requests without it are refused. Ctrl-C stops it.\n\nExample:\n  mtlskit dashboard --dir /etc/mtlskit --listen 127.0.0.1:8765 --serve-admin http://127.0.0.1:9464");
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const listen = String(o["listen"] ?? "127.0.0.1:0");
+/** The options of `dashboard`, as {@link define} declares them. */
+export interface DashboardOptions {
+  listen: string;
+  allowRemote?: boolean;
+  open?: boolean;
+  serveAdmin?: string;
+}
+
+export async function run(ctx: CliContext, o: DashboardOptions): Promise<number> {
+  const listen = o.listen;
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen);
   if (!m || Number(m[2]) > 65535) throw new MtlsError("USAGE", `--listen must be ADDRESS:PORT, not '${listen}'`, { hint: "For example --listen 127.0.0.1:8765 (port 0: any free port)." });
   const host = m[1]!.replace(/^\[|\]$/g, "");
-  const dashboard = await startDashboard({ dir: ctx.dir, host: host === "localhost" ? "127.0.0.1" : host, port: Number(m[2]), allowRemote: o["allowRemote"] === true, ...(o["serveAdmin"] !== undefined ? { serveAdmin: String(o["serveAdmin"]) } : {}) });
+  const dashboard = await startDashboard({ dir: ctx.dir, host: host === "localhost" ? "127.0.0.1" : host, port: Number(m[2]), allowRemote: o.allowRemote === true, ...(o.serveAdmin !== undefined ? { serveAdmin: o.serveAdmin } : {}) });
   const stopped = new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
   if (ctx.json) printJson(ctx, { url: dashboard.url });
   else say(ctx, `dashboard ready: open ${dashboard.url}\n(the token is asked once, then kept in a cookie; Ctrl-C stops it)`, true);
-  if (o["open"] === true) {
+  if (o.open === true) {
     const opener = process.platform === "darwin" ? "open" : "xdg-open";
     spawn(opener, [dashboard.url], { stdio: "ignore", detached: true }).on("error", () => say(ctx, `could not run ${opener}: open the URL yourself`, true)).unref();
   }

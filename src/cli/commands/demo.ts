@@ -28,9 +28,15 @@ function programsOf(value: string): DemoProgram[] {
   throw new MtlsError("USAGE", `--program must be d1, mt or both, not '${value}'`);
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const programs = programsOf(String(o["program"] ?? "both"));
-  const keep = o["keep"] === undefined ? undefined : String(o["keep"]);
+/** The options of `demo`, as {@link define} declares them. */
+export interface DemoOptions {
+  program: string;
+  keep?: string;
+}
+
+export async function run(ctx: CliContext, o: DemoOptions): Promise<number> {
+  const programs = programsOf(o.program);
+  const keep = o.keep;
   // Ctrl-C skips the steps not started yet; everything started is still stopped.
   const controller = new AbortController();
   const interrupt = () => controller.abort();

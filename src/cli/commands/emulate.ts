@@ -17,18 +17,26 @@ export function define(cmd: Command): Command {
     );
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const which = String(o["program"] ?? "both").toLowerCase();
+/** The options of `emulate`, as {@link define} declares them. */
+export interface EmulateOptions {
+  program: string;
+  host: string;
+  map?: string[];
+  portBase?: string;
+}
+
+export async function run(ctx: CliContext, o: EmulateOptions): Promise<number> {
+  const which = o.program.toLowerCase();
   if (!["d1", "mt", "both"].includes(which)) throw new MtlsError("UNKNOWN_PROGRAM", `unknown program '${which}'`, { hint: "Use --program d1, mt or both." });
   const programs: ProgramId[] = which === "both" ? ["d1", "mt"] : [which as ProgramId];
-  const dnsRecords = ((o["map"] as string[] | undefined) ?? []).map(parseMapping);
+  const dnsRecords = (o.map ?? []).map(parseMapping);
   let portBase: number | undefined;
-  if (o["portBase"] !== undefined) {
-    const raw = String(o["portBase"]);
+  if (o.portBase !== undefined) {
+    const raw = o.portBase;
     portBase = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
     if (Number.isNaN(portBase)) throw new MtlsError("USAGE", `--port-base ${raw}: give a port number, e.g. --port-base 41000`);
   }
-  const emulator = await startEmulator({ dir: ctx.dirFlag ?? ".mtlskit-emulator", host: String(o["host"] ?? "127.0.0.1"), programs, dnsRecords, ...(portBase !== undefined ? { portBase } : {}) });
+  const emulator = await startEmulator({ dir: ctx.dirFlag ?? ".mtlskit-emulator", host: o.host, programs, dnsRecords, ...(portBase !== undefined ? { portBase } : {}) });
   // Listen for the stop signals before saying "ready": a script may send one at once.
   const stopped = new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -14,8 +14,8 @@ import { isPkcs11Uri, openTokenKey, readPassphraseFile, spkiPin } from "../../pk
 import { isMtlsError, MtlsError } from "../../errors/index.js";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { openProfile, type Profile } from "../../store/index.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
+import { openWorkspace, type Profile } from "../../store/index.js";
+import { firstOption, pkcs11OptionsFrom, TOKEN_OPTION_HELP, type OptionFlags, type TokenOptions } from "./key-source.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {
@@ -35,16 +35,36 @@ export function define(cmd: Command): Command {
     );
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  if (o["profile"] !== undefined) return runProfile(ctx, o, args);
+/** The options of `inspect`, as {@link define} declares them. */
+export interface InspectOptions extends TokenOptions {
+  profile?: string;
+  passphraseFile?: string;
+  servername?: string;
+  ca?: string;
+  timeout?: string;
+}
+
+/** The options that apply to an https:// URL only. */
+const URL_ONLY: OptionFlags<InspectOptions> = [
+  ["servername", "--servername"],
+  ["ca", "--ca"],
+  ["timeout", "--timeout"],
+];
+
+/** USAGE when an option of {@link URL_ONLY} is given for something else than a URL (`what`). */
+function refuseUrlOptions(o: InspectOptions, what: string): void {
+  const flag = firstOption(o, URL_ONLY);
+  if (flag !== undefined) throw new MtlsError("USAGE", `${flag} applies to an https:// URL, not to ${what}`);
+}
+
+export async function run(ctx: CliContext, o: InspectOptions, args: string[]): Promise<number> {
+  if (o.profile !== undefined) return runProfile(ctx, o, o.profile, args);
   const target = args[0];
   if (target === undefined) throw new MtlsError("USAGE", "give a file, an https:// URL or a pkcs11: URI to inspect, or --profile NAME", { hint: "Example: mtlskit inspect client.crt, or mtlskit inspect --profile d1-pp" });
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return runUrl(ctx, o, target);
   if (isPkcs11Uri(target)) return runTokenKey(ctx, o, target);
-  for (const flag of ["servername", "ca", "timeout"] as const) {
-    if (o[flag] !== undefined) throw new MtlsError("USAGE", `--${flag} applies to an https:// URL, not to a file`);
-  }
-  const passphrase = o["passphraseFile"] !== undefined ? await readPassphraseFile(String(o["passphraseFile"])) : undefined;
+  refuseUrlOptions(o, "a file");
+  const passphrase = o.passphraseFile !== undefined ? await readPassphraseFile(o.passphraseFile) : undefined;
   const r = await inspectFile(target, passphrase !== undefined ? { passphrase } : {}).catch((e: unknown) => {
     if (isMtlsError(e, "FILE_NOT_FOUND") && /^[^/\\]+:\d+$/.test(target)) {
       throw new MtlsError("FILE_NOT_FOUND", e.message, { subject: target, hint: `To inspect a TLS server, write the URL: mtlskit inspect https://${target}` });
@@ -78,13 +98,10 @@ function profileFiles(p: Profile): string[] {
 }
 
 /** `inspect --profile NAME`: each file of the profile, as `inspect FILE` shows it. */
-async function runProfile(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  const name = String(o["profile"]);
+async function runProfile(ctx: CliContext, o: InspectOptions, name: string, args: string[]): Promise<number> {
   if (args.length > 0) throw new MtlsError("USAGE", "give a target or --profile, not both", { hint: `Run: mtlskit inspect --profile ${name}` });
-  for (const flag of ["servername", "ca", "timeout"] as const) {
-    if (o[flag] !== undefined) throw new MtlsError("USAGE", `--${flag} applies to an https:// URL, not to --profile`);
-  }
-  const p = await openProfile(ctx.dir, name);
+  refuseUrlOptions(o, "--profile");
+  const p = await openWorkspace(ctx.dir).profile(name).open();
   const files = profileFiles(p);
   const tokenKeys = Object.entries(p.config.pkcs11 ?? {}).filter(([k, v]) => k !== "module" && typeof v === "string") as Array<[string, string]>;
   if (files.length === 0 && tokenKeys.length === 0) {
@@ -92,7 +109,7 @@ async function runProfile(ctx: CliContext, o: Record<string, unknown>, args: str
       hint: p.program.id === "mt" ? `Create them: mtlskit cert self-signed --profile ${name}` : `Create them: mtlskit csr create --profile ${name}`,
     });
   }
-  const passphrase = o["passphraseFile"] !== undefined ? await readPassphraseFile(String(o["passphraseFile"])) : undefined;
+  const passphrase = o.passphraseFile !== undefined ? await readPassphraseFile(o.passphraseFile) : undefined;
   const results: FileInspection[] = [];
   for (const f of files) results.push(await inspectFile(f, passphrase !== undefined ? { passphrase } : {}));
   if (ctx.json) {
@@ -142,7 +159,7 @@ function renderFile(ctx: CliContext, r: FileInspection): void {
 }
 
 /** A key in a token: what the token says of it (never key material). */
-function runTokenKey(ctx: CliContext, o: Record<string, unknown>, target: string): number {
+function runTokenKey(ctx: CliContext, o: InspectOptions, target: string): number {
   const key = openTokenKey(target, pkcs11OptionsFrom(o));
   key.close();
   const i = key.info;
@@ -168,15 +185,15 @@ const KIND_TITLES: Record<FileObjectDescription["kind"], string> = {
   "public-key": "Public key",
 };
 
-async function runUrl(ctx: CliContext, o: Record<string, unknown>, url: string): Promise<number> {
-  const timeoutMs = positiveInt("--timeout", String(o["timeout"] ?? "10000"));
-  const caFile = o["ca"] as string | undefined;
+async function runUrl(ctx: CliContext, o: InspectOptions, url: string): Promise<number> {
+  const timeoutMs = positiveInt("--timeout", o.timeout ?? "10000");
+  const caFile = o.ca;
   // Parsed first, so that a CA file without a certificate is an error, not a silent "untrusted".
   const ca = caFile ? (await readCertificates(caFile)).map((c) => toPem("CERTIFICATE", c.der)) : undefined;
   const r = await withProgress(
     ctx,
     `connecting to ${url}`,
-    inspectUrl(url, { timeoutMs, ...(o["servername"] !== undefined ? { servername: String(o["servername"]) } : {}), ...(ca ? { ca } : {}) }),
+    inspectUrl(url, { timeoutMs, ...(o.servername !== undefined ? { servername: o.servername } : {}), ...(ca ? { ca } : {}) }),
   );
   if (ctx.json) {
     const { certificates, chain, ...rest } = r;

@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { MtlsError } from "../../errors/index.js";
 import { lintFiles, type Finding, type LintFilesOptions, type LintResult } from "../../lint/index.js";
-import { openProfile, profileClientKeyUri, profilePkcs11Options, type Profile } from "../../store/index.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
+import { openWorkspace, profileClientKeyUri, profilePkcs11Options, type Profile } from "../../store/index.js";
+import { pkcs11OptionsFrom, refuseWithProfile, TOKEN_OPTION_HELP, type OptionFlags, type TokenOptions } from "./key-source.js";
 import { hiddenAlias, paint, printJson, say, type CliContext } from "../context.js";
 
 export function define(cmd: Command): Command {
@@ -29,17 +29,22 @@ export function define(cmd: Command): Command {
     );
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  if (o["profile"] !== undefined) return runProfile(ctx, o, args);
+/** The options of `lint`, as {@link define} declares them. */
+export interface LintOptions extends TokenOptions {
+  profile?: string;
+  program?: string;
+  env?: string;
+  id?: string;
+  cn?: string;
+  key?: string;
+  passphraseFile?: string;
+}
+
+export async function run(ctx: CliContext, o: LintOptions, args: string[]): Promise<number> {
+  if (o.profile !== undefined) return runProfile(ctx, o, o.profile, args);
   if (args.length === 0) throw new MtlsError("USAGE", "give the files to lint, or --profile NAME", { hint: "Example: mtlskit lint client.csr --program d1 --env preprod --id 123456, or mtlskit lint --profile d1-pp" });
-  if (o["program"] === undefined) throw new MtlsError("USAGE", "--program is required with files (d1 | mt), or use --profile NAME");
-  const opt = (name: string): string | undefined => (o[name] === undefined ? undefined : String(o[name]));
-  const program = String(o["program"]);
-  const env = opt("env");
-  const gatewayId = opt("id");
-  const cn = opt("cn");
-  const keyFile = opt("key");
-  const passphraseFile = opt("passphraseFile");
+  if (o.program === undefined) throw new MtlsError("USAGE", "--program is required with files (d1 | mt), or use --profile NAME");
+  const { program, env, id: gatewayId, cn, key: keyFile, passphraseFile } = o;
   const r = await lintFiles(args, {
     program,
     ...(env !== undefined ? { environment: env } : {}),
@@ -58,7 +63,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
 }
 
 /** The options `--profile` decides; they do not go with it. */
-const PROFILE_DECIDES: ReadonlyArray<[string, string]> = [
+const PROFILE_DECIDES: OptionFlags<LintOptions> = [
   ["program", "--program"],
   ["env", "--env"],
   ["id", "--id"],
@@ -85,13 +90,10 @@ function profileLintSets(p: Profile): Array<{ files: string[]; key: string | und
   return sets;
 }
 
-async function runProfile(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  const name = String(o["profile"]);
+async function runProfile(ctx: CliContext, o: LintOptions, name: string, args: string[]): Promise<number> {
   if (args.length > 0) throw new MtlsError("USAGE", "give files or --profile, not both", { hint: `Run: mtlskit lint --profile ${name}` });
-  for (const [key, flag] of PROFILE_DECIDES) {
-    if (o[key] !== undefined) throw new MtlsError("USAGE", `${flag} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit lint --profile ${name} (see mtlskit profile show ${name}).` });
-  }
-  const p = await openProfile(ctx.dir, name);
+  refuseWithProfile(o, PROFILE_DECIDES, "lint", name);
+  const p = await openWorkspace(ctx.dir).profile(name).open();
   const sets = profileLintSets(p);
   if (sets.length === 0) {
     throw new MtlsError("FILE_NOT_FOUND", `profile '${name}' has no client certificate, CSR or key to lint yet (${p.paths.folder})`, {

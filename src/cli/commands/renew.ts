@@ -1,9 +1,8 @@
 import type { Command } from "commander";
 import { isPkcs11Uri } from "../../pki/index.js";
-import { renewProfile } from "../../store/index.js";
+import { openWorkspace } from "../../store/index.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext, printNextSteps } from "../context.js";
-import { hashOption } from "./key-source.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
+import { hashOption, pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "./key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -18,17 +17,26 @@ export function define(cmd: Command): Command {
     .addHelpText("after", "\nExamples:\n  mtlskit renew --profile d1-pp      # then: mtlskit cert install NEW.crt --profile d1-pp\n  mtlskit renew --profile mt-sbx     # then, once Thales endorsed it: mtlskit cert activate --profile mt-sbx");
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const hash = hashOption(o["hash"]);
+/** The options of `renew`, as {@link define} declares them. */
+export interface RenewOptions extends TokenOptions {
+  profile: string;
+  type?: string;
+  days?: string;
+  hash?: string;
+  force?: boolean;
+}
+
+export async function run(ctx: CliContext, o: RenewOptions): Promise<number> {
+  const hash = hashOption(o.hash);
   const r = await withProgress(
     ctx,
     "creating the new key",
-    renewProfile(ctx.dir, String(o["profile"]), {
+    openWorkspace(ctx.dir).profile(o.profile).renew({
       pkcs11: pkcs11OptionsFrom(o),
-      ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
-      ...(o["days"] !== undefined ? { days: positiveInt("--days", String(o["days"])) } : {}),
+      ...(o.type !== undefined ? { keyType: o.type } : {}),
+      ...(o.days !== undefined ? { days: positiveInt("--days", o.days) } : {}),
       ...(hash ? { hash } : {}),
-      force: !!o["force"],
+      force: !!o.force,
     }),
   );
   if (ctx.json) {

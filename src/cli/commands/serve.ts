@@ -19,7 +19,7 @@ import { reportWorkerFailure, serveAsClusterWorker, startWorkerPool, workerSlot 
 import { MtlsError } from "../../errors/index.js";
 import { isPkcs11Uri, isPkcs12File } from "../../pki/index.js";
 import type { ProgramPolicy } from "../../policy/index.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
+import { firstOption, pkcs11OptionsFrom, TOKEN_OPTION_HELP, type OptionFlags, type TokenOptions } from "./key-source.js";
 import { paint, positiveInt, printJson, say, type CliContext } from "../context.js";
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -65,8 +65,32 @@ export function define(cmd: Command): Command {
     );
 }
 
-function opt(o: Record<string, unknown>, k: string): string | undefined {
-  return o[k] === undefined ? undefined : String(o[k]);
+/** The options of `serve`, as {@link define} declares them. */
+export interface ServeOptions extends TokenOptions {
+  profile?: string;
+  listen: string;
+  upstream: string;
+  admin: string;
+  cert?: string;
+  key?: string;
+  chain?: string;
+  clientCa?: string;
+  passphraseFile?: string;
+  allowCn?: string[];
+  allowO?: string[];
+  upstreamErrors: string;
+  upstreamTimeout: string;
+  maxConnections: string;
+  maxBody: string;
+  firstByteTimeout?: string;
+  maxPendingHandshakes?: string;
+  maxPendingPerAddress?: string;
+  reloadInterval: string;
+  logLevel: string;
+  workers: string;
+  engine: string;
+  engineBin?: string;
+  runDir?: string;
 }
 
 /** `--workers`: a count from 1 to 64, or `auto` (one per CPU). */
@@ -76,8 +100,11 @@ export function parseWorkers(text: string): number {
   return Number(text);
 }
 
+/** The flood limits of the node engine (defaults in {@link floodLimits}: the other engines refuse them). */
+type FloodOptions = Pick<ServeOptions, "firstByteTimeout" | "maxPendingHandshakes" | "maxPendingPerAddress">;
+
 /** The flood limits of the node engine: option key and flag. */
-const FLOOD_FLAGS: ReadonlyArray<[string, string]> = [
+const FLOOD_FLAGS: OptionFlags<FloodOptions> = [
   ["firstByteTimeout", "--first-byte-timeout"],
   ["maxPendingHandshakes", "--max-pending-handshakes"],
   ["maxPendingPerAddress", "--max-pending-per-address"],
@@ -88,13 +115,13 @@ const FLOOD_FLAGS: ReadonlyArray<[string, string]> = [
  * of what an unauthenticated connection can hold (see src/server/options.ts). Bad values are
  * `USAGE`.
  */
-export function floodLimits(o: Record<string, unknown>): Pick<InboundLimits, "firstByteTimeoutMs" | "maxPendingHandshakes" | "maxPendingPerAddress"> {
-  const firstByteTimeoutMs = parseDurationMs(String(o["firstByteTimeout"] ?? "3s"), "--first-byte-timeout");
+export function floodLimits(o: FloodOptions): Pick<InboundLimits, "firstByteTimeoutMs" | "maxPendingHandshakes" | "maxPendingPerAddress"> {
+  const firstByteTimeoutMs = parseDurationMs(o.firstByteTimeout ?? "3s", "--first-byte-timeout");
   if (firstByteTimeoutMs <= 0) throw new MtlsError("USAGE", "--first-byte-timeout must be more than 0 (a silent connection is always closed at some point)", { hint: "Write it like 500ms or 3s." });
   return {
     firstByteTimeoutMs,
-    maxPendingHandshakes: positiveInt("--max-pending-handshakes", String(o["maxPendingHandshakes"] ?? "1024")),
-    maxPendingPerAddress: positiveInt("--max-pending-per-address", String(o["maxPendingPerAddress"] ?? "256")),
+    maxPendingHandshakes: positiveInt("--max-pending-handshakes", o.maxPendingHandshakes ?? "1024"),
+    maxPendingPerAddress: positiveInt("--max-pending-per-address", o.maxPendingPerAddress ?? "256"),
   };
 }
 
@@ -103,19 +130,14 @@ function logLevel(text: string): LogLevel {
   throw new MtlsError("USAGE", `--log-level must be debug, info, warn or error, not '${text}'`);
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const profileName = opt(o, "profile");
-  const cert = opt(o, "cert");
-  const clientCa = opt(o, "clientCa");
-  const chain = opt(o, "chain");
-  const passphraseFile = opt(o, "passphraseFile");
-  const engineName = String(o["engine"]);
-  if (profileName && (cert || opt(o, "key") || chain || clientCa)) {
+export async function run(ctx: CliContext, o: ServeOptions): Promise<number> {
+  const { profile: profileName, cert, clientCa, chain, passphraseFile, engine: engineName } = o;
+  if (profileName && (cert || o.key || chain || clientCa)) {
     throw new MtlsError("USAGE", "give either --profile or --cert/--key/--client-ca, not both");
   }
   // A PKCS#12 --cert (recognised by content) carries its key: --key may then be left out.
   const certP12 = cert !== undefined && (await isPkcs12File(cert));
-  const key = opt(o, "key") ?? (certP12 ? cert : undefined);
+  const key = o.key ?? (certP12 ? cert : undefined);
   if (!profileName && !(cert && key && clientCa)) {
     throw new MtlsError("USAGE", "give --profile NAME, or all of --cert, --key and --client-ca (--key may be left out when --cert is a PKCS#12 holding it)");
   }
@@ -128,19 +150,19 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
       });
     }
   }
-  const mode = String(o["upstreamErrors"]);
+  const mode = o.upstreamErrors;
   if (mode !== "retryable" && mode !== "gateway") throw new MtlsError("USAGE", `--upstream-errors must be retryable or gateway, not '${mode}'`);
-  const listen = parseListenAddress(String(o["listen"]));
-  const adminText = String(o["admin"]);
+  const listen = parseListenAddress(o.listen);
+  const adminText = o.admin;
   const admin = adminText === "off" ? false : { host: DEFAULT_ADMIN_HOST, ...parseListenAddress(adminText, DEFAULT_ADMIN_PORT) };
   const limits: Partial<InboundLimits> = {
-    upstreamTimeoutMs: parseDurationMs(String(o["upstreamTimeout"]), "--upstream-timeout"),
-    maxConnections: positiveInt("--max-connections", String(o["maxConnections"])),
-    maxBodyBytes: positiveInt("--max-body", String(o["maxBody"])),
+    upstreamTimeoutMs: parseDurationMs(o.upstreamTimeout, "--upstream-timeout"),
+    maxConnections: positiveInt("--max-connections", o.maxConnections),
+    maxBodyBytes: positiveInt("--max-body", o.maxBody),
   };
   Object.assign(limits, floodLimits(o));
-  const intervalMs = parseDurationMs(String(o["reloadInterval"]), "--reload-interval");
-  const workers = parseWorkers(String(o["workers"]));
+  const intervalMs = parseDurationMs(o.reloadInterval, "--reload-interval");
+  const workers = parseWorkers(o.workers);
   const slot = workerSlot();
 
   let files: CredentialFiles;
@@ -153,34 +175,33 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     files = { certFile: cert!, keyFile: key!, caFile: clientCa!, ...(chain ? { chainFile: chain } : {}), ...(passphraseFile ? { passphraseFile } : {}), pkcs11: pkcs11OptionsFrom(o) };
   }
   const profile = profileName ?? "default";
-  const level = ctx.quiet ? "warn" : logLevel(String(o["logLevel"]));
+  const level = ctx.quiet ? "warn" : logLevel(o.logLevel);
   const logger = createJsonLogger({ level, base: slot ? { profile, worker: slot } : { profile } });
-  const engine = String(o["engine"]);
+  const engine = o.engine;
   if (engine !== "node" && engine !== "nginx" && engine !== "haproxy") throw new MtlsError("USAGE", `--engine must be node, nginx or haproxy, not '${engine}'`);
   if (engine !== "node") {
-    for (const [key, flag] of FLOOD_FLAGS) {
-      if (o[key] !== undefined) throw new MtlsError("USAGE", `${flag} is for the node engine; ${engine} applies its own limits`);
-    }
+    const flag = firstOption(o, FLOOD_FLAGS);
+    if (flag !== undefined) throw new MtlsError("USAGE", `${flag} is for the node engine; ${engine} applies its own limits`);
   }
   if (engine !== "node" && workers > 1) throw new MtlsError("USAGE", `--workers is for the node engine; ${engine} runs its own worker processes`);
-  if (workers > 1 && cluster.isPrimary) return runPool(ctx, { workers, admin, logger, profile, upstream: String(o["upstream"]), intervalMs });
-  const allowCn = (o["allowCn"] as string[] | undefined) ?? [];
-  const allowO = (o["allowO"] as string[] | undefined) ?? [];
+  if (workers > 1 && cluster.isPrimary) return runPool(ctx, { workers, admin, logger, profile, upstream: o.upstream, intervalMs });
+  const allowCn = o.allowCn ?? [];
+  const allowO = o.allowO ?? [];
 
   if (engine !== "node") {
     if (!files.caFile) throw new MtlsError("USAGE", "--engine nginx|haproxy needs the Thales Client CA file");
     if (passphraseFile) throw new MtlsError("ENGINE_KEY_UNSUPPORTED", "--engine nginx|haproxy needs an unencrypted key file (0600); --passphrase-file is for the node engine");
     const { superviseEngine } = await import("../../engines/index.js");
-    const runDir = path.resolve(opt(o, "runDir") ?? path.join(ctx.dir, "run", `${profile}-${engine}`));
+    const runDir = path.resolve(o.runDir ?? path.join(ctx.dir, "run", `${profile}-${engine}`));
     const sup = await superviseEngine({
       engine,
       profile,
       runDir,
-      ...(opt(o, "engineBin") ? { engineBin: opt(o, "engineBin")! } : {}),
+      ...(o.engineBin ? { engineBin: o.engineBin } : {}),
       credentials: { certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile, ...(files.chainFile ? { chainFile: files.chainFile } : {}), ...(files.pkcs11 ? { pkcs11: files.pkcs11 } : {}) },
       model: {
         listen,
-        upstream: String(o["upstream"]),
+        upstream: o.upstream,
         allow: { commonNames: allowCn, organizations: allowO },
         limits,
         upstreamErrors: mode,
@@ -202,9 +223,9 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     });
     const host = listen.host ?? "0.0.0.0";
     const url = `https://${host.includes(":") ? `[${host}]` : host}:${listen.port}`;
-    if (ctx.json) printJson(ctx, { ok: true, engine, url, port: listen.port, adminUrl: sup.adminUrl ?? null, profile, upstream: String(o["upstream"]), runDir, pid: sup.pid, watched: sup.watched });
+    if (ctx.json) printJson(ctx, { ok: true, engine, url, port: listen.port, adminUrl: sup.adminUrl ?? null, profile, upstream: o.upstream, runDir, pid: sup.pid, watched: sup.watched });
     else {
-      say(ctx, `${paint(ctx, "green", "serving")} mutual TLS on ${url} (port ${listen.port}) -> ${String(o["upstream"])} with ${engine} (${sup.bin}, pid ${sup.pid})`);
+      say(ctx, `${paint(ctx, "green", "serving")} mutual TLS on ${url} (port ${listen.port}) -> ${o.upstream} with ${engine} (${sup.bin}, pid ${sup.pid})`);
       say(ctx, `run folder: ${runDir}`);
       if (sup.adminUrl) say(ctx, `admin: ${sup.adminUrl}/healthz, /readyz, /metrics`);
       say(ctx, "reload: SIGHUP, file changes, every " + (intervalMs ? `${Math.round(intervalMs / 1000)} s` : "(timer off)") + "; stop: Ctrl-C");
@@ -220,7 +241,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
 
   const started = createInboundServer({
     credentials: files,
-    upstream: String(o["upstream"]),
+    upstream: o.upstream,
     listen,
     admin: slot ? false : admin,
     profile,
@@ -251,13 +272,13 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
       port: srv.address.port,
       adminUrl: srv.adminUrl ?? null,
       profile,
-      upstream: String(o["upstream"]),
+      upstream: o.upstream,
       server: { subject: set.leaf.subjectText, notAfter: set.leaf.notAfter.toISOString(), sha256: set.leaf.sha256Fingerprint },
       clientCas: set.cas.map((c) => ({ subject: c.subjectText, notAfter: c.notAfter.toISOString() })),
       watched: srv.watched,
     });
   } else {
-    say(ctx, `${paint(ctx, "green", "serving")} mutual TLS on ${srv.url} (port ${srv.address.port}) -> ${String(o["upstream"])}`);
+    say(ctx, `${paint(ctx, "green", "serving")} mutual TLS on ${srv.url} (port ${srv.address.port}) -> ${o.upstream}`);
     say(ctx, `server certificate: ${set.leaf.subjectText}, until ${set.leaf.notAfter.toISOString()}`);
     say(ctx, `trusted client CA: ${set.cas.map((c) => c.subjectText).join("; ")}`);
     if (srv.adminUrl) say(ctx, `admin: ${srv.adminUrl}/healthz, /readyz, /metrics`);

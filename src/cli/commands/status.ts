@@ -2,9 +2,9 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { MtlsError } from "../../errors/index.js";
 import { dayCount } from "../../pki/index.js";
-import { recoveriesSoFar, workspaceStatus, type ProfileStatus, type StatusRequirement } from "../../store/index.js";
+import { openWorkspace, recoveriesSoFar, type ProfileStatus, type StatusRequirement } from "../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../context.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "./key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -53,10 +53,16 @@ export function renderProfileStatus(ctx: CliContext, s: ProfileStatus, header = 
   say(ctx, `  ready: outbound ${s.ready.outbound ? "yes" : "no"}, inbound ${s.ready.inbound ? "yes" : "no"}`, true);
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const require = String(o["require"] ?? "started") as StatusRequirement;
+/** The options of `status`, as {@link define} declares them (commander checks `--require`'s choices). */
+export interface StatusOptions extends TokenOptions {
+  profile?: string;
+  require: StatusRequirement;
+}
+
+export async function run(ctx: CliContext, o: StatusOptions): Promise<number> {
+  const require = o.require;
   if (!["started", "outbound", "all"].includes(require)) throw new MtlsError("USAGE", `--require must be started, outbound or all, not '${require}'`);
-  const s = await workspaceStatus(ctx.dir, { require, pkcs11: pkcs11OptionsFrom(o), ...(o["profile"] !== undefined ? { profile: String(o["profile"]) } : {}) });
+  const s = await openWorkspace(ctx.dir).status({ require, pkcs11: pkcs11OptionsFrom(o), ...(o.profile !== undefined ? { profile: o.profile } : {}) });
   if (ctx.json) {
     // A change interrupted by a kill and undone while reading (also said on stderr).
     const recovered = recoveriesSoFar().map(({ command, startedAt, undoneAt }) => ({ command: command ?? null, startedAt: startedAt ?? null, undoneAt }));

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { MtlsError } from "../../errors/index.js";
 import { obtainProfileToken } from "../../client/index.js";
 import { positiveInt, printJson, say, type CliContext } from "../context.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "./key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "./key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -18,11 +18,18 @@ export function define(cmd: Command): Command {
     );
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const name = String(o["profile"] ?? "");
+/** The options of `token`, as {@link define} declares them. */
+export interface TokenCommandOptions extends TokenOptions {
+  profile: string;
+  show?: boolean;
+  timeout?: string;
+}
+
+export async function run(ctx: CliContext, o: TokenCommandOptions): Promise<number> {
+  const name = o.profile;
   if (!name) throw new MtlsError("USAGE", "--profile is required");
-  const show = o["show"] === true;
-  const r = await obtainProfileToken(ctx.dir, name, { ...(o["timeout"] !== undefined ? { timeoutMs: positiveInt("--timeout", String(o["timeout"])) } : {}), pkcs11: pkcs11OptionsFrom(o) });
+  const show = o.show === true;
+  const r = await obtainProfileToken(ctx.dir, name, { ...(o.timeout !== undefined ? { timeoutMs: positiveInt("--timeout", o.timeout) } : {}), pkcs11: pkcs11OptionsFrom(o) });
   const t = r.token;
   if (ctx.json) {
     printJson(ctx, { ok: true, profile: r.profile, tokenUrl: r.tokenUrl, kid: r.kid, ...t.toJSON(), ...(show ? { accessToken: t.value } : {}) });

@@ -17,7 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { checkProfile, type DoctorStepEvent } from "../../client/index.js";
 import { MtlsError, isMtlsError } from "../../errors/index.js";
-import { STATUS_RENEWAL_DAYS, workspaceStatus, type CertificateStatus, type ProfileStatus } from "../../store/index.js";
+import { STATUS_RENEWAL_DAYS, openWorkspace, type CertificateStatus, type ProfileStatus } from "../../store/index.js";
 import { fetchServeMetrics, serveAdminUrl, serveMetricsPanel } from "./serve-metrics.js";
 import { cookieValue, html, isLoopbackAddress, isLoopbackHostHeader, isSameOriginRequest, newToken, SECURITY_HEADERS, sendHtml, sendStatic, STATIC_FILES, tokenCookie, tokenMatches, type SafeHtml } from "../../web/index.js";
 
@@ -126,7 +126,7 @@ ${p.missing.length ? html`<h3>Missing before going live</h3><ul>${p.missing.map(
 }
 
 async function page(dir: string, now: Date, serveAdmin: URL | undefined): Promise<SafeHtml> {
-  const [s, metrics] = await Promise.all([workspaceStatus(dir, { now }), serveAdmin ? fetchServeMetrics(serveAdmin) : undefined]);
+  const [s, metrics] = await Promise.all([openWorkspace(dir).status({ now }), serveAdmin ? fetchServeMetrics(serveAdmin) : undefined]);
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>mtlskit dashboard</title><link rel="stylesheet" href="/static/style.css"></head>

@@ -4,7 +4,7 @@
  * renewal (renew -> new CSR -> the portal signs -> cert install).
  */
 import { X509Certificate } from "node:crypto";
-import { addProfile, createProfileCsr, importAssets, installCertificate, renewProfile } from "../../store/index.js";
+import { openWorkspace } from "../../store/index.js";
 import { createOAuthKey, obtainProfileToken } from "../../client/index.js";
 import { MtlsError } from "../../errors/index.js";
 import { dayCount, readInputFile } from "../../pki/index.js";
@@ -37,6 +37,8 @@ export function d1Driver(): ProgramDriver {
     echoPath: "/d1/v1/echo",
     onboarding(s) {
       const ws = s.folders.workspace;
+      const workspace = openWorkspace(ws);
+      const profile = workspace.profile(d.profile);
       let csrFile = "";
       let signedFile = "";
       const steps: DemoStep[] = [
@@ -44,7 +46,7 @@ export function d1Driver(): ProgramDriver {
           id: "d1.profile",
           name: `D1: profile add ${d.profile}`,
           async run() {
-            const p = await addProfile(ws, d.profile, { program: "d1", environment: d.environment, customerId: d.customerId, subject: D1_SUBJECT });
+            const p = await workspace.addProfile(d.profile, { program: "d1", environment: d.environment, customerId: d.customerId, subject: D1_SUBJECT });
             return `${p.program.name} ${p.environment.label}, ${p.program.customerIdLabel} ${p.customerId}, folder ${p.folderName}`;
           },
         },
@@ -52,7 +54,7 @@ export function d1Driver(): ProgramDriver {
           id: "d1.csr",
           name: "D1: csr create (ECDSA P-256 key, derived CN)",
           async run() {
-            const r = await createProfileCsr(ws, d.profile, { keyType: "ecdsa-p256" });
+            const r = await profile.createCsr({ keyType: "ecdsa-p256" });
             csrFile = r.csrFile;
             return `CN=${r.commonName}, key ${r.keyType} (mode 0600, stays here)`;
           },
@@ -70,7 +72,7 @@ export function d1Driver(): ProgramDriver {
           id: "d1.install",
           name: "D1: cert install",
           async run() {
-            const r = await installCertificate(ws, d.profile, signedFile);
+            const r = await profile.installCertificate(signedFile);
             s.summary("d1").clientCertificate = { commonName: r.commonName ?? "", sha256: r.sha256Fingerprint };
             return `checked against the key, CSR and D1 rules; ${dayCount(r.daysLeft)} left`;
           },
@@ -80,7 +82,7 @@ export function d1Driver(): ProgramDriver {
           name: "D1: assets import",
           async run() {
             const bundle = await s.portal<{ directory: string }>("GET", `/v1/d1/${d.environment}/assets?customerId=${d.customerId}`);
-            const r = await importAssets(ws, d.profile, bundle.directory);
+            const r = await profile.importAssets(bundle.directory);
             return `${r.imported.map((a) => a.name).join(", ")}${r.dnsServers ? `; resolver ${r.dnsServers.join(", ")}` : ""}`;
           },
         },
@@ -98,11 +100,11 @@ export function d1Driver(): ProgramDriver {
       return steps;
     },
     async renew(s) {
-      const ws = s.folders.workspace;
-      const r = await renewProfile(ws, d.profile);
+      const profile = openWorkspace(s.folders.workspace).profile(d.profile);
+      const r = await profile.renew();
       if (!r.csrFile) throw new MtlsError("DEMO_STEP_FAILED", "renew made no CSR for the D1 profile");
       const signed = await portalSigns(s, d, r.csrFile, "d1-preprod-renewed.pem");
-      const installed = await installCertificate(ws, d.profile, signed.file);
+      const installed = await profile.installCertificate(signed.file);
       if (!installed.promoted) throw new MtlsError("DEMO_STEP_FAILED", "cert install did not make the renewed certificate active");
       return installed.sha256Fingerprint;
     },

@@ -3,7 +3,7 @@
  * self-signed client certificate, the portal's endorsement, `assets import`; and the renewal
  * (renew -> the portal endorses the new certificate -> cert activate).
  */
-import { activateCertificate, addProfile, createProfileSelfSigned, importAssets, renewProfile } from "../../store/index.js";
+import { openWorkspace } from "../../store/index.js";
 import { MtlsError } from "../../errors/index.js";
 import { formatFingerprint, readInputFile } from "../../pki/index.js";
 import { type DemoSession } from "./session.js";
@@ -27,7 +27,8 @@ export function mtDriver(): ProgramDriver {
     notifyHost: "notify-mt.merchant.test",
     echoPath: "echo",
     onboarding(s) {
-      const ws = s.folders.workspace;
+      const workspace = openWorkspace(s.folders.workspace);
+      const profile = workspace.profile(d.profile);
       let certificateFile = "";
       let sha256 = "";
       const steps: DemoStep[] = [
@@ -39,7 +40,7 @@ export function mtDriver(): ProgramDriver {
             const bundle = await s.portal<{ assets: Record<string, string> }>("GET", `/v1/mt/${d.environment}/assets?customerId=${d.customerId}`);
             const cn = bundle.assets["TSH_CLIENT_CN"];
             if (!cn) throw new MtlsError("DEMO_STEP_FAILED", "the portal gave no TSH_CLIENT_CN");
-            const p = await addProfile(ws, d.profile, { program: "mt", environment: d.environment, customerId: d.customerId, cn, subject: "/C=FR/O=Example Payments SA" });
+            const p = await workspace.addProfile(d.profile, { program: "mt", environment: d.environment, customerId: d.customerId, cn, subject: "/C=FR/O=Example Payments SA" });
             return `${p.program.name} ${p.environment.label}, ${p.program.customerIdLabel} ${p.customerId}, CN ${cn}`;
           },
         },
@@ -47,7 +48,7 @@ export function mtDriver(): ProgramDriver {
           id: "mt.cert",
           name: "MT: cert self-signed",
           async run() {
-            const r = await createProfileSelfSigned(ws, d.profile, { keyType: "ecdsa-p256" });
+            const r = await profile.createSelfSigned({ keyType: "ecdsa-p256" });
             certificateFile = r.certificateFile;
             sha256 = r.sha256Fingerprint;
             s.summary("mt").clientCertificate = { commonName: r.commonName, sha256 };
@@ -67,7 +68,7 @@ export function mtDriver(): ProgramDriver {
           name: "MT: assets import",
           async run() {
             const bundle = await s.portal<{ directory: string }>("GET", `/v1/mt/${d.environment}/assets?customerId=${d.customerId}`);
-            const r = await importAssets(ws, d.profile, bundle.directory);
+            const r = await profile.importAssets(bundle.directory);
             const endorsed = r.notes.some((n) => /endorsed the current client certificate/.test(n)) ? "; the bundle confirms the endorsement" : "";
             return `${r.imported.map((a) => a.name).join(", ")}${endorsed}`;
           },
@@ -78,11 +79,11 @@ export function mtDriver(): ProgramDriver {
       return steps;
     },
     async renew(s) {
-      const ws = s.folders.workspace;
-      const r = await renewProfile(ws, d.profile);
+      const profile = openWorkspace(s.folders.workspace).profile(d.profile);
+      const r = await profile.renew();
       if (!r.certificateFile || !r.sha256Fingerprint) throw new MtlsError("DEMO_STEP_FAILED", "renew made no certificate for the MT profile");
       await portalEndorses(s, d, r.certificateFile, r.sha256Fingerprint);
-      const activated = await activateCertificate(ws, d.profile);
+      const activated = await profile.activateCertificate();
       return activated.sha256Fingerprint;
     },
   };

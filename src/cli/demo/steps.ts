@@ -5,7 +5,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { request } from "undici";
-import { ASSET_NAMES, exportAssets, setServerCertificate, type ExportAssetsResult } from "../../store/index.js";
+import { ASSET_NAMES, openWorkspace, type ExportAssetsResult } from "../../store/index.js";
 import { callProfile, checkProfile, openThalesDispatcher, resolveCallUrl, type ThalesDispatcher } from "../../client/index.js";
 import { createInboundServer, profileInboundFiles, silentLogger } from "../../server/index.js";
 import { MtlsError } from "../../errors/index.js";
@@ -55,7 +55,7 @@ export function serverCertStep(d: ProgramDriver, s: DemoSession): DemoStep {
     name: `${d.tag}: server-cert set (the endpoint Thales calls)`,
     async run() {
       const files = await (await s.merchantPki()).issue(d.notifyHost);
-      const r = await setServerCertificate(s.folders.workspace, d.profile, { ...files, host: d.notifyHost });
+      const r = await openWorkspace(s.folders.workspace).profile(d.profile).setServerCertificate({ ...files, host: d.notifyHost });
       const store = r.trustStoreFile ? ", root handed to Thales as a PEM trust store" : "";
       return `${r.subject.replace(/^.*CN=/, "CN=")} <- ${r.chain.slice(1).map((c) => c.subject.replace(/^.*CN=/, "CN=")).join(" <- ")}${store}`;
     },
@@ -69,7 +69,7 @@ export function registerStep(d: ProgramDriver, s: DemoSession): DemoStep {
     name: `${d.tag}: assets export, registered with Thales`,
     async run() {
       const out = `${s.folders.exchange}/to-thales-${d.profile}`;
-      const exported = await exportAssets(s.folders.workspace, d.profile, out);
+      const exported = await openWorkspace(s.folders.workspace).profile(d.profile).exportAssets(out);
       const n = ASSET_NAMES[d.id].toThales;
       const body: Record<string, unknown> = {
         issuerHost: value(exported, n.issuerHost),

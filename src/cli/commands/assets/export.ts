@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { exportAssets } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -14,8 +14,15 @@ export function define(cmd: Command): Command {
     .addHelpText("after", "\nNo private key is ever written.\n\nExample:\n  mtlskit assets export --profile mt-sbx --out ./to-thales");
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const r = await exportAssets(ctx.dir, String(o["profile"]), String(o["out"]), { force: !!o["force"], pkcs11: pkcs11OptionsFrom(o) });
+/** The options of `assets export`, as {@link define} declares them. */
+export interface AssetsExportOptions extends TokenOptions {
+  profile: string;
+  out: string;
+  force?: boolean;
+}
+
+export async function run(ctx: CliContext, o: AssetsExportOptions): Promise<number> {
+  const r = await openWorkspace(ctx.dir).profile(o.profile).exportAssets(o.out, { force: !!o.force, pkcs11: pkcs11OptionsFrom(o) });
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;

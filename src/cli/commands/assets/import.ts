@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { importAssets } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext, printNextSteps } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -15,8 +15,14 @@ export function define(cmd: Command): Command {
     );
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  const r = await importAssets(ctx.dir, String(o["profile"]), args[0]!, o["as"] !== undefined ? { as: String(o["as"]) } : {});
+/** The options of `assets import`, as {@link define} declares them. */
+export interface AssetsImportOptions {
+  profile: string;
+  as?: string;
+}
+
+export async function run(ctx: CliContext, o: AssetsImportOptions, args: string[]): Promise<number> {
+  const r = await openWorkspace(ctx.dir).profile(o.profile).importAssets(args[0]!, o.as !== undefined ? { as: o.as } : {});
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;

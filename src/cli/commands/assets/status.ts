@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { assetsStatus } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -11,8 +11,13 @@ export function define(cmd: Command): Command {
 
 const STYLE = { present: "green", missing: "yellow", wrong: "red" } as const;
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const r = await assetsStatus(ctx.dir, String(o["profile"]));
+/** The options of `assets status`, as {@link define} declares them. */
+export interface AssetsStatusOptions {
+  profile: string;
+}
+
+export async function run(ctx: CliContext, o: AssetsStatusOptions): Promise<number> {
+  const r = await openWorkspace(ctx.dir).profile(o.profile).assetsStatus();
   if (ctx.json) {
     printJson(ctx, r);
     return r.ok ? 0 : 1;

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { activateCertificate } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { printJson, type CliContext } from "../../context.js";
 import { renderInstall } from "./install.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -13,8 +13,13 @@ export function define(cmd: Command): Command {
     .addHelpText("after", "\nExample:\n  mtlskit renew --profile mt-sbx\n  # ... Thales endorses the new certificate ...\n  mtlskit cert activate --profile mt-sbx");
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const r = await activateCertificate(ctx.dir, String(o["profile"]), { pkcs11: pkcs11OptionsFrom(o) });
+/** The options of `cert activate`, as {@link define} declares them. */
+export interface CertActivateOptions extends TokenOptions {
+  profile: string;
+}
+
+export async function run(ctx: CliContext, o: CertActivateOptions): Promise<number> {
+  const r = await openWorkspace(ctx.dir).profile(o.profile).activateCertificate({ pkcs11: pkcs11OptionsFrom(o) });
   if (ctx.json) printJson(ctx, { ok: true, ...r });
   else renderInstall(ctx, r, "activated");
   return 0;

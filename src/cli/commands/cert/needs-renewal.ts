@@ -13,9 +13,14 @@ export function define(cmd: Command): Command {
     );
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
+/** The options of `cert needs-renewal`, as {@link define} declares them. */
+export interface NeedsRenewalOptions {
+  within?: string;
+}
+
+export async function run(ctx: CliContext, o: NeedsRenewalOptions, args: string[]): Promise<number> {
   const file = args[0] ?? "";
-  const window = o["within"] === undefined ? DEFAULT_RENEWAL_WINDOW : parseRenewalWindow(String(o["within"]));
+  const window = o.within === undefined ? DEFAULT_RENEWAL_WINDOW : parseRenewalWindow(o.within);
   const [leaf] = await readCertificates(file);
   const status = needsRenewal(leaf!, window);
   const note = status.notYetValid ? `; not valid before ${leaf!.notBefore.toISOString().replace(/\.\d{3}Z$/, "Z")}` : "";

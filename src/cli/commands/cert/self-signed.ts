@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { createProfileSelfSigned } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { createSelfSignedClientCertificate } from "../../../pki/index.js";
 import { MtlsError } from "../../../errors/index.js";
-import { paint, printJson, say, withProgress, type CliContext, printNextSteps, warn } from "../../context.js";
-import { hashOption, keySourceFrom, keyLines, profileKeyOptions, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
+import { paint, withProgress, type CliContext } from "../../context.js";
+import { keyLines, newCredentialOptions, newKeyLines, profileCredentialOptions, refuseWithProfile, reportMade, requireWithoutProfile, TOKEN_OPTION_HELP, type ClientCredentialOptions, type OptionFlags } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -29,82 +29,65 @@ export function define(cmd: Command): Command {
     );
 }
 
+/** The options of `cert self-signed`, as {@link define} declares them. */
+export interface SelfSignedOptions extends ClientCredentialOptions {
+  days?: string;
+}
+
 /** The options `--profile` replaces; without it they are required, in this order. */
-const PROFILE_REPLACES: Array<[string, string]> = [
+const PROFILE_REPLACES = [
   ["program", "--program <program>"],
   ["env", "--env <env>"],
   ["cn", "--cn <cn>"],
   ["out", "--out <file>"],
+] as const satisfies OptionFlags<SelfSignedOptions>;
+
+/** The options the profile decides (the CN and subject may be given: they replace the profile's). */
+const PROFILE_DECIDES: OptionFlags<SelfSignedOptions> = [
+  ["program", "--program"],
+  ["env", "--env"],
+  ["out", "--out"],
+  ["keyOut", "--key-out"],
 ];
 
-async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const name = String(o["profile"]);
-  for (const [key, flag] of [["program", "--program"], ["env", "--env"], ["out", "--out"], ["keyOut", "--key-out"]]) {
-    if (o[key!] !== undefined) {
-      throw new MtlsError("USAGE", `${flag} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit cert self-signed --profile ${name} (see mtlskit profile show ${name}).` });
-    }
-  }
-  const hash = hashOption(o["hash"]);
+function certificateLines(ctx: CliContext, r: { certificateFile: string; keyType: string; commonName: string; notBefore: string; notAfter: string; sha256Fingerprint: string; spkiPin: string }, keyLines: string[]): string[] {
+  return [
+    `${paint(ctx, "green", "wrote")} ${r.certificateFile} (self-signed, ${r.keyType}, CN=${r.commonName})`,
+    ...keyLines,
+    `valid: ${r.notBefore} to ${r.notAfter}`,
+    `SHA-256 fingerprint: ${r.sha256Fingerprint}`,
+    `SPKI pin: ${r.spkiPin}`,
+  ];
+}
+
+async function runWithProfile(ctx: CliContext, o: SelfSignedOptions, name: string): Promise<number> {
+  refuseWithProfile(o, PROFILE_DECIDES, "cert self-signed", name);
   const r = await withProgress(
     ctx,
     "creating key and certificate",
-    createProfileSelfSigned(ctx.dir, name, {
-      ...(o["cn"] !== undefined ? { cn: String(o["cn"]) } : {}),
-      ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
-      ...profileKeyOptions(o),
-      ...(o["passphraseFile"] !== undefined ? { passphraseFile: String(o["passphraseFile"]) } : {}),
-      ...(o["subject"] !== undefined ? { subject: String(o["subject"]) } : {}),
-      ...(o["days"] !== undefined ? { days: parseDays(String(o["days"])) } : {}),
-      ...(hash ? { hash } : {}),
-      force: !!o["force"],
+    openWorkspace(ctx.dir).profile(name).createSelfSigned({
+      ...(o.cn !== undefined ? { cn: o.cn } : {}),
+      ...profileCredentialOptions(o),
+      ...(o.days !== undefined ? { days: parseDays(o.days) } : {}),
     }),
   );
-  for (const w of r.warnings) warn(ctx, w);
-  if (ctx.json) {
-    printJson(ctx, { ok: true, ...r });
-    return 0;
-  }
-  say(ctx, `${paint(ctx, "green", "wrote")} ${r.certificateFile} (self-signed, ${r.keyType}, CN=${r.commonName})`);
-  for (const line of keyLines(r, paint(ctx, "green", "wrote"))) say(ctx, line);
-  say(ctx, `valid: ${r.notBefore} to ${r.notAfter}`);
-  say(ctx, `SHA-256 fingerprint: ${r.sha256Fingerprint}`);
-  say(ctx, `SPKI pin: ${r.spkiPin}`);
-  printNextSteps(ctx, r.nextSteps);
-  return 0;
+  return reportMade(ctx, r, certificateLines(ctx, r, keyLines(r, paint(ctx, "green", "wrote"))));
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  if (o["profile"] !== undefined) return runWithProfile(ctx, o);
-  requireWithoutProfile(o, PROFILE_REPLACES);
-  const out = String(o["out"]);
-  const hash = hashOption(o["hash"]);
+export async function run(ctx: CliContext, options: SelfSignedOptions): Promise<number> {
+  if (options.profile !== undefined) return runWithProfile(ctx, options, options.profile);
+  const o = requireWithoutProfile(options, PROFILE_REPLACES);
   const r = await withProgress(
     ctx,
     "creating key and certificate",
     createSelfSignedClientCertificate({
-      program: String(o["program"]),
-      environment: String(o["env"]),
-      cn: String(o["cn"]),
-      key: keySourceFrom(o, out),
-      out,
-      force: !!o["force"],
-      ...(o["subject"] !== undefined ? { subject: String(o["subject"]) } : {}),
-      ...(o["days"] !== undefined ? { days: parseDays(String(o["days"])) } : {}),
-      ...(hash ? { hash } : {}),
+      ...newCredentialOptions(o),
+      cn: o.cn,
+      ...(o.subject !== undefined ? { subject: o.subject } : {}),
+      ...(o.days !== undefined ? { days: parseDays(o.days) } : {}),
     }),
   );
-  if (ctx.json) {
-    printJson(ctx, { ok: true, ...r });
-    return 0;
-  }
-  say(ctx, `${paint(ctx, "green", "wrote")} ${r.certificateFile} (self-signed, ${r.keyType}, CN=${r.commonName})`);
-  if (r.keyFile) say(ctx, `${paint(ctx, "green", "wrote")} ${r.keyFile} (private key, mode 0600)`);
-  if (r.keyUri) say(ctx, `key: ${r.keyUri} (${r.keyInToken})`);
-  say(ctx, `valid: ${r.notBefore} to ${r.notAfter}`);
-  say(ctx, `SHA-256 fingerprint: ${r.sha256Fingerprint}`);
-  say(ctx, `SPKI pin: ${r.spkiPin}`);
-  printNextSteps(ctx, r.nextSteps);
-  return 0;
+  return reportMade(ctx, r, certificateLines(ctx, r, newKeyLines(r, paint(ctx, "green", "wrote"))));
 }
 
 /** `--days N`: a whole number of days, at least 1 (the limit of 730 is the library's rule). */

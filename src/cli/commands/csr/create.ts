@@ -1,9 +1,8 @@
 import type { Command } from "commander";
 import { createClientCsr } from "../../../pki/index.js";
-import { createProfileCsr } from "../../../store/index.js";
-import { MtlsError } from "../../../errors/index.js";
-import { hiddenAlias, paint, printJson, say, withProgress, type CliContext, printNextSteps, warn } from "../../context.js";
-import { hashOption, keySourceFrom, keyLines, profileKeyOptions, requireWithoutProfile, TOKEN_OPTION_HELP } from "../key-source.js";
+import { openWorkspace } from "../../../store/index.js";
+import { hiddenAlias, paint, withProgress, type CliContext } from "../../context.js";
+import { keyLines, newCredentialOptions, newKeyLines, profileCredentialOptions, refuseWithProfile, reportMade, requireWithoutProfile, TOKEN_OPTION_HELP, type ClientCredentialOptions, type OptionFlags } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   hiddenAlias(cmd, "--gateway-id <id>", { key: "id", flag: "--id" });
@@ -30,77 +29,47 @@ export function define(cmd: Command): Command {
     );
 }
 
+/** The options of `csr create`, as {@link define} declares them. */
+export interface CsrCreateOptions extends ClientCredentialOptions {
+  id?: string;
+}
+
 /** The options `--profile` replaces; without it they are required, in this order. */
-const PROFILE_REPLACES: Array<[string, string]> = [
+const PROFILE_REPLACES = [
   ["program", "--program <program>"],
   ["env", "--env <env>"],
   ["id", "--id <id>"],
   ["subject", "--subject <dn>"],
   ["out", "--out <file>"],
+] as const satisfies OptionFlags<CsrCreateOptions>;
+
+/** The options the profile decides (the subject may be given: it replaces the profile's). */
+const PROFILE_DECIDES: OptionFlags<CsrCreateOptions> = [
+  ["program", "--program"],
+  ["env", "--env"],
+  ["id", "--id"],
+  ["out", "--out"],
+  ["keyOut", "--key-out"],
+  ["cn", "--cn"],
 ];
 
-async function runWithProfile(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const name = String(o["profile"]);
-  for (const [key, flag] of [...PROFILE_REPLACES.filter(([k]) => k !== "subject"), ["keyOut", "--key-out <file>"], ["cn", "--cn <cn>"]] as Array<[string, string]>) {
-    if (o[key] !== undefined) {
-      throw new MtlsError("USAGE", `${flag.split(" ")[0]} does not go with --profile: the profile decides it`, { hint: `Run: mtlskit csr create --profile ${name} (see mtlskit profile show ${name}).` });
-    }
-  }
-  const hash = hashOption(o["hash"]);
-  const r = await withProgress(
-    ctx,
-    "creating key and CSR",
-    createProfileCsr(ctx.dir, name, {
-      ...(o["type"] !== undefined ? { keyType: String(o["type"]) } : {}),
-      ...profileKeyOptions(o),
-      ...(o["passphraseFile"] !== undefined ? { passphraseFile: String(o["passphraseFile"]) } : {}),
-      ...(o["subject"] !== undefined ? { subject: String(o["subject"]) } : {}),
-      ...(hash ? { hash } : {}),
-      force: !!o["force"],
-    }),
-  );
-  for (const w of r.warnings) warn(ctx, w);
-  if (ctx.json) {
-    printJson(ctx, { ok: true, ...r });
-    return 0;
-  }
-  say(ctx, `${paint(ctx, "green", "wrote")} ${r.csrFile} (CSR, ${r.keyType}, CN=${r.commonName})`);
-  for (const line of keyLines(r, paint(ctx, "green", "wrote"))) say(ctx, line);
-  say(ctx, `subject: ${r.subject}`);
-  say(ctx, `public key pin: ${r.spkiPin}`);
-  printNextSteps(ctx, r.nextSteps);
-  return 0;
+function csrLines(ctx: CliContext, r: { csrFile: string; keyType: string; commonName: string; subject: string; spkiPin: string }, keyLines: string[]): string[] {
+  return [`${paint(ctx, "green", "wrote")} ${r.csrFile} (CSR, ${r.keyType}, CN=${r.commonName})`, ...keyLines, `subject: ${r.subject}`, `public key pin: ${r.spkiPin}`];
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  if (o["profile"] !== undefined) return runWithProfile(ctx, o);
-  requireWithoutProfile(o, PROFILE_REPLACES);
-  const out = String(o["out"]);
-  const hash = hashOption(o["hash"]);
+async function runWithProfile(ctx: CliContext, o: CsrCreateOptions, name: string): Promise<number> {
+  refuseWithProfile(o, PROFILE_DECIDES, "csr create", name);
   const r = await withProgress(
     ctx,
     "creating key and CSR",
-    createClientCsr({
-      program: String(o["program"]),
-      environment: String(o["env"]),
-      gatewayId: String(o["id"]),
-      subject: String(o["subject"]),
-      key: keySourceFrom(o, out),
-      out,
-      force: !!o["force"],
-      ...(o["cn"] !== undefined ? { cn: String(o["cn"]) } : {}),
-      ...(hash ? { hash } : {}),
-    }),
+    openWorkspace(ctx.dir).profile(name).createCsr(profileCredentialOptions(o)),
   );
-  if (ctx.json) {
-    printJson(ctx, { ok: true, ...r });
-    return 0;
-  }
-  say(ctx, `${paint(ctx, "green", "wrote")} ${r.csrFile} (CSR, ${r.keyType}, CN=${r.commonName})`);
-  if (r.keyFile) say(ctx, `${paint(ctx, "green", "wrote")} ${r.keyFile} (private key, mode 0600)`);
-  if (r.keyUri) say(ctx, `key: ${r.keyUri} (${r.keyInToken})`);
-  say(ctx, `subject: ${r.subject}`);
-  say(ctx, `public key pin: ${r.spkiPin}`);
-  printNextSteps(ctx, r.nextSteps);
-  return 0;
+  return reportMade(ctx, r, csrLines(ctx, r, keyLines(r, paint(ctx, "green", "wrote"))));
+}
+
+export async function run(ctx: CliContext, options: CsrCreateOptions): Promise<number> {
+  if (options.profile !== undefined) return runWithProfile(ctx, options, options.profile);
+  const o = requireWithoutProfile(options, PROFILE_REPLACES);
+  const r = await withProgress(ctx, "creating key and CSR", createClientCsr({ ...newCredentialOptions(o), gatewayId: o.id, subject: o.subject, ...(o.cn !== undefined ? { cn: o.cn } : {}) }));
+  return reportMade(ctx, r, csrLines(ctx, r, newKeyLines(r, paint(ctx, "green", "wrote"))));
 }

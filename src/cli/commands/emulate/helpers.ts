@@ -17,6 +17,12 @@ export interface ExportedBundle {
   dir: string;
 }
 
+/** `--from` and `--portal`, the options {@link defineHelper} declares. */
+export interface PortalOptions {
+  from: string;
+  portal: string;
+}
+
 export function defineHelper(cmd: Command, description: string, example: string): Command {
   return cmd
     .description(description)

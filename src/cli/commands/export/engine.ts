@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { MtlsError } from "../../../errors/index.js";
 import { engineFolderFiles, engineModel, engineTokenKey, haproxyTokenRefusal, readMaterial, writeEngineFolder, type EngineName } from "../../../engines/index.js";
 import { isPkcs11Uri } from "../../../pki/index.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "../key-source.js";
 import { DEFAULT_LISTEN_PORT, parseListenAddress, profileInboundFiles } from "../../../server/index.js";
 import { positiveInt, printJson, say, type CliContext } from "../../context.js";
 
@@ -40,30 +40,44 @@ export function defineFor(engine: EngineName) {
   };
 }
 
+/** The options of `export nginx` and `export haproxy`, as {@link defineFor} declares them. */
+export interface ExportEngineOptions extends TokenOptions {
+  profile: string;
+  out: string;
+  listen: string;
+  upstream: string;
+  allowCn?: string[];
+  allowO?: string[];
+  upstreamErrors: string;
+  maxConnections: string;
+  maxBody: string;
+  force?: boolean;
+}
+
 export function runFor(engine: EngineName) {
-  return async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-    const mode = String(o["upstreamErrors"]);
+  return async function run(ctx: CliContext, o: ExportEngineOptions): Promise<number> {
+    const mode = o.upstreamErrors;
     if (mode !== "retryable" && mode !== "gateway") throw new MtlsError("USAGE", `--upstream-errors must be retryable or gateway, not '${mode}'`);
-    const name = String(o["profile"]);
+    const name = o.profile;
     const p = await profileInboundFiles(ctx.dir, name, pkcs11OptionsFrom(o));
     const inToken = isPkcs11Uri(p.files.keyFile);
     if (inToken && engine === "haproxy") throw haproxyTokenRefusal();
     // nginx with a key in a token: the key stays there, nginx.conf references it (engine:pkcs11), the PIN goes to a 0600 file.
     const pkcs11 = { ...(p.files.pkcs11 ?? {}), ...pkcs11OptionsFrom(o) };
     const material = await readMaterial({ ...p.files, caFile: p.files.caFile!, ...(inToken ? { pkcs11 } : {}) });
-    const dir = path.resolve(String(o["out"]));
+    const dir = path.resolve(o.out);
     const model = engineModel({
       profile: name,
       dir,
-      listen: parseListenAddress(String(o["listen"])),
-      upstream: String(o["upstream"]),
-      allow: { commonNames: (o["allowCn"] as string[] | undefined) ?? [], organizations: (o["allowO"] as string[] | undefined) ?? [] },
-      limits: { maxConnections: positiveInt("--max-connections", String(o["maxConnections"])), maxBodyBytes: positiveInt("--max-body", String(o["maxBody"])) },
+      listen: parseListenAddress(o.listen),
+      upstream: o.upstream,
+      allow: { commonNames: o.allowCn ?? [], organizations: o.allowO ?? [] },
+      limits: { maxConnections: positiveInt("--max-connections", o.maxConnections), maxBodyBytes: positiveInt("--max-body", o.maxBody) },
       upstreamErrors: mode,
       ...(material.token ? { tokenKey: engineTokenKey(material.token) } : {}),
     });
     const files = engineFolderFiles(engine, model, material);
-    const written = await writeEngineFolder(dir, engine, files, { force: o["force"] === true });
+    const written = await writeEngineFolder(dir, engine, files, { force: o.force === true });
     if (ctx.json) printJson(ctx, { ok: true, engine, dir, files: written });
     else {
       say(ctx, `wrote ${engine} configuration for '${name}' in ${dir}:`);

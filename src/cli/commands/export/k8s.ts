@@ -56,12 +56,24 @@ async function writeOut(outDir: string, files: readonly GeneratedFile[], force: 
   for (const f of files) await replaceFile(path.join(outDir, f.name), f.content, { mode: f.mode });
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const name = String(o["profile"]);
-  const engine = String(o["engine"]);
+/** The options of `export k8s`, as {@link define} declares them. */
+export interface ExportK8sOptions {
+  profile: string;
+  out: string;
+  listen: string;
+  upstream: string;
+  engine: string;
+  image?: string;
+  namespace: string;
+  force?: boolean;
+}
+
+export async function run(ctx: CliContext, o: ExportK8sOptions): Promise<number> {
+  const name = o.profile;
+  const engine = o.engine;
   if (engine !== "node" && engine !== "nginx") throw new MtlsError("USAGE", `--engine must be node or nginx for Kubernetes, not '${engine}'`);
-  const listen = parseListenAddress(String(o["listen"]));
-  const upstream = String(o["upstream"]);
+  const listen = parseListenAddress(o.listen);
+  const upstream = o.upstream;
   let url: URL;
   try {
     url = new URL(upstream);
@@ -69,7 +81,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     throw new MtlsError("UPSTREAM_INVALID", `--upstream '${upstream}' is not a URL`, { hint: "Give your application's Service as http://SERVICE:PORT, for example http://payments-app:8080." });
   }
   if (url.protocol !== "http:") throw new MtlsError("UPSTREAM_INVALID", `--upstream '${upstream}' must be plain http:// (TLS ends at mtlskit serve or the ingress)`);
-  const namespace = String(o["namespace"]);
+  const namespace = o.namespace;
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) throw new MtlsError("USAGE", `--namespace '${namespace}' is not a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)`);
   // The Service is named thales-<profile>: a DNS label (RFC 1035), at most 63 characters.
   if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(`thales-${name}`) || `thales-${name}-tls`.length > 63) {
@@ -91,12 +103,12 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     upstream,
     listenPort: listen.port ?? 8443,
     engine,
-    image: o["image"] === undefined ? `mtlskit:${version}` : String(o["image"]),
+    image: o.image ?? `mtlskit:${version}`,
     namespace,
     version,
   });
-  const outDir = String(o["out"]);
-  await writeOut(outDir, manifests, !!o["force"]);
+  const outDir = o.out;
+  await writeOut(outDir, manifests, !!o.force);
   if (ctx.json) {
     printJson(ctx, { ok: true, out: outDir, files: manifests.map((f) => ({ name: f.name, file: path.join(outDir, f.name), mode: `0${f.mode.toString(8)}` })), engine, upstream, namespace });
     return 0;

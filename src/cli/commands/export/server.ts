@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { MtlsError } from "../../../errors/index.js";
 import { exportServerCredentials } from "../../../client/export-credentials.js";
-import { printJson, say, type CliContext } from "../../context.js";
+import type { CliContext } from "../../context.js";
+import { exportCredentialsOptions, reportExport, type ExportCredentialsOptions } from "./credentials.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -14,22 +14,7 @@ export function define(cmd: Command): Command {
     .addHelpText("after", "\nThe password is never printed.\n\nExamples:\n  mtlskit export server --profile d1-pp --out ./lb");
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const profile = String(o["profile"] ?? "");
-  const out = String(o["out"] ?? "");
-  if (!profile || !out) throw new MtlsError("USAGE", "--profile and --out are required");
-  const r = await exportServerCredentials(ctx.dir, profile, {
-    out,
-    ...(typeof o["passwordFile"] === "string" ? { passwordFile: o["passwordFile"] } : {}),
-    legacy: o["legacy"] === true,
-    force: o["force"] === true,
-  });
-  if (ctx.json) {
-    printJson(ctx, { ok: true, ...r });
-    return 0;
-  }
-  say(ctx, `exported profile ${r.profile} to ${r.out} (${r.encryption})`);
-  for (const f of r.files) say(ctx, `  ${f.file}  ${f.mode}  ${f.role}`);
-  if (r.generatedPassword) say(ctx, "  the PKCS#12 password was generated into server.p12.pass (it is not printed)");
-  return 0;
+export async function run(ctx: CliContext, o: ExportCredentialsOptions): Promise<number> {
+  const r = await exportServerCredentials(ctx.dir, o.profile, exportCredentialsOptions(o));
+  return reportExport(ctx, r, "server.p12.pass");
 }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { MtlsError } from "../../../errors/index.js";
 import { createKeyFile, createTokenKey, isPkcs11Uri, spkiPin } from "../../../pki/index.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "../key-source.js";
 import { parseKeyType } from "../../../policy/index.js";
 import { printJson, say, withProgress, type CliContext } from "../../context.js";
 
@@ -16,11 +16,18 @@ export function define(cmd: Command): Command {
     .addHelpText("after", "\nExample:\n  mtlskit key create --type ecdsa-p256 --out client.key\n  mtlskit key create --type ecdsa-p256 --out \"pkcs11:token=mtlskit;object=d1-client\" --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pin-file pin.txt");
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const type = parseKeyType(String(o["type"]));
-  const out = String(o["out"]);
+/** The options of `key create`, as {@link define} declares them. */
+export interface KeyCreateOptions extends TokenOptions {
+  type: string;
+  out: string;
+  force?: boolean;
+}
+
+export async function run(ctx: CliContext, o: KeyCreateOptions): Promise<number> {
+  const type = parseKeyType(o.type);
+  const out = o.out;
   if (isPkcs11Uri(out)) {
-    if (o["force"]) throw new MtlsError("USAGE", "--force does not go with a key in a token: mtlskit never replaces a key there", { hint: "Choose a new object= label." });
+    if (o.force) throw new MtlsError("USAGE", "--force does not go with a key in a token: mtlskit never replaces a key there", { hint: "Choose a new object= label." });
     const key = createTokenKey(out, type, pkcs11OptionsFrom(o));
     key.close();
     if (ctx.json) printJson(ctx, { ok: true, uri: key.info.uri, type, label: key.info.label, token: key.info.tokenLabel, object: key.info.objectLabel, id: key.info.id, extractable: key.info.extractable, sensitive: key.info.sensitive, spkiPin: spkiPin(key.publicKey) });
@@ -30,7 +37,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<
     }
     return 0;
   }
-  const r = await withProgress(ctx, `generating ${type} key`, createKeyFile({ type, out, force: !!o["force"] }));
+  const r = await withProgress(ctx, `generating ${type} key`, createKeyFile({ type, out, force: !!o.force }));
   if (ctx.json) printJson(ctx, { ok: true, ...r });
   else {
     say(ctx, `wrote ${r.file} (${r.label}, mode 0600)`);

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { createOAuthKey } from "../../../client/index.js";
 import { MtlsError } from "../../../errors/index.js";
 import { isPkcs11Uri } from "../../../pki/index.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "../key-source.js";
 import { printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -20,14 +20,22 @@ export function define(cmd: Command): Command {
     );
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const name = String(o["profile"] ?? "");
+/** The options of `oauth key create`, as {@link define} declares them. */
+export interface OAuthKeyCreateOptions extends TokenOptions {
+  profile: string;
+  kid?: string;
+  out?: string;
+  force?: boolean;
+}
+
+export async function run(ctx: CliContext, o: OAuthKeyCreateOptions): Promise<number> {
+  const name = o.profile;
   if (!name) throw new MtlsError("USAGE", "--profile is required");
-  const out = o["out"] === undefined ? undefined : String(o["out"]);
+  const out = o.out;
   if (out !== undefined && !isPkcs11Uri(out)) throw new MtlsError("USAGE", `--out takes a pkcs11: URI (a key in a token), not '${out}'`, { hint: "Leave --out out to keep the key in the profile folder (oauth/oauth.key)." });
   const r = await createOAuthKey(ctx.dir, name, {
-    ...(o["kid"] !== undefined ? { kid: String(o["kid"]) } : {}),
-    force: o["force"] === true,
+    ...(o.kid !== undefined ? { kid: o.kid } : {}),
+    force: o.force === true,
     ...(out !== undefined ? { keyUri: out, pkcs11: pkcs11OptionsFrom(o) } : {}),
   });
   if (ctx.json) {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { addProfile } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { hiddenAlias, paint, printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -20,17 +20,24 @@ export function define(cmd: Command): Command {
     );
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  const opt = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
+/** The options of `profile add`, as {@link define} declares them. */
+export interface ProfileAddOptions {
+  program: string;
+  env: string;
+  id: string;
+  subject?: string;
+  type?: string;
+  cn?: string;
+  issuerHost?: string;
+}
+
+export async function run(ctx: CliContext, o: ProfileAddOptions, args: string[]): Promise<number> {
   const name = args[0]!;
-  const subject = opt("subject");
-  const keyType = opt("type");
-  const cn = opt("cn");
-  const issuerHost = opt("issuerHost");
-  const p = await addProfile(ctx.dir, name, {
-    program: String(o["program"]),
-    environment: String(o["env"]),
-    customerId: String(o["id"]),
+  const { subject, type: keyType, cn, issuerHost } = o;
+  const p = await openWorkspace(ctx.dir).addProfile(name, {
+    program: o.program,
+    environment: o.env,
+    customerId: o.id,
     ...(subject !== undefined ? { subject } : {}),
     ...(keyType !== undefined ? { keyType } : {}),
     ...(cn !== undefined ? { cn } : {}),

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import type { Command } from "commander";
 import { isMtlsError } from "../../../errors/index.js";
-import { listProfiles, requireWorkspace } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -11,11 +11,11 @@ export function define(cmd: Command): Command {
 export async function run(ctx: CliContext): Promise<number> {
   // A --dir that is a file is an error; a workspace not created yet lists no profile (and says so).
   let exists = true;
-  await requireWorkspace(ctx.dir).catch((e: unknown) => {
+  await openWorkspace(ctx.dir).assertExists().catch((e: unknown) => {
     if (isMtlsError(e, "WORKSPACE_NOT_FOUND")) exists = false;
     else throw e;
   });
-  const profiles = await listProfiles(ctx.dir);
+  const profiles = await openWorkspace(ctx.dir).listProfiles();
   const rows = profiles.map((p) => ({ name: p.name, program: p.program.id, environment: p.environment.id, customerId: p.customerId, folder: p.paths.folder }));
   if (ctx.json) {
     printJson(ctx, { ok: true, workspaceExists: exists, profiles: rows });

@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { MtlsError } from "../../../errors/index.js";
-import { removeProfile } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -22,9 +22,14 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
+/** The options of `profile remove`, as {@link define} declares them. */
+export interface ProfileRemoveOptions {
+  yes?: boolean;
+}
+
+export async function run(ctx: CliContext, o: ProfileRemoveOptions, args: string[]): Promise<number> {
   const name = args[0]!;
-  if (!o["yes"]) {
+  if (!o.yes) {
     if (ctx.json || !process.stdin.isTTY) {
       throw new MtlsError("CONFIRMATION_REQUIRED", `removing profile '${name}' needs a confirmation, and there is no terminal to ask on`, {
         hint: `Add --yes: mtlskit profile remove ${name} --yes (the files go to the workspace's trash/ folder).`,
@@ -35,7 +40,7 @@ export async function run(ctx: CliContext, o: Record<string, unknown>, args: str
       return 1;
     }
   }
-  const r = await removeProfile(ctx.dir, name);
+  const r = await openWorkspace(ctx.dir).removeProfile(name);
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { showProfile } from "../../../store/index.js";
+import { openWorkspace } from "../../../store/index.js";
 import { paint, printJson, say, type CliContext } from "../../context.js";
 import { renderProfileStatus } from "../status.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "../key-source.js";
 
 export function define(cmd: Command): Command {
   return cmd
@@ -13,8 +13,11 @@ export function define(cmd: Command): Command {
     .addHelpText("after", "\nExample:\n  mtlskit profile show d1-pp");
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>, args: string[]): Promise<number> {
-  const r = await showProfile(ctx.dir, args[0]!, { pkcs11: pkcs11OptionsFrom(o) });
+/** The options of `profile show`: the token's. */
+export type ProfileShowOptions = TokenOptions;
+
+export async function run(ctx: CliContext, o: ProfileShowOptions, args: string[]): Promise<number> {
+  const r = await openWorkspace(ctx.dir).profile(args[0]!).show({ pkcs11: pkcs11OptionsFrom(o) });
   if (ctx.json) {
     printJson(ctx, { ok: true, ...r });
     return 0;

@@ -1,7 +1,7 @@
 import { dayCount } from "../../../pki/index.js";
 import type { Command } from "commander";
-import { setServerCertificate } from "../../../store/index.js";
-import { pkcs11OptionsFrom, TOKEN_OPTION_HELP } from "../key-source.js";
+import { openWorkspace } from "../../../store/index.js";
+import { pkcs11OptionsFrom, TOKEN_OPTION_HELP, type TokenOptions } from "../key-source.js";
 import { paint, printJson, say, type CliContext, printNextSteps, warn } from "../../context.js";
 
 export function define(cmd: Command): Command {
@@ -19,20 +19,27 @@ export function define(cmd: Command): Command {
     .addHelpText("after", "\nExample:\n  mtlskit server-cert set --profile d1-pp --cert notify.crt --key notify.key --chain intermediates.pem --host notify.example.com\n  mtlskit server-cert set --profile d1-pp --cert notify.p12 --passphrase-file notify.pass --host notify.example.com");
 }
 
-export async function run(ctx: CliContext, o: Record<string, unknown>): Promise<number> {
-  const opt = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
-  const chainFile = opt("chain");
-  const host = opt("host");
-  const passphraseFile = opt("passphraseFile");
-  const keyFile = opt("key");
-  const r = await setServerCertificate(ctx.dir, String(o["profile"]), {
-    certFile: String(o["cert"]),
+/** The options of `server-cert set`, as {@link define} declares them. */
+export interface ServerCertSetOptions extends TokenOptions {
+  profile: string;
+  cert: string;
+  key?: string;
+  chain?: string;
+  host?: string;
+  passphraseFile?: string;
+  force?: boolean;
+}
+
+export async function run(ctx: CliContext, o: ServerCertSetOptions): Promise<number> {
+  const { chain: chainFile, host, passphraseFile, key: keyFile } = o;
+  const r = await openWorkspace(ctx.dir).profile(o.profile).setServerCertificate({
+    certFile: o.cert,
     ...(keyFile ? { keyFile } : {}),
     pkcs11: pkcs11OptionsFrom(o),
     ...(chainFile ? { chainFile } : {}),
     ...(host ? { host } : {}),
     ...(passphraseFile ? { passphraseFile } : {}),
-    force: !!o["force"],
+    force: !!o.force,
   });
   for (const w of r.warnings) warn(ctx, w);
   if (ctx.json) {
