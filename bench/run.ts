@@ -13,15 +13,13 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestPki } from "../src/testing/index.js";
 import { coldStart, pkijsOnInspectPath, snapshotCli, type ColdStartResult } from "./cold-start.js";
-import { lintThroughput } from "./lint-throughput.js";
-import { printTable, thousands } from "./stats.js";
+import { lintThroughput, printLintThroughput } from "./lint-throughput.js";
+import { printTable } from "./stats.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const COLD_RUNS = Number(process.env["MTLSKIT_BENCH_RUNS"] ?? 21);
 const COLD_TARGET_MS = 150;
 const LINT_CERTS = 1000;
-const LINT_TARGET = 5000;
-const END_TO_END_TARGET = 10_000;
 
 function hasOpenssl(): boolean {
   return spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0;
@@ -69,21 +67,7 @@ async function main(): Promise<void> {
     if (extra) console.log(`  NODE_EXTRA_CA_CERTS=${extra}: node reads its root store at start-up, before any mtlskit code runs.`);
 
     // (b) lint throughput
-    const t = await lintThroughput(LINT_CERTS);
-    console.log(`\n(b) Lint throughput over ${thousands(LINT_CERTS)} generated certificates (median round; reference: parse, same certificates, same run)`);
-    printTable([
-      ["what", "certs/s", "rounds", "vs parse"],
-      ["lintItems(items, { program: mt, environment: sandbox })", t.lint ? `${thousands(t.lint.certsPerSecond)}/s` : "n/a", t.lint ? String(t.lint.rounds) : "n/a", t.lint ? `${(t.lint.certsPerSecond / t.parse.certsPerSecond).toFixed(2)}x` : "n/a"],
-      ["parse: decodePkiObjects(PEM) -> CertificateInfo (reference)", `${thousands(t.parse.certsPerSecond)}/s`, String(t.parse.rounds), "1.00x"],
-    ]);
-    if (t.lint) {
-      console.log(`  target >= ${thousands(LINT_TARGET)} certs/s: ${t.lint.certsPerSecond >= LINT_TARGET ? "met" : "MISSED"} (${t.findings ?? "?"} findings per pass)`);
-      const e2e = 1 / (1 / t.lint.certsPerSecond + 1 / t.parse.certsPerSecond);
-      console.log(`  parse + lint end to end: ${thousands(e2e)}/s, target >= ${thousands(END_TO_END_TARGET)} certs/s: ${e2e >= END_TO_END_TARGET ? "met" : "MISSED"} (lint's signature verdicts remembered per parsed certificate)`);
-      if (t.cold) console.log(`  parse + lint cold (fresh parse each round, every self-signature verified again): ${thousands(t.cold.certsPerSecond)}/s; signature verification is most of it`);
-    } else {
-      console.log("  lint: src/lint exports no lintItems yet; only the reference was measured.");
-    }
+    printLintThroughput(await lintThroughput(LINT_CERTS), LINT_CERTS);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -69,6 +69,36 @@ describe("hot swap of the client certificate under a stream of requests", () => 
     expect(dispatcher.stats.credentialVersion).toBe(2);
   });
 
+  it("replaces the pool every maxConnectionAgeMs: new requests get new connections, requests in flight finish, none is lost", async () => {
+    const dispatcher = world.dispatcher({ oauth: undefined, pool: { maxConnectionAgeMs: 400 } });
+    const url = `https://${world.host}:${server.port}/d1/v1/echo`;
+    const failures: unknown[] = [];
+    let done = 0;
+    const started = Date.now();
+    const stream = async (method: "GET" | "POST"): Promise<void> => {
+      while (Date.now() - started < 1500) {
+        try {
+          const res = await request(url, { dispatcher, method, ...(method === "POST" ? { body: "{}" } : {}) });
+          expect(res.statusCode).toBe(200);
+          await res.body.dump();
+          done += 1;
+        } catch (e) {
+          failures.push(e);
+        }
+      }
+    };
+    await Promise.all([stream("GET"), stream("POST")]);
+    expect(failures).toEqual([]);
+    expect(done).toBeGreaterThan(4);
+    // Two connections at first, then new ones after each replacement of the pool.
+    expect(dispatcher.stats.connections).toBeGreaterThanOrEqual(4);
+    expect(dispatcher.stats.swaps).toBe(0);
+    // The replaced pools close once their requests are done.
+    for (let i = 0; i < 40 && dispatcher.stats.draining > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(dispatcher.stats.draining).toBe(0);
+    await dispatcher.close();
+  });
+
   it("keeps the old certificate when the new files are broken (reload refused, no swap)", async () => {
     const dispatcher = world.dispatcher({ oauth: undefined });
     const other = await world.businessPki!.issue({ cn: world.client.info.commonName! });

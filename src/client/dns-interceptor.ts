@@ -41,34 +41,35 @@ interface HostEntry {
 /** Errors raised before a connection exists: the request can go to another address of the name. */
 const CONNECT_ERRORS = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
 
+/** Whether a list or iterable of headers has a Host (records are looked at in {@link withHost}). */
 function hasHost(headers: Dispatcher.DispatchOptions["headers"]): boolean {
-  if (headers == null) return false;
   if (Array.isArray(headers)) {
     for (const h of headers as unknown[]) {
       if (Array.isArray(h) ? String(h[0]).toLowerCase() === "host" : String(h).toLowerCase() === "host") return true;
     }
     return false;
   }
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === "function") {
-    for (const [k] of headers as Iterable<[string, unknown]>) if (k.toLowerCase() === "host") return true;
-    return false;
-  }
-  for (const k in headers as Record<string, unknown>) if (k.length === 4 && k.toLowerCase() === "host") return true;
+  for (const [k] of headers as Iterable<[string, unknown]>) if (k.toLowerCase() === "host") return true;
   return false;
 }
 
 function withHost(headers: Dispatcher.DispatchOptions["headers"], host: string): Dispatcher.DispatchOptions["headers"] {
   if (headers == null) return { host };
+  if (!Array.isArray(headers) && typeof (headers as Iterable<unknown>)[Symbol.iterator] !== "function") {
+    // A record, the usual shape: one pass that copies it or finds it has a Host already.
+    const out: Record<string, string> = { host };
+    for (const k in headers as Record<string, string>) {
+      if (k.length === 4 && k.toLowerCase() === "host") return headers;
+      out[k] = (headers as Record<string, string>)[k]!;
+    }
+    return out;
+  }
   if (hasHost(headers)) return headers;
   if (Array.isArray(headers)) {
     const list = headers as unknown[];
     return (list.length > 0 && Array.isArray(list[0]) ? [["host", host], ...list] : ["host", host, ...list]) as Dispatcher.DispatchOptions["headers"];
   }
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === "function") return [["host", host], ...(headers as Iterable<[string, string]>)] as Dispatcher.DispatchOptions["headers"];
-  // Built key by key: a spread into a literal takes V8's slow path (see extend in headers.ts).
-  const out: Record<string, string> = { host };
-  for (const k in headers as Record<string, string>) out[k] = (headers as Record<string, string>)[k]!;
-  return out;
+  return [["host", host], ...(headers as Iterable<[string, string]>)] as Dispatcher.DispatchOptions["headers"];
 }
 
 /**
@@ -168,7 +169,9 @@ export function ttlDnsInterceptor(options: TtlDnsOptions): Dispatcher.Dispatcher
     if (!entry) return [];
     const now = Date.now();
     let valid = entry.addresses;
-    if (valid.some((a) => a.expiresAt <= now)) {
+    let expired = false;
+    for (const a of valid) if (a.expiresAt <= now) expired = true;
+    if (expired) {
       valid = valid.filter((a) => a.expiresAt > now);
       entry.addresses = valid;
       if (valid.length === 0) hosts.delete(hostname);

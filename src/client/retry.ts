@@ -250,9 +250,10 @@ export function retryInterceptor(options: RetryOptions = {}): Dispatcher.Dispatc
     onRetry: options.onRetry,
     explainError: options.explainError,
   };
+  const methods = new Set(policy.methods);
   return (dispatch) =>
     function retry(opts, handler) {
-      const eligible = policy.maxRetries > 0 && policy.methods.includes(String(opts.method).toUpperCase()) && replayable(opts.body);
+      const eligible = policy.maxRetries > 0 && (methods.has(opts.method) || methods.has(String(opts.method).toUpperCase())) && replayable(opts.body);
       if (!eligible) return dispatch(opts, handler);
       return new RetryingHandler(opts, handler, dispatch, policy, eligible).start();
     };

@@ -111,26 +111,31 @@ function expect(n: Node | undefined, tag: number, what: string): Node {
 
 /** Dotted string of an OBJECT IDENTIFIER. */
 export function oidOf(n: Node | undefined): string {
-  const c = contentBytes(expect(n, 6, "an OBJECT IDENTIFIER"));
-  if (c.length === 0) throw malformed("empty OBJECT IDENTIFIER");
-  const parts: number[] = [];
+  const node = expect(n, 6, "an OBJECT IDENTIFIER");
+  const { buf, cstart, end } = node;
+  if (cstart === end) throw malformed("empty OBJECT IDENTIFIER");
+  // Built as a string directly: OIDs are read many times per certificate (issue 11).
+  let out = "";
   let v = 0;
-  for (const b of c) {
+  for (let i = cstart; i < end; i++) {
+    const b = buf[i]!;
     v = v * 128 + (b & 0x7f);
     if ((b & 0x80) === 0) {
-      if (parts.length === 0) {
+      if (out === "") {
         const first = v < 40 ? 0 : v < 80 ? 1 : 2;
-        parts.push(first, v - first * 40);
-      } else parts.push(v);
+        out = `${first}.${v - first * 40}`;
+      } else out += `.${v}`;
       v = 0;
     }
   }
-  return parts.join(".");
+  return out;
 }
 
 /** Date of a UTCTime or GeneralizedTime (whole seconds, Z). */
 export function timeOf(n: Node | undefined): Date {
   if (!n || n.cls !== 0 || (n.tag !== 23 && n.tag !== 24)) throw malformed("expected a time");
+  const fast = plainTime(n);
+  if (fast !== undefined) return fast;
   const s = Buffer.from(contentBytes(n)).toString("latin1");
   const m = n.tag === 23 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(s) : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:\.\d+)?Z$/.exec(s);
   if (!m) throw malformed(`bad time '${s}'`);
@@ -143,6 +148,53 @@ export function timeOf(n: Node | undefined): Date {
   if (bad) {
     throw new MtlsError("TIME_INVALID", `malformed DER: the ${n.tag === 23 ? "UTCTime" : "GeneralizedTime"} '${s}' has ${bad}, out of range`);
   }
+  return new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+}
+
+/** Two decimal digits at `i`, or -1. */
+function twoDigits(buf: Uint8Array, i: number): number {
+  const a = buf[i]! - 48;
+  const b = buf[i + 1]! - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * The usual forms, read from the bytes: `YYMMDDhhmmssZ` (UTCTime) and `YYYYMMDDhhmmssZ`
+ * (GeneralizedTime) with every field in range. Undefined for anything else, which
+ * {@link timeOf} reads (and refuses) by its general rules: the same date either way.
+ */
+function plainTime(n: Node): Date | undefined {
+  const { buf, cstart, end } = n;
+  const len = end - cstart;
+  let p = cstart;
+  let year: number;
+  if (n.tag === 23) {
+    if (len !== 13) return undefined;
+    const yy = twoDigits(buf, p);
+    if (yy < 0) return undefined;
+    year = yy + (yy < 50 ? 2000 : 1900);
+    p += 2;
+  } else {
+    if (len !== 15) return undefined;
+    const hi = twoDigits(buf, p);
+    const lo = twoDigits(buf, p + 2);
+    if (hi < 0 || lo < 0) return undefined;
+    year = hi * 100 + lo;
+    // Date.UTC reads years 0 to 99 as 1900 to 1999: left to the general rules.
+    if (year < 100) return undefined;
+    p += 4;
+  }
+  if (buf[end - 1] !== 0x5a) return undefined; // Z
+  const month = twoDigits(buf, p);
+  const day = twoDigits(buf, p + 2);
+  const hour = twoDigits(buf, p + 4);
+  const minute = twoDigits(buf, p + 6);
+  const second = twoDigits(buf, p + 8);
+  if (month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return undefined;
   return new Date(Date.UTC(year, month - 1, day, hour, minute, second));
 }
 

@@ -21,9 +21,14 @@ export type FingerprintFormat = "colon-hex" | "hex" | "short" | "spki-pin";
 /** The formats of a fingerprint of the whole DER, which {@link formatFingerprint} converts between. */
 export type DigestFingerprintFormat = Exclude<FingerprintFormat, "spki-pin">;
 
+const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0").toUpperCase());
+
 /** Hex with colons, upper case: `AB:CD:...` (fingerprints, serial numbers, key identifiers). */
 export function colonHex(bytes: Uint8Array): string {
-  return colonHexOf(Buffer.from(bytes).toString("hex"));
+  // Pair by pair from a table: key identifiers are read from every certificate parsed (issue 11).
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += i === 0 ? HEX_PAIRS[bytes[i]!]! : `:${HEX_PAIRS[bytes[i]!]!}`;
+  return out;
 }
 
 function colonHexOf(hex: string): string {

@@ -14,9 +14,25 @@ export interface PemBlock {
 const BEGIN = /-----BEGIN ([A-Z0-9 ]+)-----/g;
 const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** True when the bytes contain a PEM BEGIN line. */
+const BEGIN_BYTES = Buffer.from("-----BEGIN ", "latin1");
+/**
+ * A block body as `openssl` and Node write it: base64 lines, each ending with a line break,
+ * no headers, no indentation. For such a body the line-by-line reading below comes down to
+ * removing the line breaks; anything else takes that reading.
+ */
+const PLAIN_BODY = /^\r?\n(?:[A-Za-z0-9+/]+={0,2}\r?\n)+$/;
+
+/** True when the bytes contain a PEM BEGIN line (in their first MiB). */
 export function looksLikePem(data: Uint8Array): boolean {
-  return Buffer.from(data.subarray(0, Math.min(data.length, 1 << 20))).toString("latin1").includes("-----BEGIN ");
+  // The bytes searched as they are (a view, no copy); latin1 maps each byte to one character.
+  return Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 1 << 20)).indexOf(BEGIN_BYTES) >= 0;
+}
+
+/** The bytes of base64 text already checked, in an ArrayBuffer of their own. */
+function decodeBase64(b64: string): Uint8Array {
+  const out = new Uint8Array(Buffer.byteLength(b64, "base64"));
+  const n = Buffer.from(out.buffer).write(b64, "base64");
+  return n === out.length ? out : out.slice(0, n);
 }
 
 /**
@@ -41,6 +57,15 @@ export function parsePem(text: string, source = "input"): PemBlock[] {
     }
     const body = text.slice(bodyStart, end);
     const headers: Record<string, string> = {};
+    if (PLAIN_BODY.test(body)) {
+      const joined = body.replace(/[\r\n]/g, "");
+      if (joined.length % 4 !== 0) {
+        throw new MtlsError("PEM_MALFORMED", `${source}: PEM block ${n} (${label}) is truncated (its base64 length is not a multiple of 4)`, { subject: source });
+      }
+      blocks.push({ label, headers, der: decodeBase64(joined), text: text.slice(m.index, end + endLine.length) });
+      BEGIN.lastIndex = end + endLine.length;
+      continue;
+    }
     const b64: string[] = [];
     for (const raw of body.split(/\r?\n/)) {
       const line = raw.trim();
@@ -59,7 +84,7 @@ export function parsePem(text: string, source = "input"): PemBlock[] {
     if (joined.length === 0 || joined.length % 4 !== 0) {
       throw new MtlsError("PEM_MALFORMED", `${source}: PEM block ${n} (${label}) is ${joined.length === 0 ? "empty" : "truncated (its base64 length is not a multiple of 4)"}`, { subject: source });
     }
-    blocks.push({ label, headers, der: new Uint8Array(Buffer.from(joined, "base64")), text: text.slice(m.index, end + endLine.length) });
+    blocks.push({ label, headers, der: decodeBase64(joined), text: text.slice(m.index, end + endLine.length) });
     BEGIN.lastIndex = end + endLine.length;
   }
   if (blocks.length === 0 && text.includes("-----BEGIN")) {

@@ -32,7 +32,8 @@ const IGNORED_LABELS = new Set(["EC PARAMETERS"]);
  */
 export function decodePkiObjects(data: Uint8Array, source: string, options: ReadObjectsOptions = {}): PkiItem[] {
   if (looksLikePem(data)) {
-    const text = Buffer.from(data).toString("latin1");
+    // A view of the bytes, not a copy, made into text.
+    const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("latin1");
     const blocks = parsePem(text, source);
     const items: PkiItem[] = [];
     blocks.forEach((b, i) => {

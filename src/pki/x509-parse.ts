@@ -78,6 +78,29 @@ export interface CsrInfo extends ParsedSubjectKey {
 // Moved to fingerprint.ts (the one home of fingerprint formats); still importable from here.
 export { colonHex, spkiPin } from "./fingerprint.js";
 
+/** Byte equality, on views of the bytes (no copies). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** A view of bytes as a Buffer, for its string conversions (no copy). */
+function view(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** `getAttribute(rdns, "CN")[0]`, without the lists. */
+function firstCommonName(rdns: Rdn[]): string | undefined {
+  for (const rdn of rdns) for (const a of rdn) if (a.oid === OID_COMMON_NAME) return a.value;
+  return undefined;
+}
+
+const OID_COMMON_NAME = "2.5.4.3";
+
+/** A copy of decoded RDNs that shares nothing with them (what decoding the same bytes again gives). */
+function copyRdns(rdns: Rdn[]): Rdn[] {
+  return rdns.map((rdn) => rdn.map((a) => ({ type: a.type, oid: a.oid, value: a.value })));
+}
+
 function sigAlg(algId: Node | undefined): SignatureAlgorithmInfo {
   const oid = oidOf(children(algId)[0]);
   const a = SIGNATURE_ALGORITHMS[oid];
@@ -88,11 +111,11 @@ function generalNameText(g: Node): string {
   const bytes = contentBytes(g);
   switch (g.tag) {
     case 1:
-      return `email:${printable(Buffer.from(bytes).toString("latin1"))}`;
+      return `email:${printable(view(bytes).toString("latin1"))}`;
     case 2:
-      return `DNS:${printable(Buffer.from(bytes).toString("latin1"))}`;
+      return `DNS:${printable(view(bytes).toString("latin1"))}`;
     case 6:
-      return `URI:${printable(Buffer.from(bytes).toString("latin1"))}`;
+      return `URI:${printable(view(bytes).toString("latin1"))}`;
     case 7: {
       if (bytes.length === 4) return `IP:${Array.from(bytes).join(".")}`;
       if (bytes.length === 16) {
@@ -100,7 +123,7 @@ function generalNameText(g: Node): string {
         for (let i = 0; i < 16; i += 2) parts.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
         return `IP:${parts.join(":")}`;
       }
-      return `IP:${Buffer.from(bytes).toString("hex")}`;
+      return `IP:${view(bytes).toString("hex")}`;
     }
     case 4:
       return `DirName:${formatSubjectOneLine(decodeName(rawBytes(children(g)[0]!)))}`;
@@ -156,7 +179,7 @@ function decodeExtension(oid: string, value: Uint8Array, out: DecodedExtensions)
       return out.aki ? `keyid:${out.aki}` : "(no key identifier)";
     }
     default:
-      return Buffer.from(value).toString("hex");
+      return view(value).toString("hex");
   }
 }
 
@@ -171,7 +194,7 @@ function decodeExtensions(exts: Node[]): DecodedExtensions {
     try {
       text = decodeExtension(oid, value, out);
     } catch {
-      text = `(undecodable) ${Buffer.from(value).toString("hex")}`;
+      text = `(undecodable) ${view(value).toString("hex")}`;
     }
     out.list.push({ oid, name: OID_NAMES[oid] ?? oid, critical, text });
   }
@@ -212,8 +235,11 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
     const ext = decodeExtensions(children(children(extWrapper)[0]));
     const subjectDer = rawBytes(subjectN!);
     const issuerDer = rawBytes(issuerN!);
+    const selfIssued = sameBytes(subjectDer, issuerDer);
     const subject = decodeName(subjectDer);
-    const issuer = decodeName(issuerDer);
+    const subjectText = formatSubjectOneLine(subject);
+    // The same bytes read the same: a self-issued certificate's issuer is a copy of its subject.
+    const issuer = selfIssued ? copyRdns(subject) : decodeName(issuerDer);
     const spkiDer = rawBytes(spkiN!);
     // The key's description from its DER when this reader knows the kind; else from node's KeyObject.
     let publicKey: KeyObject | undefined;
@@ -234,11 +260,11 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
       kind: "certificate",
       der,
       subject,
-      subjectText: formatSubjectOneLine(subject),
+      subjectText,
       subjectDer,
-      commonName: getAttribute(subject, "CN")[0],
+      commonName: firstCommonName(subject),
       issuer,
-      issuerText: formatSubjectOneLine(issuer),
+      issuerText: selfIssued ? subjectText : formatSubjectOneLine(issuer),
       issuerDer,
       serialNumber: serialHex(contentBytes(serial!)),
       notBefore: timeOf(nb),
@@ -254,7 +280,7 @@ export function parseCertificate(der: Uint8Array, source = "certificate"): Certi
       subjectAltNames: ext.subjectAltNames,
       subjectKeyIdentifier: ext.ski,
       authorityKeyIdentifier: ext.aki,
-      selfIssued: Buffer.compare(Buffer.from(subjectDer), Buffer.from(issuerDer)) === 0,
+      selfIssued,
       get publicKey(): KeyObject {
         return (publicKey ??= publicKeyOf(spkiDer, source));
       },
@@ -394,5 +420,5 @@ export function isSignedBy(cert: CertificateInfo, issuer: CertificateInfo): bool
  */
 export function serialHex(contents: Uint8Array): string {
   const bytes = contents.length > 1 && contents[0] === 0 && (contents[1]! & 0x80) !== 0 ? contents.subarray(1) : contents;
-  return Buffer.from(bytes).toString("hex").toUpperCase();
+  return view(bytes).toString("hex").toUpperCase();
 }
