@@ -23,6 +23,8 @@ export interface ConnectionState {
   overLimit: boolean;
   /** The trust generation under which the peer's certificate was last found trusted. */
   trustGeneration: number;
+  /** The peer address, as read at the TCP accept (the TLS socket's own `remoteAddress` costs a system call each time). */
+  readonly remote: string | undefined;
 }
 
 /** The connections of one server, shared by the connection events and the request handler. */
@@ -98,13 +100,15 @@ export function watchConnections(server: https.Server, ctx: ConnectionContext): 
   server.prependListener("secureConnection", (socket: TLSSocket) => {
     const raw = rawSocketOf(socket);
     if (raw) pending.settle(raw);
+    // Read (and kept) by the TCP socket at its accept; the TLS socket would ask the kernel again.
+    const remote = raw?.remoteAddress ?? socket.remoteAddress;
     let identity: ClientIdentity | undefined;
     if (ctx.allow) {
       identity = peerIdentity(socket);
       const why = identity ? checkAllowList(identity, ctx.allow) : "no certificate";
       if (why) {
         metrics.handshakes.inc({ result: "identity_not_allowed" });
-        logger.warn({ event: "handshake_refused", reason: "identity_not_allowed", detail: why, remote: socket.remoteAddress, subject: identity?.subject, issuer: identity?.issuer, serial: identity?.serialNumber }, refusalMessage("identity_not_allowed"));
+        logger.warn({ event: "handshake_refused", reason: "identity_not_allowed", detail: why, remote, subject: identity?.subject, issuer: identity?.issuer, serial: identity?.serialNumber }, refusalMessage("identity_not_allowed"));
         socket.destroy();
         return;
       }
@@ -112,7 +116,7 @@ export function watchConnections(server: https.Server, ctx: ConnectionContext): 
     metrics.handshakes.inc({ result: "ok" });
     connections.open++;
     metrics.connections.set(undefined, connections.open);
-    connections.accepted.set(socket, { identity, overLimit: connections.open > limits.maxConnections, trustGeneration: ctx.trust.generation });
+    connections.accepted.set(socket, { identity, overLimit: connections.open > limits.maxConnections, trustGeneration: ctx.trust.generation, remote });
     socket.once("close", () => {
       connections.open--;
       metrics.connections.set(undefined, connections.open);

@@ -64,6 +64,11 @@ describe("headers sent upstream", () => {
     expect(out.get("content-type")).toEqual(["application/json"]);
   });
 
+  it("puts the peer address given (read at the accept) in X-Forwarded-For rather than asking the socket", () => {
+    expect(asMap(upstreamRequestHeaders(req(["X-Forwarded-For", "1.2.3.4"]), identity, "c", false, "198.51.100.9")).get("x-forwarded-for")).toEqual(["198.51.100.9"]);
+    expect(asMap(upstreamRequestHeaders(req([]), identity, "c", false, undefined)).get("x-forwarded-for")).toEqual(["203.0.113.7"]);
+  });
+
   it("drops Content-Length when there is no body", () => {
     expect(asMap(upstreamRequestHeaders(req(["Content-Length", "0"]), identity, "c", false)).has("content-length")).toBe(false);
   });

@@ -42,9 +42,10 @@ export function correlationIdFor(incoming: string | string[] | undefined, patter
  * The headers sent upstream, as a flat `[name, value, ...]` list: the caller's, without
  * hop-by-hop headers (and those the Connection header names), without anything that could pass
  * for a client identity or forwarding information; then the verified identity, the correlation
- * id, X-Forwarded-For/Proto/Host.
+ * id, X-Forwarded-For/Proto/Host. `remoteAddress`: the peer's, when the caller has it already
+ * (the socket's `remoteAddress` asks the kernel).
  */
-export function upstreamRequestHeaders(req: IncomingMessage, identity: ClientIdentity, correlationId: string, hasBody: boolean): string[] {
+export function upstreamRequestHeaders(req: IncomingMessage, identity: ClientIdentity, correlationId: string, hasBody: boolean, remoteAddress: string | undefined = req.socket.remoteAddress): string[] {
   const raw = req.rawHeaders;
   let connectionTokens: Set<string> | undefined;
   const connection = req.headers.connection;
@@ -59,7 +60,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, identity: ClientIde
     out.push(name, raw[i + 1]!);
   }
   out.push(...identity.headers);
-  out.push("x-correlation-id", correlationId, "x-forwarded-for", req.socket.remoteAddress ?? "", "x-forwarded-proto", "https");
+  out.push("x-correlation-id", correlationId, "x-forwarded-for", remoteAddress ?? "", "x-forwarded-proto", "https");
   const host = req.headers.host;
   if (host) out.push("x-forwarded-host", host);
   return out;
@@ -227,9 +228,10 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
 
 /**
  * Sends `req` to the upstream and streams the answer into `res`. Never throws: every failure
- * ends in an answer (or, once the answer has started, a closed connection).
+ * ends in an answer (or, once the answer has started, a closed connection). `remoteAddress`:
+ * the peer's, when known (default: the socket's).
  */
-export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, identity: ClientIdentity): void {
+export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, identity: ClientIdentity, remoteAddress: string | undefined = req.socket.remoteAddress): void {
   const correlation = correlationIdFor(req.headers["x-correlation-id"], ctx.correlationIdPattern);
   if (correlation.rejected) ctx.logger.debug({ event: "correlation_id_replaced", correlationId: correlation.id }, "the caller's x-correlation-id does not match the pattern; a new one was generated");
   const target = normaliseRequestTarget(req.url ?? "/");
@@ -241,7 +243,7 @@ export function forwardRequest(ctx: ForwardContext, req: IncomingMessage, res: S
   const cl = req.headers["content-length"];
   const chunked = req.headers["transfer-encoding"] !== undefined;
   const hasBody = chunked || (cl !== undefined && cl !== "0");
-  const headers = upstreamRequestHeaders(req, identity, correlation.id, hasBody);
+  const headers = upstreamRequestHeaders(req, identity, correlation.id, hasBody, remoteAddress);
   const body = !hasBody ? null : chunked ? limitedBody(req, ctx.maxBodyBytes) : req;
   const started = performance.now();
   let controller: Dispatcher.DispatchController | undefined;

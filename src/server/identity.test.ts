@@ -1,11 +1,14 @@
 import { X509Certificate } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import * as tls from "node:tls";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createTestPki, type TestCertificate } from "../testing/index.js";
-import { checkAllowList, identityOf, IDENTITY_HEADERS, isIdentityHeader, rfc4514 } from "./identity.js";
+import { createTestPki, type TestCertificate, type TestPki } from "../testing/index.js";
+import { checkAllowList, identityOf, IDENTITY_HEADERS, isIdentityHeader, peerIdentity, rfc4514, type ClientIdentity } from "./identity.js";
 
 let cert: TestCertificate;
+let pki: TestPki;
 beforeAll(async () => {
-  const pki = await createTestPki({ intermediateCn: "Thales Client CA" });
+  pki = await createTestPki({ intermediateCn: "Thales Client CA" });
   cert = await pki.issue({ subject: "/C=FR/O=Thales, Inc. \\/ é€/OU=a\\+b/CN=TLSMA-ECDSA\\/123\\/D1.PPR" });
 });
 
@@ -46,5 +49,37 @@ describe("client identity", () => {
 
   it("rfc4514 reverses Node's multi-line names", () => {
     expect(rfc4514("C=FR\nO=X\nCN=y")).toBe("CN=y,O=X,C=FR");
+  });
+});
+
+describe("peerIdentity on a real mutual-TLS connection", () => {
+  it("reads the verified peer's identity and leaves the chain it presented on the socket", async () => {
+    const serverPki = await createTestPki();
+    const server = await serverPki.issue({ cn: "localhost", usage: "server" });
+    const client = await pki.issue({ subject: "/O=Thales DIS/CN=peer-identity", usage: "client" });
+    const seen = new Promise<{ first: ClientIdentity | undefined; again: ClientIdentity | undefined; issuer: string | undefined }>((resolve, reject) => {
+      const srv = tls.createServer({ cert: server.certPem + serverPki.intermediate.certPem, key: server.keyPem, ca: pki.caBundlePem, requestCert: true, rejectUnauthorized: true }, (socket) => {
+        const first = peerIdentity(socket);
+        const again = peerIdentity(socket);
+        // The chain the client sent is still there for the trust check after a reload.
+        const issuer = socket.getPeerX509Certificate()?.issuerCertificate?.subject;
+        socket.end();
+        srv.close();
+        resolve({ first, again, issuer });
+      });
+      srv.listen(0, "127.0.0.1", () => {
+        const c = tls.connect({ port: (srv.address() as AddressInfo).port, host: "127.0.0.1", servername: "localhost", ca: serverPki.root.certPem, cert: client.chainPem, key: client.keyPem });
+        c.on("error", (e) => {
+          srv.close();
+          reject(e);
+        });
+        c.resume();
+      });
+    });
+    const { first, again, issuer } = await seen;
+    expect(first?.subject).toBe("CN=peer-identity,O=Thales DIS");
+    expect(first?.fingerprint256).toBe(client.info.sha256Fingerprint);
+    expect(again).toBe(first);
+    expect(issuer).toBe("CN=Thales Client CA");
   });
 });

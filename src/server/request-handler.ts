@@ -104,6 +104,6 @@ export function createRequestHandler(ctx: RequestContext): http.RequestListener 
       sendError(res, 403, "NO_CLIENT_CERTIFICATE", "a verified client certificate is required", undefined, true);
       return;
     }
-    forwardRequest(ctx.forward, req, res, identity);
+    forwardRequest(ctx.forward, req, res, identity, accepted.remote);
   };
 }
