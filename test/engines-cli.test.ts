@@ -73,6 +73,15 @@ describe("serve --engine", () => {
       expect((await fetch(`${doc!.adminUrl}/readyz`)).status).toBe(200);
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
+      if (engine === "nginx") {
+        // nginx's access log (written in blocks, the last one as it stops) reaches mtlskit's log as
+        // one JSON line per request, with the verified subject: none is lost at the stop.
+        const requests = `${out}\n${err}`.split("\n").filter((l) => l.includes('"path":"/notify"'));
+        expect(requests).toHaveLength(1);
+        const line = JSON.parse(requests[0]!) as Record<string, unknown>;
+        expect(line).toMatchObject({ engine: "nginx", status: 200, method: "POST", verify: "SUCCESS" });
+        expect(String(line["subject"])).toContain("CN=thales-notifier-1");
+      }
       // The engine is gone too: nothing listens any more.
       const open = await new Promise<boolean>((res) => net.connect(port, "127.0.0.1").once("connect", function (this: net.Socket) { this.destroy(); res(true); }).once("error", () => res(false)));
       expect(open).toBe(false);

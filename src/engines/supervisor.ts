@@ -208,31 +208,34 @@ export async function superviseEngine(o: SuperviseOptions): Promise<SupervisedEn
       }
     });
   }
-  // nginx writes its access log to a file of the run folder: tail it into JSON lines.
+  // nginx writes its access log to a file of the run folder (in blocks, at least every second):
+  // tail it into JSON lines. The reads run one after the other, and one more after the engine
+  // has exited, for the block it wrote as it stopped.
   let tail: ReturnType<typeof setInterval> | undefined;
+  let drained: Promise<void> = Promise.resolve();
+  const drainAccessLog = (): Promise<void> => (drained = drained.then(readAccessLog).catch(() => undefined));
+  let offset = 0;
+  const access = path.join(runDir, "logs", "access.log");
+  const readAccessLog = async (): Promise<void> => {
+    const fh = await fs.open(access, "r").catch(() => undefined);
+    if (!fh) return;
+    try {
+      const { size } = await fh.stat();
+      if (size < offset) offset = 0;
+      if (size === offset) return;
+      const b = Buffer.alloc(size - offset);
+      await fh.read(b, 0, b.length, offset);
+      const text = b.toString("utf8");
+      const end = text.lastIndexOf("\n");
+      if (end < 0) return;
+      offset += Buffer.byteLength(text.slice(0, end + 1));
+      for (const line of text.slice(0, end).split("\n")) forwardLine(logger, engine, line);
+    } finally {
+      await fh.close();
+    }
+  };
   if (engine === "nginx") {
-    let offset = 0;
-    const access = path.join(runDir, "logs", "access.log");
-    tail = setInterval(() => {
-      void (async () => {
-        const fh = await fs.open(access, "r").catch(() => undefined);
-        if (!fh) return;
-        try {
-          const { size } = await fh.stat();
-          if (size < offset) offset = 0;
-          if (size === offset) return;
-          const b = Buffer.alloc(size - offset);
-          await fh.read(b, 0, b.length, offset);
-          const text = b.toString("utf8");
-          const end = text.lastIndexOf("\n");
-          if (end < 0) return;
-          offset += Buffer.byteLength(text.slice(0, end + 1));
-          for (const line of text.slice(0, end).split("\n")) forwardLine(logger, engine, line);
-        } finally {
-          await fh.close();
-        }
-      })();
-    }, 500);
+    tail = setInterval(() => void drainAccessLog(), 500);
     tail.unref();
   }
   await new Promise<void>((resolve, reject) => {
@@ -313,6 +316,7 @@ export async function superviseEngine(o: SuperviseOptions): Promise<SupervisedEn
       await exited;
       clearTimeout(t);
     }
+    if (engine === "nginx") await drainAccessLog();
     await new Promise<void>((r) => (adminServer ? adminServer.close(() => r()) : r()));
     adminServer?.closeAllConnections();
   };
