@@ -71,16 +71,25 @@ describe("serve --engine", () => {
       const got = upstream.received.at(-1)!;
       expect(got.headers["x-client-cert-subject"]).toBe("CN=thales-notifier-1,O=Thales DIS,C=FR");
       expect((await fetch(`${doc!.adminUrl}/readyz`)).status).toBe(200);
+      // No client certificate: refused (the reason reaches mtlskit's log for nginx, below).
+      const refused = await curl(port, pki, ["-o", "/dev/null", "-w", "%{http_code}"], "/notify");
+      expect(refused.stdout.trim()).not.toBe("200");
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
       if (engine === "nginx") {
         // nginx's access log (written in blocks, the last one as it stops) reaches mtlskit's log as
         // one JSON line per request, with the verified subject: none is lost at the stop.
-        const requests = `${out}\n${err}`.split("\n").filter((l) => l.includes('"path":"/notify"'));
+        const requests = `${out}\n${err}`.split("\n").filter((l) => l.includes('"path":"/notify"') && l.includes('"status":200'));
         expect(requests).toHaveLength(1);
         const line = JSON.parse(requests[0]!) as Record<string, unknown>;
         expect(line).toMatchObject({ engine: "nginx", status: 200, method: "POST", verify: "SUCCESS" });
         expect(String(line["subject"])).toContain("CN=thales-notifier-1");
+        // nginx's error log: the refusal, with its reason, as a warning of the node engine's shape.
+        const refusals = `${out}\n${err}`.split("\n").filter((l) => l.includes('"event":"handshake_failed"'));
+        expect(refusals.length).toBeGreaterThanOrEqual(1);
+        expect(JSON.parse(refusals[0]!)).toMatchObject({ engine: "nginx", reason: "client sent no required SSL certificate" });
+        // A closed keep-alive connection is no line at the default level.
+        expect(`${out}\n${err}`).not.toContain("closed keepalive connection");
       }
       // The engine is gone too: nothing listens any more.
       const open = await new Promise<boolean>((res) => net.connect(port, "127.0.0.1").once("connect", function (this: net.Socket) { this.destroy(); res(true); }).once("error", () => res(false)));

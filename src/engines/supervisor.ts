@@ -154,8 +154,10 @@ function forwardLine(logger: InboundLogger, engine: EngineName, line: string): v
       /* plain */
     }
   }
-  const lvl = /\[(emerg|alert|crit|error)\]|ALERT/.test(t) ? "error" : /\[warn\]|WARNING/.test(t) ? "warn" : "info";
+  const lvl = /\[(emerg|alert|crit|error)\]|ALERT/.test(t) ? "error" : /\[warn\]|WARNING/.test(t) ? "warn" : /\[(info|debug)\]/.test(t) ? "debug" : "info";
   const hs = /client sent no required SSL certificate|SSL_do_handshake\(\) failed|certificate verify failed|client SSL certificate verify error/.exec(t);
+  // nginx's info level says why a handshake was refused (kept, as a warning) and also that a
+  // client closed its connection (debug: the node engine logs no line per connection either).
   logger[hs ? "warn" : lvl]({ engine, ...(hs ? { event: "handshake_failed", reason: hs[0] } : {}) }, t);
 }
 
@@ -208,34 +210,39 @@ export async function superviseEngine(o: SuperviseOptions): Promise<SupervisedEn
       }
     });
   }
-  // nginx writes its access log to a file of the run folder (in blocks, at least every second):
-  // tail it into JSON lines. The reads run one after the other, and one more after the engine
-  // has exited, for the block it wrote as it stopped.
+  // nginx writes its access log (in blocks, at least every second) and its error log (refused
+  // handshakes with their reason) to files of the run folder: tail both into JSON lines. The
+  // reads run one after the other, and once more after the engine has exited, for what it wrote
+  // as it stopped.
   let tail: ReturnType<typeof setInterval> | undefined;
   let drained: Promise<void> = Promise.resolve();
-  const drainAccessLog = (): Promise<void> => (drained = drained.then(readAccessLog).catch(() => undefined));
-  let offset = 0;
-  const access = path.join(runDir, "logs", "access.log");
-  const readAccessLog = async (): Promise<void> => {
-    const fh = await fs.open(access, "r").catch(() => undefined);
+  const logs = ["access.log", "error.log"].map((f) => ({ file: path.join(runDir, "logs", f), offset: 0 }));
+  const readLog = async (log: { file: string; offset: number }): Promise<void> => {
+    const fh = await fs.open(log.file, "r").catch(() => undefined);
     if (!fh) return;
     try {
       const { size } = await fh.stat();
-      if (size < offset) offset = 0;
-      if (size === offset) return;
-      const b = Buffer.alloc(size - offset);
-      await fh.read(b, 0, b.length, offset);
+      if (size < log.offset) log.offset = 0;
+      if (size === log.offset) return;
+      const b = Buffer.alloc(size - log.offset);
+      await fh.read(b, 0, b.length, log.offset);
       const text = b.toString("utf8");
       const end = text.lastIndexOf("\n");
       if (end < 0) return;
-      offset += Buffer.byteLength(text.slice(0, end + 1));
+      log.offset += Buffer.byteLength(text.slice(0, end + 1));
       for (const line of text.slice(0, end).split("\n")) forwardLine(logger, engine, line);
     } finally {
       await fh.close();
     }
   };
+  const drainLogs = (): Promise<void> =>
+    (drained = drained
+      .then(async () => {
+        for (const log of logs) await readLog(log);
+      })
+      .catch(() => undefined));
   if (engine === "nginx") {
-    tail = setInterval(() => void drainAccessLog(), 500);
+    tail = setInterval(() => void drainLogs(), 500);
     tail.unref();
   }
   await new Promise<void>((resolve, reject) => {
@@ -316,7 +323,7 @@ export async function superviseEngine(o: SuperviseOptions): Promise<SupervisedEn
       await exited;
       clearTimeout(t);
     }
-    if (engine === "nginx") await drainAccessLog();
+    if (engine === "nginx") await drainLogs();
     await new Promise<void>((r) => (adminServer ? adminServer.close(() => r()) : r()));
     adminServer?.closeAllConnections();
   };
