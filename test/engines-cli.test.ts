@@ -9,7 +9,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInboundPki, curl, startUpstream, tempDir, waitFor, type InboundPki, type TestUpstream } from "./support/server-fixtures.js";
-import { MTLSKIT_BIN, mtlskit } from "./support/cli.js";
+import { MTLSKIT_BIN, mtlskit, startMtlskit } from "./support/cli.js";
 import { requireTool } from "./support/tools.js";
 import { freePort } from "./support/net.js";
 
@@ -98,6 +98,30 @@ describe("serve --engine", () => {
       await fs.access(path.join(runDir, engine === "nginx" ? "nginx.conf" : "haproxy.cfg"));
     });
   }
+
+  it.skipIf(!requireTool("nginx"))("nginx in a run folder used again: the earlier run's log lines are not logged again", async () => {
+    const runDir = await tempDir("mtlskit-cli-nginx-again-");
+    dirs.push(runDir);
+    const client = await pki.writeClient("again", pki.client);
+    const once = async (request: boolean): Promise<string> => {
+      const port = await freePort();
+      const run = await startMtlskit<{ port: number }>(["--json", "serve", "--engine", "nginx", "--run-dir", runDir, "--listen", `127.0.0.1:${port}`, "--admin", "off", ...fileArgs()], { cwd: pki.dir });
+      children.push(run.child);
+      if (request) {
+        expect((await curl(port, pki, ["--cert", client.cert, "--key", client.key, "-d", "{}"], "/notify")).code).toBe(0);
+        await curl(port, pki, ["-o", "/dev/null"], "/notify");
+      }
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+      return run.stderr();
+    };
+    const first = await once(true);
+    expect(first).toContain('"path":"/notify"');
+    expect(first).toContain('"event":"handshake_failed"');
+    const second = await once(false);
+    expect(second).not.toContain('"path":"/notify"');
+    expect(second).not.toContain('"event":"handshake_failed"');
+  });
 
   it("ENGINE_NOT_FOUND names the Debian package", async () => {
     const r = await mtlskit(["serve", "--engine", "nginx", "--engine-bin", "/nonexistent/nginx", "--listen", "127.0.0.1:0", "--admin", "off", ...fileArgs()], { cwd: pki.dir });

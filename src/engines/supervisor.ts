@@ -194,6 +194,14 @@ export async function superviseEngine(o: SuperviseOptions): Promise<SupervisedEn
   await prepare();
   await validateEngineFolder(engine, bin, runDir, engineEnv(model));
 
+  // nginx's log files as they are before this start: a run folder used again keeps the lines of
+  // earlier runs, which are not logged again.
+  const logs = await Promise.all(
+    ["access.log", "error.log"].map(async (f) => {
+      const file = path.join(runDir, "logs", f);
+      return { file, offset: await fs.stat(file).then((st) => st.size, () => 0) };
+    }),
+  );
   const args = engine === "nginx" ? ["-p", runDir, "-c", path.join(runDir, "nginx.conf"), "-e", "stderr"] : ["-W", "-db", "-f", path.join(runDir, "haproxy.cfg")];
   const child: ChildProcess = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: engineEnv(model) });
   let stopping = false;
@@ -216,7 +224,6 @@ export async function superviseEngine(o: SuperviseOptions): Promise<SupervisedEn
   // as it stopped.
   let tail: ReturnType<typeof setInterval> | undefined;
   let drained: Promise<void> = Promise.resolve();
-  const logs = ["access.log", "error.log"].map((f) => ({ file: path.join(runDir, "logs", f), offset: 0 }));
   const readLog = async (log: { file: string; offset: number }): Promise<void> => {
     const fh = await fs.open(log.file, "r").catch(() => undefined);
     if (!fh) return;
