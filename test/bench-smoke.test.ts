@@ -28,3 +28,15 @@ describe("bench cold start", () => {
     expect(r.mtlskitMs).toBeGreaterThan(0);
   });
 });
+
+describe("bench outbound", () => {
+  it("runs paired rounds of the raw Agent and createThalesDispatcher and prints their ratios", async () => {
+    process.env["MTLSKIT_BENCH_OUTBOUND_ROUNDS"] = "2";
+    process.env["MTLSKIT_BENCH_OUTBOUND_REQUESTS"] = "50";
+    const { runOutboundBench } = await import("../bench/outbound.js");
+    const lines = (await runOutboundBench()).join("\n");
+    expect(lines).toMatch(/target >= 0\.95x the raw requests\/s: (met|MISSED) \(\d\.\d{3}x\); target p99 <= 1\.10x the raw p99: (met|MISSED)/);
+    expect(lines).toMatch(/garbage collections in the client per 1,000 requests: raw \d+\.\d\d, createThalesDispatcher \d+\.\d\d/);
+    expect(lines).toMatch(/createThalesDispatcher: \d+ TLS connections .* 1 DNS lookups, 0 retries/);
+  }, 60_000);
+});

@@ -13,6 +13,26 @@ describe("x-correlation-id", () => {
     for (let i = 0; i < 50; i++) expect(newCorrelationId()).toMatch(correlationIdPattern(d1));
   });
 
+  it("is a random version 4 UUID, new at every call, every random bit varying", () => {
+    const first = newCorrelationId();
+    // 600 ids: more than the 256 one draw of random bytes gives, so the refill is used too.
+    const ids = [first, ...Array.from({ length: 599 }, () => newCorrelationId())];
+    expect(first).toBe(ids[0]);
+    expect(new Set(ids).size).toBe(ids.length);
+    const uuidV4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    for (const id of ids) expect(id).toMatch(uuidV4);
+    // Every one of the 122 random bits is seen as 0 and as 1 (a stuck digit or a reused draw would not be).
+    const bits = (id: string) => BigInt(`0x${id.replace(/-/g, "")}`);
+    const fixed = (0xfn << 76n) | (0x3n << 62n);
+    let ones = 0n;
+    let zeros = 0n;
+    for (const id of ids) {
+      ones |= bits(id);
+      zeros |= ~bits(id) & ((1n << 128n) - 1n);
+    }
+    expect((ones & zeros) | fixed).toBe((1n << 128n) - 1n);
+  });
+
   it("accepts 1 to 64 letters, digits, '-' and '_' and refuses anything else", () => {
     expect(assertCorrelationId("a")).toBe("a");
     expect(assertCorrelationId("A-b_9".repeat(12) + "abcd")).toHaveLength(64);

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import type { Dispatcher } from "undici";
 import { MtlsError } from "../errors/index.js";
 import { PROGRAMS, type ProgramPolicy } from "../policy/index.js";
@@ -16,9 +16,39 @@ export function correlationIdPattern(program?: ProgramPolicy): RegExp {
   return program?.auth.correlationIdPattern ?? PROGRAMS.d1.auth.correlationIdPattern ?? /^[A-Za-z0-9_-]{1,64}$/;
 }
 
-/** A new correlation id: a random UUID (36 characters of the allowed set). */
+/** Random bytes for {@link newCorrelationId}, drawn from the CSPRNG 4 KiB at a time (as Node's own UUID cache does). */
+const entropy = Buffer.allocUnsafeSlow(4096);
+let entropyOffset = entropy.length;
+/** The 36 characters of the id being written (a fixed buffer: the string is made once, from it). */
+const uuidChars = Buffer.from("00000000-0000-4000-8000-000000000000", "latin1");
+/** Where each of the 16 bytes goes among the 36 characters (the dashes are skipped). */
+const UUID_POSITIONS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+/** Byte value -> its two lower-case hex digits, as two character codes. */
+const HEX = Buffer.from(Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0")).join(""), "latin1");
+
+/**
+ * A new correlation id: a random (version 4) UUID, 36 characters of the allowed set, as
+ * `crypto.randomUUID()` makes. Written into a fixed buffer and read out as one flat string:
+ * `randomUUID()` builds its string from 20 concatenations, about 500 bytes of garbage at
+ * every request, which made the dispatcher's garbage collections a third more frequent than
+ * a bare Agent's and showed in its p99 latency (issue 11, item 7).
+ */
 export function newCorrelationId(): string {
-  return randomUUID();
+  if (entropyOffset + 16 > entropy.length) {
+    randomFillSync(entropy);
+    entropyOffset = 0;
+  }
+  const o = entropyOffset;
+  entropyOffset += 16;
+  for (let i = 0; i < 16; i++) {
+    let b = entropy[o + i]!;
+    if (i === 6) b = (b & 0x0f) | 0x40; // version 4
+    else if (i === 8) b = (b & 0x3f) | 0x80; // variant 10 (RFC 9562)
+    const at = UUID_POSITIONS[i]!;
+    uuidChars[at] = HEX[b * 2]!;
+    uuidChars[at + 1] = HEX[b * 2 + 1]!;
+  }
+  return uuidChars.toString("latin1");
 }
 
 /** Checks a correlation id given by the caller; `HTTP_CORRELATION_ID_INVALID` otherwise. */

@@ -29,21 +29,25 @@ export interface LegacyHandler {
 
 type RawHeaders = Buffer[] | string[];
 
-const RAW = Symbol("raw headers");
-const PARSED = Symbol("parsed headers");
 /** Read on a {@link lazyHeaders} object: the plain parsed object behind it. */
 const MATERIAL = Symbol("plain headers");
 
-interface LazyTarget {
-  [RAW]: RawHeaders;
-  [PARSED]: IncomingHttpHeaders | undefined;
+/** What a lazy headers object wraps: the raw list, and the object parsed from it once read. */
+class LazyTarget {
+  parsed: IncomingHttpHeaders | undefined = undefined;
+
+  constructor(readonly raw: RawHeaders) {}
 }
 
 function parsed(t: LazyTarget): IncomingHttpHeaders {
-  return (t[PARSED] ??= util.parseHeaders(t[RAW]) as IncomingHttpHeaders);
+  return (t.parsed ??= util.parseHeaders(t.raw) as IncomingHttpHeaders);
 }
 
-/** One handler for every lazy headers object: no closure is made per response. */
+/**
+ * One handler for every lazy headers object: no closure is made per response. Every trap goes
+ * to the parsed object, so the target's own fields are never seen (they are configurable, so
+ * the proxy invariants hold whatever the parsed object has).
+ */
 const LAZY: ProxyHandler<LazyTarget> = {
   get: (t, k) => (k === MATERIAL ? parsed(t) : Reflect.get(parsed(t), k)),
   has: (t, k) => Reflect.has(parsed(t), k),
@@ -60,7 +64,7 @@ const LAZY: ProxyHandler<LazyTarget> = {
  * a property, `in`, `Object.keys`, a spread). Reads and writes go to that one parsed object.
  */
 export function lazyHeaders(raw: RawHeaders): IncomingHttpHeaders {
-  return new Proxy<LazyTarget>({ [RAW]: raw, [PARSED]: undefined }, LAZY) as unknown as IncomingHttpHeaders;
+  return new Proxy<LazyTarget>(new LazyTarget(raw), LAZY) as unknown as IncomingHttpHeaders;
 }
 
 /** The plain object of headers, for a handler outside the dispatcher (it never sees the lazy wrapper). */
@@ -68,16 +72,24 @@ export function plainHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders 
   return (headers as { [MATERIAL]?: IncomingHttpHeaders })[MATERIAL] ?? headers;
 }
 
-/** What the layers above see of undici's legacy-style callbacks: pause, resume, abort, the raw headers. */
-class BridgeController implements Dispatcher.DispatchController {
+/**
+ * A newer-style handler, given to undici's pool as an older-style one: what undici's own
+ * `UnwrapHandler` does, with the response headers parsed only when read. The bridge is also
+ * the controller the handler is given (pause, resume, abort, the raw headers): one object per
+ * request rather than two, since every object made per request adds to the garbage collector's
+ * work, which shows in the tail latency (issue 11, item 7).
+ */
+export class PoolBridge implements LegacyHandler, Dispatcher.DispatchController {
   rawHeaders: RawHeaders | null = null;
   rawTrailers: RawHeaders | null = null;
-  resumeFn: (() => void) | undefined = undefined;
+  private resumeFn: (() => void) | undefined = undefined;
+  private abortFn: ((reason?: Error) => void) | undefined = undefined;
   private isPaused = false;
   private isAborted = false;
   private abortReason: Error | null = null;
+  private connected = false;
 
-  constructor(private readonly abortFn: (reason?: Error) => void) {}
+  constructor(private readonly handler: Dispatcher.DispatchHandler) {}
 
   get aborted(): boolean {
     return this.isAborted;
@@ -105,22 +117,13 @@ class BridgeController implements Dispatcher.DispatchController {
     if (this.isAborted) return;
     this.isAborted = true;
     this.abortReason = reason;
-    this.abortFn(reason);
+    this.abortFn?.(reason);
   }
-}
-
-/**
- * A newer-style handler, given to undici's pool as an older-style one: what undici's own
- * `UnwrapHandler` does, with the response headers parsed only when read.
- */
-export class PoolBridge implements LegacyHandler {
-  private controller: BridgeController | undefined;
-
-  constructor(private readonly handler: Dispatcher.DispatchHandler) {}
 
   onConnect(abort: (reason?: Error) => void, context?: unknown): void {
-    this.controller = new BridgeController(abort);
-    this.handler.onRequestStart?.(this.controller, context);
+    this.abortFn = abort;
+    this.connected = true;
+    this.handler.onRequestStart?.(this, context);
   }
 
   onResponseStarted(): void {
@@ -128,34 +131,30 @@ export class PoolBridge implements LegacyHandler {
   }
 
   onUpgrade(statusCode: number, rawHeaders: RawHeaders | null, socket: Duplex): void {
-    const c = this.controller!;
-    c.rawHeaders = rawHeaders;
-    this.handler.onRequestUpgrade?.(c, statusCode, util.parseHeaders(rawHeaders ?? []) as IncomingHttpHeaders, socket);
+    this.rawHeaders = rawHeaders;
+    this.handler.onRequestUpgrade?.(this, statusCode, util.parseHeaders(rawHeaders ?? []) as IncomingHttpHeaders, socket);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage?: string): boolean {
-    const c = this.controller!;
-    c.resumeFn = resume;
-    c.rawHeaders = rawHeaders;
-    this.handler.onResponseStart?.(c, statusCode, lazyHeaders(rawHeaders), statusMessage);
-    return !c.paused;
+    this.resumeFn = resume;
+    this.rawHeaders = rawHeaders;
+    this.handler.onResponseStart?.(this, statusCode, lazyHeaders(rawHeaders), statusMessage);
+    return !this.isPaused;
   }
 
   onData(chunk: Buffer): boolean {
-    const c = this.controller!;
-    this.handler.onResponseData?.(c, chunk);
-    return !c.paused;
+    this.handler.onResponseData?.(this, chunk);
+    return !this.isPaused;
   }
 
   onComplete(rawTrailers: RawHeaders | null): void {
-    const c = this.controller!;
-    c.rawTrailers = rawTrailers;
-    this.handler.onResponseEnd?.(c, rawTrailers && rawTrailers.length > 0 ? (util.parseHeaders(rawTrailers) as IncomingHttpHeaders) : {});
+    this.rawTrailers = rawTrailers;
+    this.handler.onResponseEnd?.(this, rawTrailers && rawTrailers.length > 0 ? (util.parseHeaders(rawTrailers) as IncomingHttpHeaders) : {});
   }
 
   onError(err: Error): void {
     if (!this.handler.onResponseError) throw err;
     // Before onConnect (a request refused at dispatch) there is no controller yet, as with undici's UnwrapHandler.
-    this.handler.onResponseError(this.controller as Dispatcher.DispatchController, err);
+    this.handler.onResponseError(this.connected ? this : (undefined as unknown as Dispatcher.DispatchController), err);
   }
 }

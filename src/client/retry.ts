@@ -124,8 +124,12 @@ export class StableController implements Dispatcher.DispatchController {
   }
 }
 
-class RetryingHandler implements Dispatcher.DispatchHandler {
-  private readonly controller = new StableController();
+/**
+ * The retry layer's handler of one request. It is also the controller the caller is given
+ * (stable across attempts): one object per request rather than two, as every object made per
+ * request adds to the garbage collector's work, which shows in the tail latency (issue 11).
+ */
+class RetryingHandler extends StableController implements Dispatcher.DispatchHandler {
   private started = false;
   private forwarded = false;
   private swallowing: { delayMs: number; reason: string } | undefined;
@@ -138,27 +142,29 @@ class RetryingHandler implements Dispatcher.DispatchHandler {
     private readonly dispatch: Dispatcher["dispatch"],
     private readonly policy: Required<Omit<RetryOptions, "onRetry" | "explainError">> & Pick<RetryOptions, "onRetry" | "explainError">,
     private readonly eligible: boolean,
-  ) {}
+  ) {
+    super();
+  }
 
   start(): boolean {
     return this.dispatch(this.opts, this);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
-    this.controller.setTarget(controller);
+    this.setTarget(controller);
     if (!this.started) {
       this.started = true;
-      this.handler.onRequestStart?.(this.controller, context);
+      this.handler.onRequestStart?.(this, context);
     }
   }
 
   onRequestUpgrade(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
     this.forwarded = true;
-    this.handler.onRequestUpgrade?.(this.controller, statusCode, headers, socket);
+    this.handler.onRequestUpgrade?.(this, statusCode, headers, socket);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    if (this.eligible && !this.controller.aborted && this.retries < this.policy.maxRetries && this.policy.statusCodes.includes(statusCode)) {
+    if (this.eligible && !this.aborted && this.retries < this.policy.maxRetries && this.policy.statusCodes.includes(statusCode)) {
       const after = parseRetryAfter(headers["retry-after"]);
       if (after === undefined || after <= this.policy.maxRetryAfterMs) {
         this.swallowing = { delayMs: after ?? this.backoff(), reason: String(statusCode) };
@@ -168,12 +174,12 @@ class RetryingHandler implements Dispatcher.DispatchHandler {
       }
     }
     this.forwarded = true;
-    this.handler.onResponseStart?.(this.controller, statusCode, headers, statusMessage);
+    this.handler.onResponseStart?.(this, statusCode, headers, statusMessage);
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.swallowing) return;
-    this.handler.onResponseData?.(this.controller, chunk);
+    this.handler.onResponseData?.(this, chunk);
   }
 
   onResponseEnd(_c: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
@@ -184,7 +190,7 @@ class RetryingHandler implements Dispatcher.DispatchHandler {
       return;
     }
     this.finish();
-    this.handler.onResponseEnd?.(this.controller, trailers);
+    this.handler.onResponseEnd?.(this, trailers);
   }
 
   onResponseError(_c: Dispatcher.DispatchController | null, error: Error): void {
@@ -198,12 +204,12 @@ class RetryingHandler implements Dispatcher.DispatchHandler {
       return;
     }
     const code = (err as { code?: string }).code ?? "";
-    if (this.eligible && !this.forwarded && !this.controller.aborted && this.retries < this.policy.maxRetries && this.policy.errorCodes.includes(code)) {
+    if (this.eligible && !this.forwarded && !this.aborted && this.retries < this.policy.maxRetries && this.policy.errorCodes.includes(code)) {
       this.schedule(this.backoff(), code);
       return;
     }
     this.finish();
-    this.handler.onResponseError?.(this.controller, err);
+    this.handler.onResponseError?.(this, err);
   }
 
   private finish(): void {
@@ -219,14 +225,14 @@ class RetryingHandler implements Dispatcher.DispatchHandler {
     this.retries += 1;
     this.policy.onRetry?.({ method: this.opts.method, path: this.opts.path, retry: this.retries, delayMs, reason });
     const timer = setTimeout(() => {
-      this.controller.onAbortBetweenAttempts = undefined;
+      this.onAbortBetweenAttempts = undefined;
       this.start();
     }, delayMs);
-    this.controller.onAbortBetweenAttempts = (why) => {
+    this.onAbortBetweenAttempts = (why) => {
       clearTimeout(timer);
-      this.controller.onAbortBetweenAttempts = undefined;
+      this.onAbortBetweenAttempts = undefined;
       this.finish();
-      this.handler.onResponseError?.(this.controller, why);
+      this.handler.onResponseError?.(this, why);
     };
   }
 }
