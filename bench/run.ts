@@ -80,8 +80,10 @@ const { runOutboundBench } = await import("./outbound.js");
 console.log(`\n${(await runOutboundBench()).join("\n")}`);
 
 // Inbound (issue 6): mtlskit serve against nginx, same certificates, upstream and load generators.
-const { runInboundBench } = await import("./inbound.js");
+const { runInboundBench, runNodeCpuBench } = await import("./inbound.js");
 console.log(`\n${(await runInboundBench()).join("\n")}`);
+// The node engine's target (CPU per full handshake <= 1.1x bare Node, issue 12), on paired rounds of the two alone.
+console.log((await runNodeCpuBench()).join("\n"));
 
 // Keys in a token (issue 14): client key in SoftHSM2 against a file key, same server.
 const { runPkcs11Bench } = await import("./pkcs11.js");
