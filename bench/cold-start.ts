@@ -59,25 +59,32 @@ export function coldStart(root: string, certFile: string, env: NodeJS.ProcessEnv
   return { label, runs, mtlskitMs: median(times[0]!), nodeFloorMs: median(times[1]!), opensslMs: openssl ? median(times[2]!) : undefined };
 }
 
+/** Packages `mtlskit inspect FILE` must not load at start-up: each costs tens of milliseconds. */
+export const HEAVY_PACKAGES = ["pkijs", "yaml", "zod", "undici", "jose", "pino"] as const;
+
 /**
- * Whether pkijs is among the modules the built CLI loads for `inspect` (main.js plus the static
- * imports of the inspect chunk, transitively).
+ * The npm packages the built CLI loads for `inspect` before it runs: the bare imports of
+ * main.js and of the inspect chunk's static imports, transitively (dynamic `import()` is not
+ * followed: it runs only when that path is taken). Undefined without a built CLI.
  */
-export function pkijsOnInspectPath(root: string): boolean | undefined {
+export function packagesOnInspectPath(root: string): string[] | undefined {
   const chunks = path.join(root, "dist", "cli", "chunks");
   if (!existsSync(chunks)) return undefined;
   const inspect = readdirSync(chunks).find((f) => f.startsWith("inspect-"));
   if (!inspect) return undefined;
   const seen = new Set<string>();
+  const packages = new Set<string>();
   const todo = [path.join(root, "dist", "cli", "main.js"), path.join(chunks, inspect)];
-  let text = "";
   while (todo.length > 0) {
     const file = todo.pop()!;
     if (seen.has(file) || !existsSync(file)) continue;
     seen.add(file);
     const src = readFileSync(file, "utf8");
-    text += src;
-    for (const m of src.matchAll(/(?:^|[;}\s])import\s*(?:[^"'();]*?from\s*)?["'](\.[^"']+)["']/g)) todo.push(path.join(path.dirname(file), m[1]!));
+    for (const m of src.matchAll(/(?:^|[;}\s])import\s*(?:[^"'();]*?from\s*)?["']([^"']+)["']/g)) {
+      const spec = m[1]!;
+      if (spec.startsWith(".")) todo.push(path.join(path.dirname(file), spec));
+      else if (!spec.startsWith("node:")) packages.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!);
+    }
   }
-  return /EnvelopedData|SignedAndUnsignedAttributes/.test(text);
+  return [...packages].sort();
 }

@@ -12,7 +12,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestPki } from "../src/testing/index.js";
-import { coldStart, pkijsOnInspectPath, snapshotCli, type ColdStartResult } from "./cold-start.js";
+import { coldStart, HEAVY_PACKAGES, packagesOnInspectPath, snapshotCli, type ColdStartResult } from "./cold-start.js";
 import { lintThroughput, printLintThroughput } from "./lint-throughput.js";
 import { printTable } from "./stats.js";
 
@@ -62,8 +62,9 @@ async function main(): Promise<void> {
         r.mtlskitMs <= COLD_TARGET_MS ? "met" : "MISSED",
       ]),
     ]);
-    const pkijs = pkijsOnInspectPath(cli);
-    console.log(`  pkijs on the inspect start-up path: ${pkijs === undefined ? "unknown (no inspect chunk)" : pkijs ? 'YES: package.json needs "sideEffects": false (see src/pki/index.ts)' : "no"}`);
+    const packages = packagesOnInspectPath(cli);
+    const heavy = packages?.filter((p) => (HEAVY_PACKAGES as readonly string[]).includes(p)) ?? [];
+    console.log(`  packages loaded at the start of inspect: ${packages === undefined ? "unknown (no inspect chunk)" : packages.join(", ") || "none"}${heavy.length > 0 ? `; ${heavy.join(", ")} should not be (see test/inspect-cli.test.ts)` : ""}`);
     if (extra) console.log(`  NODE_EXTRA_CA_CERTS=${extra}: node reads its root store at start-up, before any mtlskit code runs.`);
 
     // (b) lint throughput

@@ -23,6 +23,10 @@ const shared = {
 };
 
 if (process.argv.includes("--clean")) rmSync("dist", { recursive: true, force: true });
+// The bundles' chunk names carry content hashes: without this, every rebuild left the previous
+// chunks beside the new ones (and `npm pack` shipped them, and a walk of the chunks could read an old one).
+rmSync("dist/cli", { recursive: true, force: true });
+rmSync("dist/lib", { recursive: true, force: true });
 await build({ ...shared, entryPoints: { "cli/main": "src/cli/main.ts" }, outdir: "dist", chunkNames: "cli/chunks/[name]-[hash]", minify: true, packages: "external" });
 await build({
   ...shared,

@@ -14,7 +14,7 @@ import { isPkcs11Uri, openTokenKey, readPassphraseFile, spkiPin } from "../../pk
 import { isMtlsError, MtlsError } from "../../errors/index.js";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { openWorkspace, type Profile } from "../../store/index.js";
+import type { Profile } from "../../store/index.js";
 import { firstOption, pkcs11OptionsFrom, TOKEN_OPTION_HELP, type OptionFlags, type TokenOptions } from "./key-source.js";
 import { paint, positiveInt, printJson, say, withProgress, type CliContext } from "../context.js";
 
@@ -101,6 +101,9 @@ function profileFiles(p: Profile): string[] {
 async function runProfile(ctx: CliContext, o: InspectOptions, name: string, args: string[]): Promise<number> {
   if (args.length > 0) throw new MtlsError("USAGE", "give a target or --profile, not both", { hint: `Run: mtlskit inspect --profile ${name}` });
   refuseUrlOptions(o, "--profile");
+  // Loaded here, not at the top: the store brings yaml, zod, pkijs and the linter, about 100 ms
+  // of start-up that `mtlskit inspect FILE` does not need (bench (a), test/inspect-cli.test.ts).
+  const { openWorkspace } = await import("../../store/index.js");
   const p = await openWorkspace(ctx.dir).profile(name).open();
   const files = profileFiles(p);
   const tokenKeys = Object.entries(p.config.pkcs11 ?? {}).filter(([k, v]) => k !== "module" && typeof v === "string") as Array<[string, string]>;
