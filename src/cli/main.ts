@@ -122,7 +122,10 @@ export async function runCli(argv: string[]): Promise<number> {
   });
   try {
     const found = findCommand(argv);
-    const wanted = found ? [found] : COMMANDS;
+    // `mtlskit --version` needs no command: loading them all (as the top-level help does, for
+    // their descriptions) tripled its start-up.
+    const versionOnly = !found && argv.every((a) => a.startsWith("-")) && argv.some((a) => a === "-V" || a === "--version");
+    const wanted = found ? [found] : versionOnly ? [] : COMMANDS;
     const mods = await Promise.all(wanted.map((c) => c.load()));
     wanted.forEach((c, i) => install(program, c.path, mods[i]!, state));
     await program.parseAsync(argv, { from: "user" });
