@@ -29,9 +29,9 @@ const HEX = Buffer.from(Array.from({ length: 256 }, (_, i) => i.toString(16).pad
 /**
  * A new correlation id: a random (version 4) UUID, 36 characters of the allowed set, as
  * `crypto.randomUUID()` makes. Written into a fixed buffer and read out as one flat string:
- * `randomUUID()` builds its string from 20 concatenations, about 500 bytes of garbage at
- * every request, which made the dispatcher's garbage collections a third more frequent than
- * a bare Agent's and showed in its p99 latency (issue 11, item 7).
+ * `randomUUID()` builds its string from 20 concatenations, about 590 bytes of garbage per id
+ * (57 here): more than a quarter of what the dispatcher made per request beyond a bare Agent,
+ * and garbage collections are what set its p99 latency (issue 11, item 7; README, Benchmarks).
  */
 export function newCorrelationId(): string {
   if (entropyOffset + 16 > entropy.length) {
