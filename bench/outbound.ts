@@ -42,7 +42,7 @@ const CONCURRENCY = 8;
  * (1.5-2 ms here) stalls the 8 requests in flight, so whether a round's p99 includes a stall
  * depends on how many fell in it: the pairs' p99 ratios spread from about 0.8x to 1.4x
  * (quartiles), and the median of 21 of them moved between 0.88x and 1.28x from run to run on
- * an idle machine with the same code. The median of 81 stayed within 0.99x-1.05x.
+ * an idle machine with the same code. The median of 81 stayed within 0.98x-1.08x (seven runs).
  */
 const ROUNDS = Number(process.env["MTLSKIT_BENCH_OUTBOUND_ROUNDS"] ?? 81);
 const WARMUP = 300;
