@@ -83,11 +83,11 @@ export async function measure(dispatcher: Dispatcher, url: string, headers: Reco
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  // The observer is told of a collection at the next turn of the event loop.
-  await new Promise((resolve) => setImmediate(resolve));
-  gcObserver.disconnect();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  // The observer is told of a collection at the next turn of the event loop (after the clocks are read).
+  await new Promise((resolve) => setImmediate(resolve));
+  gcObserver.disconnect();
   const sorted = latencies.sort((a, b) => a - b);
   return { gcs, rps: count / seconds, p50: sorted[Math.floor(count * 0.5)]!, p99: sorted[Math.min(count - 1, Math.floor(count * 0.99))]!, cpuUs: (cpu.user + cpu.system) / count };
 }

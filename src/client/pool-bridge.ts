@@ -87,7 +87,6 @@ export class PoolBridge implements LegacyHandler, Dispatcher.DispatchController 
   private isPaused = false;
   private isAborted = false;
   private abortReason: Error | null = null;
-  private connected = false;
 
   constructor(private readonly handler: Dispatcher.DispatchHandler) {}
 
@@ -122,7 +121,6 @@ export class PoolBridge implements LegacyHandler, Dispatcher.DispatchController 
 
   onConnect(abort: (reason?: Error) => void, context?: unknown): void {
     this.abortFn = abort;
-    this.connected = true;
     this.handler.onRequestStart?.(this, context);
   }
 
@@ -155,6 +153,6 @@ export class PoolBridge implements LegacyHandler, Dispatcher.DispatchController 
   onError(err: Error): void {
     if (!this.handler.onResponseError) throw err;
     // Before onConnect (a request refused at dispatch) there is no controller yet, as with undici's UnwrapHandler.
-    this.handler.onResponseError(this.connected ? this : (undefined as unknown as Dispatcher.DispatchController), err);
+    this.handler.onResponseError(this.abortFn ? this : (undefined as unknown as Dispatcher.DispatchController), err);
   }
 }
